@@ -1,0 +1,188 @@
+/**
+ * libc through `Deno.dlopen`: one symbol table, loaded once, plus errno helpers.
+ *
+ * Only the socket layer (`lib/`) and the data plane (`dataplane/`) import this module.
+ * errno is per thread: read it with {@linkcode errno} immediately after a synchronous call.
+ *
+ * The library path can be overridden with `L2TPD_LIBC` (default `libc.so.6`).
+ *
+ * @module
+ */
+
+/** The libc symbols we use, with their C signatures. */
+export const LIBC_SYMBOLS = {
+  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  close: { parameters: ["i32"], result: "i32" },
+  setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
+  getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
+  getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  sendto: {
+    parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"],
+    result: "isize",
+  },
+  recvfrom: {
+    parameters: ["i32", "buffer", "usize", "i32", "buffer", "buffer"],
+    result: "isize",
+  },
+  sendmsg: { parameters: ["i32", "buffer", "i32"], result: "isize" },
+  recvmsg: { parameters: ["i32", "buffer", "i32"], result: "isize" },
+  sendmmsg: { parameters: ["i32", "buffer", "u32", "i32"], result: "i32" },
+  recvmmsg: { parameters: ["i32", "buffer", "u32", "i32", "pointer"], result: "i32" },
+  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
+  fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  epoll_create1: { parameters: ["i32"], result: "i32" },
+  epoll_ctl: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
+  /** Blocking wait, run on a worker thread so the event loop stays free. */
+  epoll_wait_nb: {
+    name: "epoll_wait",
+    parameters: ["i32", "buffer", "i32", "i32"],
+    result: "i32",
+    nonblocking: true,
+  },
+  /** Immediate poll (timeout 0) on the calling thread. */
+  epoll_wait: { parameters: ["i32", "buffer", "i32", "i32"], result: "i32" },
+  eventfd: { parameters: ["u32", "i32"], result: "i32" },
+  if_nametoindex: { parameters: ["buffer"], result: "u32" },
+  free: { parameters: ["pointer"], result: "void" },
+  strerror: { parameters: ["i32"], result: "pointer" },
+  __errno_location: { parameters: [], result: "pointer" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+/** The loaded libc symbols. */
+export type Libc = Deno.DynamicLibrary<typeof LIBC_SYMBOLS>["symbols"];
+
+let loaded: Deno.DynamicLibrary<typeof LIBC_SYMBOLS> | undefined;
+
+/**
+ * Open a shared library, turning a failure into an error that names every path tried and the
+ * Debian package that provides it.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { openLibrary, LIBC_SYMBOLS } from "./libc.ts";
+ * const lib = openLibrary("libc", ["libc.so.6"], "libc6", LIBC_SYMBOLS);
+ * ```
+ */
+export function openLibrary<S extends Deno.ForeignLibraryInterface>(
+  what: string,
+  paths: readonly string[],
+  debianPackage: string,
+  symbols: S,
+): Deno.DynamicLibrary<S> {
+  const failures: string[] = [];
+  for (const path of paths) {
+    try {
+      return Deno.dlopen(path, symbols);
+    } catch (e) {
+      failures.push(`${path} (${e instanceof Error ? e.message : String(e)})`);
+    }
+  }
+  throw new Error(
+    `Cannot load ${what}: tried ${failures.join(", ")}; install the Debian package ` +
+      `${debianPackage} or point the environment variable at the library`,
+  );
+}
+
+/**
+ * The libc symbol table, opened on first use (`L2TPD_LIBC` overrides the path).
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { libc } from "./libc.ts";
+ * const fd = libc().socket(2, 2, 0); // AF_INET, SOCK_DGRAM
+ * libc().close(fd);
+ * ```
+ */
+export function libc(): Libc {
+  if (!loaded) {
+    const override = Deno.env.get("L2TPD_LIBC");
+    loaded = openLibrary(
+      "libc (set L2TPD_LIBC)",
+      override ? [override] : ["libc.so.6"],
+      "libc6",
+      LIBC_SYMBOLS,
+    );
+  }
+  return loaded.symbols;
+}
+
+/**
+ * The calling thread's errno. Read it right after the failing synchronous call.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { errno, libc } from "./libc.ts";
+ * if (libc().close(-1) < 0) console.log(errno()); // 9 (EBADF)
+ * ```
+ */
+export function errno(): number {
+  const p = libc().__errno_location();
+  if (p === null) return 0;
+  return new Deno.UnsafePointerView(p).getInt32(0);
+}
+
+/**
+ * The C library's text for an errno value, e.g. "No such file or directory".
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { strerror } from "./libc.ts";
+ * console.log(strerror(2));
+ * ```
+ */
+export function strerror(code: number): string {
+  const p = libc().strerror(code);
+  return p === null ? `errno ${code}` : Deno.UnsafePointerView.getCString(p);
+}
+
+/**
+ * An OS call failure carrying its errno.
+ *
+ * @example Usage
+ * ```ts
+ * import { OsError } from "./libc.ts";
+ * const e = new OsError("bind", 98, "Address already in use");
+ * console.log(e.message); // "Cannot bind: Address already in use (errno 98)"
+ * ```
+ */
+export class OsError extends Error {
+  /** The errno value. */
+  readonly errno: number;
+  /** The call that failed. */
+  readonly call: string;
+  /**
+   * Make an error for a failed call.
+   *
+   * @param call What was attempted ("bind", "connect tunnel socket", ...).
+   * @param code errno.
+   * @param text strerror text.
+   */
+  constructor(call: string, code: number, text: string) {
+    super(`Cannot ${call}: ${text} (errno ${code})`);
+    this.name = "OsError";
+    this.errno = code;
+    this.call = call;
+  }
+}
+
+/**
+ * Throw an {@linkcode OsError} built from the current errno if `result` is negative.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { check, libc } from "./libc.ts";
+ * const fd = check("create socket", libc().socket(2, 2, 0));
+ * ```
+ */
+export function check<T extends number | bigint>(call: string, result: T): T {
+  if (result < 0) {
+    const code = errno();
+    throw new OsError(call, code, strerror(code));
+  }
+  return result;
+}
