@@ -1,0 +1,229 @@
+/**
+ * Typed errors of the L2TP control-message codec.
+ *
+ * Every malformed input becomes a {@linkcode ParseError} with a machine-readable
+ * {@linkcode ParseErrorReason} and the byte offset where the problem was found. Two subclasses
+ * carry what a caller needs to act as RFC 2661 §4.1 / RFC 3931 §5.2 require:
+ * {@linkcode UnknownAvpError} (an unrecognised AVP with the M bit set: tear the session or the
+ * tunnel down) and {@linkcode UnknownMessageTypeError} (a Message Type this codec does not know).
+ *
+ * @module
+ */
+
+import type { ControlHeader } from "./header.ts";
+import type { ControlMessage } from "./message.ts";
+
+/**
+ * Why a datagram could not be decoded.
+ *
+ * - `truncated`: fewer bytes than a header or an AVP header needs.
+ * - `bad-version`: the Ver field is neither 2 nor 3 (or not the one the caller expects).
+ * - `bad-header-flags`: a control message without the L and S bits, or with the O bit.
+ * - `length-mismatch`: the header Length field disagrees with the datagram size.
+ * - `not-control`: a data message was given to the control decoder.
+ * - `bad-ip-prefix`: an L2TPv3-over-IP control packet whose first 4 bytes are not zero.
+ * - `avp-too-short`: an AVP Length below 6.
+ * - `avp-overrun`: an AVP running past the end of the message.
+ * - `bad-avp-length`: a value length that the attribute type does not allow.
+ * - `bad-avp-value`: a value that is out of range for its attribute (e.g. unknown digest type).
+ * - `first-avp-not-message-type`: the first AVP is not the Message Type AVP.
+ * - `unknown-message-type`: see {@linkcode UnknownMessageTypeError}.
+ * - `unknown-mandatory-avp`: see {@linkcode UnknownAvpError}.
+ * - `hidden-not-allowed`: the H bit on an AVP that can never be hidden (Message Type, Random
+ *   Vector, Message Digest, Control Message Authentication Nonce).
+ * - `hidden-without-random-vector`: a hidden AVP with no Random Vector AVP before it.
+ * - `hidden-without-secret`: a hidden AVP but no shared secret was supplied.
+ * - `bad-hidden-length`: the unhidden original length does not fit (usually a wrong secret).
+ * - `missing-avp`: an AVP the caller required is absent.
+ * - `missing-digest`: message authentication is on but no Message Digest AVP is present.
+ * - `bad-digest`: the Message Digest does not verify.
+ */
+export type ParseErrorReason =
+  | "truncated"
+  | "bad-version"
+  | "bad-header-flags"
+  | "length-mismatch"
+  | "not-control"
+  | "bad-ip-prefix"
+  | "avp-too-short"
+  | "avp-overrun"
+  | "bad-avp-length"
+  | "bad-avp-value"
+  | "first-avp-not-message-type"
+  | "unknown-message-type"
+  | "unknown-mandatory-avp"
+  | "hidden-not-allowed"
+  | "hidden-without-random-vector"
+  | "hidden-without-secret"
+  | "bad-hidden-length"
+  | "missing-avp"
+  | "missing-digest"
+  | "bad-digest";
+
+/**
+ * A datagram that is not a well-formed L2TP message.
+ *
+ * @example Usage
+ * ```ts
+ * import { ParseError } from "./errors.ts";
+ * import { decodeControl } from "./message.ts";
+ * try {
+ *   decodeControl(new Uint8Array([0xc8]));
+ * } catch (e) {
+ *   if (e instanceof ParseError) console.log(e.reason, e.offset); // "truncated" 0
+ * }
+ * ```
+ */
+export class ParseError extends Error {
+  /** Machine-readable cause. */
+  readonly reason: ParseErrorReason;
+  /** Byte offset (from the start of the control message header) where the problem lies. */
+  readonly offset: number;
+
+  /**
+   * Creates a parse error.
+   *
+   * @param reason Machine-readable cause.
+   * @param offset Byte offset of the problem.
+   * @param detail Human-readable detail, appended to "Cannot decode L2TP message: ".
+   */
+  constructor(reason: ParseErrorReason, offset: number, detail: string) {
+    super(`Cannot decode L2TP message: ${detail} (${reason} at offset ${offset})`);
+    this.name = "ParseError";
+    this.reason = reason;
+    this.offset = offset;
+  }
+}
+
+/** Which context an unrecognised mandatory AVP tears down (RFC 2661 §4.1, RFC 3931 §5.2). */
+export type TeardownScope = "session" | "tunnel";
+
+/**
+ * An unrecognised AVP with the M bit set.
+ *
+ * RFC 3931 §5.2 (and RFC 2661 §4.1): in a session message (ICRQ, ICRP, ICCN, OCRQ, OCRP,
+ * OCCN, CDN, WEN, SLI) the session MUST be closed with a CDN; in a control-connection message
+ * the tunnel MUST be closed with a StopCCN; both carry Result Code 2 and Error Code 8, with the
+ * offending attribute named in the Error Message. This error says which, and carries the fully
+ * decoded message (the unknown AVP included) so the caller can find the IDs to answer with.
+ *
+ * @example Usage
+ * ```ts
+ * import { UnknownAvpError } from "./errors.ts";
+ * import { decodeControl } from "./message.ts";
+ * declare const datagram: Uint8Array;
+ * try {
+ *   decodeControl(datagram);
+ * } catch (e) {
+ *   if (e instanceof UnknownAvpError) {
+ *     // e.scope === "session" -> send CDN; "tunnel" -> send StopCCN
+ *     console.log(e.scope, e.resultCode, e.errorCode, e.errorMessage);
+ *   }
+ * }
+ * ```
+ */
+export class UnknownAvpError extends ParseError {
+  /** Session messages close the session (CDN); all others close the tunnel (StopCCN). */
+  readonly scope: TeardownScope;
+  /** Result Code to send: 2 (general error, see Error Code). */
+  readonly resultCode: number;
+  /** Error Code to send: 8 (unknown AVP with the M bit set). */
+  readonly errorCode: number;
+  /** Error Message to send, naming the offending attribute. */
+  readonly errorMessage: string;
+  /** Vendor ID of the offending AVP. */
+  readonly vendorId: number;
+  /** Attribute Type of the offending AVP. */
+  readonly attributeType: number;
+  /** The whole message, decoded, with the unknown AVP kept as a raw AVP. */
+  readonly decoded: ControlMessage;
+
+  /**
+   * Creates the error.
+   *
+   * @param offset Offset of the offending AVP.
+   * @param scope What must be torn down.
+   * @param vendorId Vendor ID of the AVP.
+   * @param attributeType Attribute Type of the AVP.
+   * @param decoded The decoded message.
+   */
+  constructor(
+    offset: number,
+    scope: TeardownScope,
+    vendorId: number,
+    attributeType: number,
+    decoded: ControlMessage,
+  ) {
+    const text = `unknown mandatory AVP: vendor ${vendorId} type ${attributeType}`;
+    super("unknown-mandatory-avp", offset, text);
+    this.name = "UnknownAvpError";
+    this.scope = scope;
+    this.resultCode = 2;
+    this.errorCode = 8;
+    this.errorMessage = text;
+    this.vendorId = vendorId;
+    this.attributeType = attributeType;
+    this.decoded = decoded;
+  }
+}
+
+/**
+ * A Message Type this codec does not know (a reserved or future IETF type, or any
+ * vendor-specific type).
+ *
+ * RFC 3931 §5.4.1: with the M bit set on the Message Type AVP the control connection MUST be
+ * cleared; without it the message may be ignored (it still occupies a sequence number and must
+ * be acknowledged by the transport).
+ *
+ * @example Usage
+ * ```ts
+ * import { UnknownMessageTypeError } from "./errors.ts";
+ * import { decodeControl } from "./message.ts";
+ * declare const datagram: Uint8Array;
+ * try {
+ *   decodeControl(datagram);
+ * } catch (e) {
+ *   if (e instanceof UnknownMessageTypeError && !e.mandatory) {
+ *     // acknowledge and ignore
+ *   }
+ * }
+ * ```
+ */
+export class UnknownMessageTypeError extends ParseError {
+  /** The Message Type value. */
+  readonly messageType: number;
+  /** Vendor ID of the Message Type AVP (non-zero for vendor-specific messages). */
+  readonly vendorId: number;
+  /** Whether the M bit was set (the control connection must then be cleared). */
+  readonly mandatory: boolean;
+  /** The parsed control header. */
+  readonly header: ControlHeader;
+
+  /**
+   * Creates the error.
+   *
+   * @param offset Offset of the Message Type AVP.
+   * @param messageType The Message Type value.
+   * @param vendorId Vendor ID of the Message Type AVP.
+   * @param mandatory Whether the M bit was set.
+   * @param header The parsed control header.
+   */
+  constructor(
+    offset: number,
+    messageType: number,
+    vendorId: number,
+    mandatory: boolean,
+    header: ControlHeader,
+  ) {
+    super(
+      "unknown-message-type",
+      offset,
+      `unknown message type ${messageType} (vendor ${vendorId}, M bit ${mandatory ? 1 : 0})`,
+    );
+    this.name = "UnknownMessageTypeError";
+    this.messageType = messageType;
+    this.vendorId = vendorId;
+    this.mandatory = mandatory;
+    this.header = header;
+  }
+}

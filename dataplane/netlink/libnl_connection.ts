@@ -1,0 +1,227 @@
+/**
+ * The real {@linkcode Connection}: a generic netlink socket managed by libnl-genl-3.
+ *
+ * libnl allocates, connects and binds the socket and resolves families; we encode and decode
+ * every message ourselves and move bytes with `nl_sendto` / `nl_recv`. The socket is
+ * non-blocking: the kernel answers generic netlink requests while `sendto` runs, so a reply is
+ * normally waiting; when it is not, {@linkcode LibnlConnection.receive} polls with short timers
+ * (never blocking the event loop) until its timeout.
+ *
+ * Extended acks (NETLINK_EXT_ACK) and capped acks (NETLINK_CAP_ACK) are enabled when the kernel
+ * supports them.
+ *
+ * @module
+ */
+
+import { libc } from "../../lib/ffi/libc.ts";
+import type { Connection } from "./conn.ts";
+import { familyResolveError, libnl, LibnlError, libnlGenl, NLE, nlErrorText } from "./libnl.ts";
+
+const SOL_NETLINK = 270;
+const NETLINK_CAP_ACK = 10;
+const NETLINK_EXT_ACK = 11;
+const F_GETFL = 3;
+const F_SETFL = 4;
+const O_NONBLOCK = 0o4000;
+/** sizeof(struct sockaddr_nl). */
+const SOCKADDR_NL_SIZE = 12;
+
+/**
+ * Options for {@linkcode LibnlConnection.open}.
+ *
+ * @example Usage
+ * ```ts
+ * import type { LibnlConnectionOptions } from "./libnl_connection.ts";
+ * const o: LibnlConnectionOptions = { receiveTimeoutMs: 2000 };
+ * ```
+ */
+export interface LibnlConnectionOptions {
+  /** How long {@linkcode LibnlConnection.receive} waits for a datagram (default 5000 ms). */
+  receiveTimeoutMs?: number;
+  /** Socket receive buffer size in bytes (default: the kernel's). */
+  receiveBufferBytes?: number;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function setIntOption(fd: number, level: number, name: number, value: number): boolean {
+  const v = new Int32Array([value]);
+  return libc().setsockopt(fd, level, name, new Uint8Array(v.buffer), 4) === 0;
+}
+
+/**
+ * A generic netlink socket over libnl.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { LibnlConnection } from "./libnl_connection.ts";
+ * using conn = LibnlConnection.open();
+ * console.log(await conn.resolveFamily("nlctrl")); // 16
+ * ```
+ */
+export class LibnlConnection implements Connection {
+  readonly #sk: Deno.PointerObject;
+  readonly #timeoutMs: number;
+  readonly #addr = new Uint8Array(SOCKADDR_NL_SIZE);
+  readonly #out = new BigUint64Array(1);
+  #sequence: number;
+  #closed = false;
+  /** Our netlink port id. */
+  readonly portId: number;
+  /** The socket's file descriptor (owned by libnl; do not close it). */
+  readonly fd: number;
+
+  private constructor(sk: Deno.PointerObject, timeoutMs: number) {
+    this.#sk = sk;
+    this.#timeoutMs = timeoutMs;
+    this.portId = libnl().nl_socket_get_local_port(sk);
+    this.fd = libnl().nl_socket_get_fd(sk);
+    this.#sequence = 1 + Math.floor(Math.random() * 0x7fffffff);
+  }
+
+  /**
+   * Allocate and connect a generic netlink socket.
+   *
+   * @param options Receive timeout and buffer size.
+   * @returns The open connection.
+   * @throws {LibnlError} if the socket cannot be created or connected; {@linkcode Error} if
+   *   libnl cannot be loaded.
+   */
+  static open(options: LibnlConnectionOptions = {}): LibnlConnection {
+    const nl = libnl();
+    const genl = libnlGenl();
+    const sk = nl.nl_socket_alloc();
+    if (sk === null) {
+      throw new LibnlError("allocate netlink socket", NLE.NOMEM, nlErrorText(NLE.NOMEM));
+    }
+    try {
+      const r = genl.genl_connect(sk);
+      if (r < 0) throw new LibnlError("connect generic netlink socket", r, nlErrorText(r));
+      if (options.receiveBufferBytes !== undefined) {
+        const b = nl.nl_socket_set_buffer_size(sk, options.receiveBufferBytes, 0);
+        if (b < 0) throw new LibnlError("set netlink receive buffer size", b, nlErrorText(b));
+      }
+      const n = nl.nl_socket_set_nonblocking(sk);
+      if (n < 0) throw new LibnlError("make netlink socket non-blocking", n, nlErrorText(n));
+      const fd = nl.nl_socket_get_fd(sk);
+      // Best effort: kernels before 4.12 lack these options and simply send plain errors.
+      setIntOption(fd, SOL_NETLINK, NETLINK_EXT_ACK, 1);
+      setIntOption(fd, SOL_NETLINK, NETLINK_CAP_ACK, 1);
+    } catch (e) {
+      nl.nl_socket_free(sk);
+      throw e;
+    }
+    return new LibnlConnection(sk, options.receiveTimeoutMs ?? 5000);
+  }
+
+  #check(op: string): void {
+    if (this.#closed) throw new Error(`Cannot ${op}: the netlink connection is closed`);
+  }
+
+  /**
+   * A fresh sequence number.
+   *
+   * @returns The next sequence number (never 0).
+   */
+  nextSequence(): number {
+    const s = this.#sequence;
+    this.#sequence = s >= 0xffffffff ? 1 : s + 1;
+    return s;
+  }
+
+  /**
+   * Send one datagram to the kernel.
+   *
+   * @param datagram Encoded messages.
+   */
+  send(datagram: Uint8Array): Promise<void> {
+    try {
+      this.#check("send netlink request");
+      const r = libnl().nl_sendto(this.#sk, datagram, BigInt(datagram.length));
+      if (r < 0) throw new LibnlError("send netlink request", r, nlErrorText(r));
+      if (r !== datagram.length) {
+        throw new Error(`Cannot send netlink request: sent ${r} of ${datagram.length} bytes`);
+      }
+      return Promise.resolve();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /**
+   * Receive one datagram, waiting up to the receive timeout.
+   *
+   * @returns A copy of the datagram.
+   */
+  async receive(): Promise<Uint8Array> {
+    const deadline = Date.now() + this.#timeoutMs;
+    let wait = 1;
+    for (;;) {
+      this.#check("receive netlink reply");
+      this.#out[0] = 0n;
+      const r = libnl().nl_recv(this.#sk, this.#addr, new Uint8Array(this.#out.buffer), null);
+      if (r > 0) {
+        const p = Deno.UnsafePointer.create(this.#out[0]);
+        if (p === null) throw new Error("Cannot receive netlink reply: libnl returned no buffer");
+        try {
+          return new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(p, r)).slice();
+        } finally {
+          libc().free(p);
+        }
+      }
+      if (r === 0) throw new Error("Cannot receive netlink reply: the socket reported end of file");
+      const code = -r;
+      if (code !== NLE.AGAIN && code !== NLE.INTR) {
+        throw new LibnlError("receive netlink reply", r, nlErrorText(r));
+      }
+      if (Date.now() >= deadline) {
+        throw new Error(
+          `Cannot receive netlink reply: no answer from the kernel within ${this.#timeoutMs} ms`,
+        );
+      }
+      await sleep(wait);
+      wait = Math.min(wait * 2, 50);
+    }
+  }
+
+  /**
+   * Resolve a generic netlink family name with `genl_ctrl_resolve`.
+   *
+   * @param name Family name, e.g. "l2tp".
+   * @returns The family id.
+   * @throws {LibnlError} naming the kernel module to load when the family is absent.
+   */
+  resolveFamily(name: string): Promise<number> {
+    try {
+      this.#check(`resolve generic netlink family ${name}`);
+      const c = libc();
+      // genl_ctrl_resolve does its own blocking request/ack exchange.
+      const flags = c.fcntl(this.fd, F_GETFL, 0);
+      if (flags >= 0) c.fcntl(this.fd, F_SETFL, flags & ~O_NONBLOCK);
+      let r: number;
+      try {
+        r = libnlGenl().genl_ctrl_resolve(this.#sk, new TextEncoder().encode(`${name}\0`));
+      } finally {
+        if (flags >= 0) c.fcntl(this.fd, F_SETFL, flags);
+      }
+      if (r < 0) throw familyResolveError(name, r, nlErrorText(r));
+      return Promise.resolve(r);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** Free the socket. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    libnl().nl_socket_free(this.#sk);
+  }
+
+  /** Same as {@linkcode LibnlConnection.close}. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

@@ -1,0 +1,324 @@
+/**
+ * The daemon: owns the tunnels and sessions a configuration describes.
+ *
+ * {@linkcode Daemon.start} brings every tunnel and session up in configuration order; if any step
+ * fails it rolls back everything it created (sessions, tunnels, sockets) and rejects with the
+ * error. {@linkcode Daemon.stop} tears everything down in reverse order. {@linkcode runDaemon}
+ * does both around an `AbortSignal`.
+ *
+ * @module
+ */
+
+import type { Config, SessionConfig, TunnelConfig } from "./config.ts";
+import type {
+  DataPlane,
+  Endpoint,
+  SessionInfo,
+  SessionSpec,
+  TunnelSpec,
+} from "../dataplane/dataplane.ts";
+import { openTunnelSocket } from "./socket.ts";
+import { getLog, type Log } from "./log.ts";
+
+/** A socket handed to the kernel for a managed tunnel: the daemon keeps it open while it lives. */
+export interface TunnelSocketHandle {
+  /** The socket's file descriptor. */
+  readonly fd: number;
+  /** Close the socket (idempotent). */
+  close(): void;
+}
+
+/** Opens the socket of a managed tunnel: bound to `local`, connected to `peer`. */
+export type TunnelSocketOpener = (options: {
+  encap: "udp" | "ip";
+  local: Endpoint;
+  peer: Endpoint;
+  connId: number;
+  peerConnId: number;
+}) => TunnelSocketHandle;
+
+/** What {@linkcode Daemon} needs. */
+export interface DaemonOptions {
+  /** The validated configuration. */
+  config: Config;
+  /** Where tunnels and sessions are programmed. */
+  dataPlane: DataPlane;
+  /** Opens managed tunnel sockets; defaults to real FFI sockets. */
+  openSocket?: TunnelSocketOpener;
+  /** Logger; defaults to the "l2tpd.daemon" category. */
+  logger?: Log;
+}
+
+/** A tunnel the daemon brought up. */
+interface LiveTunnel {
+  config: TunnelConfig;
+  tunnelId: number;
+  socket?: TunnelSocketHandle;
+  sessions: SessionInfo[];
+}
+
+/**
+ * Brings a configuration's tunnels up and down, all or nothing.
+ *
+ * Static tunnels are programmed directly: a managed tunnel gets our own socket (bound and
+ * connected) whose fd goes to the kernel; an unmanaged L2TPv3 tunnel lets the kernel open its
+ * own socket from the configured addresses. Quiescent and dynamic tunnels need the control
+ * protocol engine, which this daemon does not run yet: a configuration that has them is refused
+ * before anything is created.
+ *
+ * @example Usage
+ * ```ts
+ * import { Daemon } from "./daemon.ts";
+ * import { NullDataPlane } from "../dataplane/null.ts";
+ * import assert from "node:assert/strict";
+ *
+ * using dp = new NullDataPlane();
+ * const daemon = new Daemon({
+ *   dataPlane: dp,
+ *   config: { file: "example.toml", tunnels: [{
+ *     name: "t1", mode: "static", version: 3, encap: "ip", managed: false,
+ *     local: { address: "192.0.2.1", port: 0 }, peer: { address: "192.0.2.2", port: 0 },
+ *     tid: 1, ptid: 2,
+ *     sessions: [{ name: "s1", sid: 10, psid: 20, pseudowire: "eth", sendSeqnum: false,
+ *       recvSeqnum: false, l2specType: "default" }],
+ *   }] },
+ * });
+ * await daemon.start();
+ * assert.equal((await dp.listSessions()).length, 1);
+ * await daemon.stop();
+ * assert.equal((await dp.listTunnels()).length, 0);
+ * ```
+ */
+export class Daemon {
+  readonly #config: Config;
+  readonly #dp: DataPlane;
+  readonly #openSocket: TunnelSocketOpener;
+  readonly #log: Log;
+  #live: LiveTunnel[] = [];
+  #state: "idle" | "starting" | "running" | "stopping" | "stopped" = "idle";
+
+  /** Make a daemon for a configuration; nothing happens until {@linkcode Daemon.start}. */
+  constructor(options: DaemonOptions) {
+    this.#config = options.config;
+    this.#dp = options.dataPlane;
+    this.#openSocket = options.openSocket ?? openTunnelSocket;
+    this.#log = options.logger ?? getLog("daemon");
+  }
+
+  /** The tunnels brought up, with their sessions as the data plane reported them at creation. */
+  get tunnels(): readonly { name: string; tunnelId: number; sessions: readonly SessionInfo[] }[] {
+    return this.#live.map((t) => ({
+      name: t.config.name,
+      tunnelId: t.tunnelId,
+      sessions: t.sessions,
+    }));
+  }
+
+  /**
+   * Bring every tunnel and session up. On failure, everything created so far is removed and the
+   * error is rethrown.
+   */
+  async start(): Promise<void> {
+    if (this.#state !== "idle") throw new Error(`Cannot start the daemon: it is ${this.#state}`);
+    this.#state = "starting";
+    refuseUnsupported(this.#config);
+    try {
+      for (const tunnel of this.#config.tunnels) {
+        await this.#bringUp(tunnel);
+      }
+    } catch (error) {
+      this.#log.error("Bring-up failed, rolling back: {error}", { error: String(error) });
+      await this.#tearDown();
+      this.#state = "stopped";
+      throw error;
+    }
+    this.#state = "running";
+    const sessions = this.#live.reduce((n, t) => n + t.sessions.length, 0);
+    this.#log.info("Up: {tunnels} tunnel(s), {sessions} session(s)", {
+      tunnels: this.#live.length,
+      sessions,
+    });
+  }
+
+  /** Tear everything down, sessions first, in reverse order of creation. Idempotent. */
+  async stop(): Promise<void> {
+    if (this.#state === "stopped" || this.#state === "stopping") return;
+    this.#state = "stopping";
+    await this.#tearDown();
+    this.#state = "stopped";
+    this.#log.info("Stopped; everything created was removed");
+  }
+
+  async #bringUp(config: TunnelConfig): Promise<void> {
+    const tunnelId = required(config, "tid", config.tid);
+    const peerTunnelId = required(config, "ptid", config.ptid);
+    const local = required(config, "local", config.local);
+    const peer = required(config, "peer", config.peer);
+    const live: LiveTunnel = { config, tunnelId, sessions: [] };
+    const log = this.#log.with({ tunnel: config.name });
+
+    const spec: TunnelSpec = {
+      tunnelId,
+      peerTunnelId,
+      version: config.version,
+      encap: config.encap,
+      udpChecksum: config.udpChecksum,
+      udp6ZeroChecksumTx: config.udp6ZeroChecksumTx,
+      udp6ZeroChecksumRx: config.udp6ZeroChecksumRx,
+    };
+    if (config.managed) {
+      live.socket = this.#openSocket({
+        encap: config.encap,
+        local,
+        peer,
+        connId: tunnelId,
+        peerConnId: peerTunnelId,
+      });
+      spec.fd = live.socket.fd;
+    } else {
+      spec.local = local;
+      spec.peer = peer;
+    }
+    try {
+      await this.#dp.createTunnel(spec);
+    } catch (error) {
+      live.socket?.close();
+      throw error;
+    }
+    this.#live.push(live);
+    log.info("Tunnel {tunnelId} up ({kind}, L2TPv{version}/{encap}, {local} -> {peer})", {
+      tunnelId,
+      kind: config.managed ? "managed" : "unmanaged",
+      version: config.version,
+      encap: config.encap,
+      local: formatEndpoint(local),
+      peer: formatEndpoint(peer),
+    });
+
+    for (const session of config.sessions) {
+      const info = await this.#dp.createSession(sessionSpec(config, tunnelId, session));
+      live.sessions.push(info);
+      log.with({ session: session.name }).info(
+        info.ifname
+          ? "Session {sessionId} up ({pseudowire}, {ifname})"
+          : "Session {sessionId} up ({pseudowire})",
+        { sessionId: info.sessionId, pseudowire: info.pseudowire, ifname: info.ifname },
+      );
+    }
+  }
+
+  /** Remove what was created, newest first; keep going past errors and log them. */
+  async #tearDown(): Promise<void> {
+    for (const live of this.#live.toReversed()) {
+      const log = this.#log.with({ tunnel: live.config.name });
+      for (const s of live.sessions.toReversed()) {
+        try {
+          await this.#dp.deleteSession(s.tunnelId, s.sessionId);
+        } catch (error) {
+          log.warn("Cannot delete session {sessionId}: {error}", {
+            sessionId: s.sessionId,
+            error: String(error),
+          });
+        }
+      }
+      try {
+        await this.#dp.deleteTunnel(live.tunnelId);
+      } catch (error) {
+        log.warn("Cannot delete tunnel {tunnelId}: {error}", {
+          tunnelId: live.tunnelId,
+          error: String(error),
+        });
+      }
+      live.socket?.close();
+      log.info("Tunnel {tunnelId} down", { tunnelId: live.tunnelId });
+    }
+    this.#live = [];
+  }
+}
+
+/**
+ * Run a daemon until `signal` aborts: start, wait, stop.
+ *
+ * Rejects (after rolling back) if bring-up fails; resolves once everything is torn down.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { runDaemon } from "./daemon.ts";
+ * import { loadConfig } from "./config.ts";
+ * import { NullDataPlane } from "../dataplane/null.ts";
+ * const ac = new AbortController();
+ * Deno.addSignalListener("SIGTERM", () => ac.abort());
+ * await runDaemon({ config: await loadConfig("l2tp.toml"), dataPlane: new NullDataPlane(),
+ *   signal: ac.signal });
+ * ```
+ */
+export async function runDaemon(options: DaemonOptions & { signal: AbortSignal }): Promise<void> {
+  const daemon = new Daemon(options);
+  await daemon.start();
+  try {
+    await waitForAbort(options.signal);
+  } finally {
+    await daemon.stop();
+  }
+}
+
+function waitForAbort(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) =>
+    signal.addEventListener("abort", () => resolve(), { once: true })
+  );
+}
+
+function refuseUnsupported(config: Config): void {
+  const problems = config.tunnels
+    .filter((t) => t.mode !== "static")
+    .map((t) => `tunnel "${t.name}" is ${t.mode}`);
+  const pppac = config.tunnels.flatMap((t) =>
+    t.sessions.filter((s) => s.pseudowire === "pppac").map((s) =>
+      `tunnel "${t.name}" session "${s.name}" uses pseudowire "pppac"`
+    )
+  );
+  problems.push(...pppac);
+  if (problems.length > 0) {
+    throw new Error(
+      `Cannot start ${config.file}: this version runs static tunnels with eth or ppp ` +
+        `pseudowires only; ${problems.join("; ")}`,
+    );
+  }
+}
+
+function sessionSpec(tunnel: TunnelConfig, tunnelId: number, s: SessionConfig): SessionSpec {
+  return {
+    tunnelId,
+    sessionId: required(tunnel, "sid", s.sid, s),
+    peerSessionId: required(tunnel, "psid", s.psid, s),
+    pseudowire: s.pseudowire === "eth" ? "eth" : "ppp",
+    cookie: s.cookie,
+    peerCookie: s.peerCookie,
+    l2specType: tunnel.version === 3 ? s.l2specType : undefined,
+    l2specLen: tunnel.version === 3 ? (s.l2specType === "default" ? 4 : 0) : undefined,
+    sendSeq: s.sendSeqnum,
+    recvSeq: s.recvSeqnum,
+    lnsMode: s.lnsMode,
+    reorderTimeoutMs: s.reorderTimeoutMs,
+    ifname: s.interfaceName,
+    mtu: s.mtu,
+  };
+}
+
+function required<T>(
+  tunnel: TunnelConfig,
+  key: string,
+  value: T | undefined,
+  s?: SessionConfig,
+): T {
+  if (value === undefined) {
+    const where = s ? `tunnel "${tunnel.name}" session "${s.name}"` : `tunnel "${tunnel.name}"`;
+    throw new TypeError(`Cannot bring up ${where}: key "${key}" is required for a static tunnel`);
+  }
+  return value;
+}
+
+function formatEndpoint(e: Endpoint): string {
+  return e.address.includes(":") ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
+}

@@ -1,0 +1,168 @@
+import assert from "node:assert/strict";
+import { Daemon, runDaemon, type TunnelSocketOpener } from "../../lib/daemon.ts";
+import type { Config, SessionConfig, TunnelConfig } from "../../lib/config.ts";
+import { NullDataPlane } from "../../dataplane/null.ts";
+
+function session(name: string, sid: number, psid: number): SessionConfig {
+  return {
+    name,
+    sid,
+    psid,
+    pseudowire: "eth",
+    sendSeqnum: false,
+    recvSeqnum: false,
+    l2specType: "default",
+  };
+}
+
+function tunnel(name: string, tid: number, extra: Partial<TunnelConfig> = {}): TunnelConfig {
+  return {
+    name,
+    mode: "static",
+    version: 3,
+    encap: "udp",
+    managed: false,
+    local: { address: "127.0.0.1", port: 5000 + tid },
+    peer: { address: "127.0.0.1", port: 6000 + tid },
+    tid,
+    ptid: tid + 100,
+    sessions: [session("s1", 1, 2), session("s2", 3, 4)],
+    ...extra,
+  };
+}
+
+function config(...tunnels: TunnelConfig[]): Config {
+  return { file: "test.toml", tunnels };
+}
+
+/** A socket opener that hands out fake fds and records which are open. */
+function fakeSockets(): { open: TunnelSocketOpener; live: Set<number>; opened: number[] } {
+  const live = new Set<number>();
+  const opened: number[] = [];
+  let next = 100;
+  const open: TunnelSocketOpener = () => {
+    const fd = next++;
+    live.add(fd);
+    opened.push(fd);
+    return { fd, close: () => live.delete(fd) };
+  };
+  return { open, live, opened };
+}
+
+Deno.test("daemon brings up every static tunnel and session, then removes them all", async () => {
+  using dp = new NullDataPlane();
+  const daemon = new Daemon({ config: config(tunnel("a", 1), tunnel("b", 2)), dataPlane: dp });
+  await daemon.start();
+  assert.deepEqual((await dp.listTunnels()).map((t) => t.tunnelId), [1, 2]);
+  assert.equal((await dp.listSessions()).length, 4);
+  assert.deepEqual(daemon.tunnels.map((t) => t.name), ["a", "b"]);
+  await daemon.stop();
+  assert.equal((await dp.listTunnels()).length, 0);
+  assert.equal((await dp.listSessions()).length, 0);
+  const deletes = dp.calls.filter((c) => c.op.startsWith("delete")).map((c) =>
+    `${c.op}:${c.tunnelId}/${c.sessionId ?? ""}`
+  );
+  assert.deepEqual(deletes, [
+    "deleteSession:2/3",
+    "deleteSession:2/1",
+    "deleteTunnel:2/",
+    "deleteSession:1/3",
+    "deleteSession:1/1",
+    "deleteTunnel:1/",
+  ]);
+});
+
+Deno.test("daemon maps session config to the data plane spec", async () => {
+  using dp = new NullDataPlane();
+  const s: SessionConfig = {
+    ...session("s", 7, 8),
+    cookie: new Uint8Array([1, 2, 3, 4]),
+    peerCookie: new Uint8Array([5, 6, 7, 8, 9, 10, 11, 12]),
+    sendSeqnum: true,
+    recvSeqnum: true,
+    interfaceName: "pw0",
+    reorderTimeoutMs: 250,
+  };
+  const daemon = new Daemon({ config: config(tunnel("a", 1, { sessions: [s] })), dataPlane: dp });
+  await daemon.start();
+  const got = await dp.getSession(1, 7);
+  assert.ok(got);
+  assert.equal(got.peerSessionId, 8);
+  assert.deepEqual(got.cookie, new Uint8Array([1, 2, 3, 4]));
+  assert.deepEqual(got.peerCookie, new Uint8Array([5, 6, 7, 8, 9, 10, 11, 12]));
+  assert.equal(got.ifname, "pw0");
+  assert.equal(got.sendSeq, true);
+  assert.equal(got.recvSeq, true);
+  assert.equal(got.reorderTimeoutMs, 250);
+  assert.equal(got.l2specType, "default");
+  assert.equal(got.l2specLen, 4);
+  await daemon.stop();
+});
+
+Deno.test("managed tunnels get a socket whose fd goes to the kernel, closed on stop", async () => {
+  using dp = new NullDataPlane();
+  const sockets = fakeSockets();
+  const daemon = new Daemon({
+    config: config(tunnel("a", 1, { managed: true }), tunnel("b", 2)),
+    dataPlane: dp,
+    openSocket: sockets.open,
+  });
+  await daemon.start();
+  assert.equal(sockets.opened.length, 1, "only the managed tunnel opens a socket");
+  assert.equal(sockets.live.size, 1);
+  await daemon.stop();
+  assert.equal(sockets.live.size, 0, "socket closed on stop");
+});
+
+Deno.test("a failure half-way rolls back everything created and rethrows", async () => {
+  using dp = new NullDataPlane();
+  const sockets = fakeSockets();
+  const cfg = config(
+    tunnel("a", 1, { managed: true }),
+    tunnel("b", 2, { managed: true, sessions: [session("x", 1, 2), session("y", 1, 3)] }),
+  );
+  const daemon = new Daemon({ config: cfg, dataPlane: dp, openSocket: sockets.open });
+  await assert.rejects(daemon.start(), /Cannot create session 2\/1: it already exists/);
+  assert.equal((await dp.listTunnels()).length, 0);
+  assert.equal((await dp.listSessions()).length, 0);
+  assert.equal(sockets.live.size, 0, "every socket closed after rollback");
+});
+
+Deno.test("a tunnel the kernel refuses closes its socket and rolls back earlier tunnels", async () => {
+  using dp = new NullDataPlane();
+  const sockets = fakeSockets();
+  const daemon = new Daemon({
+    config: config(tunnel("a", 1, { managed: true }), tunnel("b", 2, { managed: true })),
+    dataPlane: dp,
+    openSocket: sockets.open,
+  });
+  let creates = 0;
+  const original = dp.createTunnel.bind(dp);
+  dp.createTunnel = (spec) => {
+    if (++creates === 2) return Promise.reject(new Error("Cannot create tunnel 2: refused"));
+    return original(spec);
+  };
+  await assert.rejects(daemon.start(), /Cannot create tunnel 2: refused/);
+  assert.equal((await dp.listTunnels()).length, 0);
+  assert.equal(sockets.live.size, 0);
+});
+
+Deno.test("quiescent and dynamic tunnels are refused before anything is created", async () => {
+  using dp = new NullDataPlane();
+  const daemon = new Daemon({
+    config: config(tunnel("a", 1), tunnel("q", 2, { mode: "quiescent", helloTimeoutMs: 1000 })),
+    dataPlane: dp,
+  });
+  await assert.rejects(daemon.start(), /test\.toml.*tunnel "q" is quiescent/);
+  assert.equal(dp.calls.length, 0, "the data plane was never touched");
+});
+
+Deno.test("runDaemon tears down when the signal aborts", async () => {
+  using dp = new NullDataPlane();
+  const ac = new AbortController();
+  const running = runDaemon({ config: config(tunnel("a", 1)), dataPlane: dp, signal: ac.signal });
+  while ((await dp.listTunnels()).length === 0) await new Promise((r) => setTimeout(r, 1));
+  ac.abort();
+  await running;
+  assert.equal((await dp.listTunnels()).length, 0);
+});
