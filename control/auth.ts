@@ -229,6 +229,13 @@ export function signMessageDigest(message: Uint8Array, ctx: DigestContext): numb
 /**
  * Result of {@linkcode verifyMessageDigest}: `valid` if any Message Digest AVP verifies,
  * `invalid` if none does, `missing` if the message has no Message Digest AVP.
+ *
+ * @example Usage
+ * ```ts
+ * import { digestKey, verifyMessageDigest, type DigestVerdict } from "./auth.ts";
+ * declare const received: Uint8Array;
+ * const v: DigestVerdict = verifyMessageDigest(received, { key: digestKey("s") });
+ * ```
  */
 export type DigestVerdict = "valid" | "invalid" | "missing";
 

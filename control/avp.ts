@@ -24,10 +24,26 @@ import {
 import { AvpType, type KnownAvpType } from "./constants.ts";
 import type { L2tpVersion } from "./header.ts";
 
-/** Size of the AVP header: flags+length, Vendor ID, Attribute Type. */
+/**
+ * Size of the AVP header: flags+length, Vendor ID, Attribute Type.
+ *
+ * @example Usage
+ * ```ts
+ * import { AVP_HEADER_LENGTH } from "./avp.ts";
+ * console.log(AVP_HEADER_LENGTH); // 6
+ * ```
+ */
 export const AVP_HEADER_LENGTH = 6;
 
-/** Largest AVP (the Length field has 10 bits). */
+/**
+ * Largest AVP (the Length field has 10 bits).
+ *
+ * @example Usage
+ * ```ts
+ * import { AVP_MAX_LENGTH } from "./avp.ts";
+ * console.log(AVP_MAX_LENGTH); // 1023
+ * ```
+ */
 export const AVP_MAX_LENGTH = 1023;
 
 /**
@@ -48,7 +64,15 @@ export const AvpBits = {
   LENGTH_MASK: 0x03ff,
 } as const;
 
-/** Result Code AVP (1): result code, optional error code and optional message. */
+/**
+ * Result Code AVP (1): result code, optional error code and optional message.
+ *
+ * @example Usage
+ * ```ts
+ * import type { ResultCodeValue } from "./avp.ts";
+ * const r: ResultCodeValue = { resultCode: 2, errorCode: 8, errorMessage: "unknown AVP 99" };
+ * ```
+ */
 export interface ResultCodeValue {
   /** Result Code (meaning depends on StopCCN or CDN). */
   resultCode: number;
@@ -58,7 +82,15 @@ export interface ResultCodeValue {
   errorMessage?: string;
 }
 
-/** Protocol Version AVP (2): 1 and 0 for L2TPv2. */
+/**
+ * Protocol Version AVP (2): 1 and 0 for L2TPv2.
+ *
+ * @example Usage
+ * ```ts
+ * import type { ProtocolVersionValue } from "./avp.ts";
+ * const v: ProtocolVersionValue = { version: 1, revision: 0 };
+ * ```
+ */
 export interface ProtocolVersionValue {
   /** Version. */
   version: number;
@@ -66,7 +98,15 @@ export interface ProtocolVersionValue {
   revision: number;
 }
 
-/** Framing Capabilities (3) and Framing Type (19) bits. */
+/**
+ * Framing Capabilities (3) and Framing Type (19) bits.
+ *
+ * @example Usage
+ * ```ts
+ * import type { FramingBits } from "./avp.ts";
+ * const f: FramingBits = { async: true, sync: true };
+ * ```
+ */
 export interface FramingBits {
   /** A bit: asynchronous framing. */
   async: boolean;
@@ -74,7 +114,15 @@ export interface FramingBits {
   sync: boolean;
 }
 
-/** Bearer Capabilities (4) and Bearer Type (18) bits. */
+/**
+ * Bearer Capabilities (4) and Bearer Type (18) bits.
+ *
+ * @example Usage
+ * ```ts
+ * import type { BearerBits } from "./avp.ts";
+ * const b: BearerBits = { analog: true, digital: false };
+ * ```
+ */
 export interface BearerBits {
   /** A bit: analog access. */
   analog: boolean;
@@ -82,7 +130,15 @@ export interface BearerBits {
   digital: boolean;
 }
 
-/** Q.931 Cause Code AVP (12). */
+/**
+ * Q.931 Cause Code AVP (12).
+ *
+ * @example Usage
+ * ```ts
+ * import type { Q931CauseValue } from "./avp.ts";
+ * const c: Q931CauseValue = { causeCode: 16, causeMessage: 0x5a, advisory: "normal" };
+ * ```
+ */
 export interface Q931CauseValue {
   /** Cause code. */
   causeCode: number;
@@ -92,7 +148,18 @@ export interface Q931CauseValue {
   advisory?: string;
 }
 
-/** Call Errors AVP (34; "Circuit Errors" in L2TPv3). */
+/**
+ * Call Errors AVP (34; "Circuit Errors" in L2TPv3).
+ *
+ * @example Usage
+ * ```ts
+ * import type { CallErrorsValue } from "./avp.ts";
+ * const e: CallErrorsValue = {
+ *   crcErrors: 0, framingErrors: 0, hardwareOverruns: 1,
+ *   bufferOverruns: 2, timeoutErrors: 3, alignmentErrors: 4,
+ * };
+ * ```
+ */
 export interface CallErrorsValue {
   /** CRC errors. */
   crcErrors: number;
@@ -108,7 +175,15 @@ export interface CallErrorsValue {
   alignmentErrors: number;
 }
 
-/** ACCM AVP (35). */
+/**
+ * ACCM AVP (35).
+ *
+ * @example Usage
+ * ```ts
+ * import type { AccmValue } from "./avp.ts";
+ * const a: AccmValue = { sendAccm: 0xffffffff, receiveAccm: 0 };
+ * ```
+ */
 export interface AccmValue {
   /** Send ACCM. */
   sendAccm: number;
@@ -116,7 +191,15 @@ export interface AccmValue {
   receiveAccm: number;
 }
 
-/** Extended Vendor ID AVP (58): a vendor AVP with a 32-bit vendor ID, kept opaque. */
+/**
+ * Extended Vendor ID AVP (58): a vendor AVP with a 32-bit vendor ID, kept opaque.
+ *
+ * @example Usage
+ * ```ts
+ * import type { ExtendedVendorValue } from "./avp.ts";
+ * const x: ExtendedVendorValue = { vendorId: 70000, attributeType: 1, value: new Uint8Array([1]) };
+ * ```
+ */
 export interface ExtendedVendorValue {
   /** 32-bit vendor ID. */
   vendorId: number;
@@ -126,7 +209,15 @@ export interface ExtendedVendorValue {
   value: Uint8Array;
 }
 
-/** Message Digest AVP (59). */
+/**
+ * Message Digest AVP (59).
+ *
+ * @example Usage
+ * ```ts
+ * import type { MessageDigestValue } from "./avp.ts";
+ * const d: MessageDigestValue = { digestType: 0, digest: new Uint8Array(16) };
+ * ```
+ */
 export interface MessageDigestValue {
   /** 0: HMAC-MD5 (16 bytes), 1: HMAC-SHA-1 (20 bytes). */
   digestType: number;
@@ -134,7 +225,15 @@ export interface MessageDigestValue {
   digest: Uint8Array;
 }
 
-/** Circuit Status AVP (71). */
+/**
+ * Circuit Status AVP (71).
+ *
+ * @example Usage
+ * ```ts
+ * import type { CircuitStatusValue } from "./avp.ts";
+ * const s: CircuitStatusValue = { active: true, new: true };
+ * ```
+ */
 export interface CircuitStatusValue {
   /** A bit: the circuit is up. */
   active: boolean;
@@ -146,6 +245,13 @@ export interface CircuitStatusValue {
  * The value type of each known IETF attribute, keyed by attribute type.
  *
  * Byte values decoded from a datagram are views into it (no copy), except hidden ones.
+ *
+ * @example Usage
+ * ```ts
+ * import type { AvpValueMap } from "./avp.ts";
+ * import { AvpType } from "./constants.ts";
+ * const host: AvpValueMap[typeof AvpType.HostName] = "lns.example.net";
+ * ```
  */
 export interface AvpValueMap {
   /** Message Type. */
@@ -317,7 +423,17 @@ export interface RawAvp {
   hidden: boolean;
 }
 
-/** A decoded AVP. */
+/**
+ * A decoded AVP.
+ *
+ * @example Usage
+ * ```ts
+ * import type { Avp } from "./avp.ts";
+ * function describe(a: Avp): string {
+ *   return a.kind === "ietf" ? `IETF ${a.type}` : `${a.kind} ${a.vendorId}/${a.type}`;
+ * }
+ * ```
+ */
 export type Avp = IetfAvp | RawAvp;
 
 /**
@@ -373,16 +489,45 @@ export interface RawAvpInput {
   hidden?: boolean;
 }
 
-/** An AVP to encode; decoded {@linkcode Avp} objects are accepted as they are. */
+/**
+ * An AVP to encode; decoded {@linkcode Avp} objects are accepted as they are.
+ *
+ * @example Usage
+ * ```ts
+ * import type { AvpInput } from "./avp.ts";
+ * import { AvpType } from "./constants.ts";
+ * const avps: AvpInput[] = [
+ *   { type: AvpType.HostName, value: "lac" },
+ *   { kind: "vendor", vendorId: 9, type: 1, value: new Uint8Array([0]) },
+ * ];
+ * ```
+ */
 export type AvpInput = IetfAvpInput | RawAvpInput;
 
-/** How a value check failed. */
+/**
+ * How a value check failed.
+ *
+ * @example Usage
+ * ```ts
+ * import { avpCodec, type AvpCheckFailure } from "./avp.ts";
+ * const f: AvpCheckFailure | null = avpCodec(9).check(new Uint8Array(3)); // "bad-avp-length"
+ * ```
+ */
 export type AvpCheckFailure = "bad-avp-length" | "bad-avp-value";
 
 /**
  * How one attribute's value is decoded, sized and written.
  *
  * @typeParam V The value type.
+ *
+ * @example Usage
+ * ```ts
+ * import { avpCodec, type AvpCodec } from "./avp.ts";
+ * const c: AvpCodec<number> = avpCodec(10);
+ * const out = new Uint8Array(c.size(4));
+ * c.write(4, out, 0);
+ * console.log(c.decode(out)); // 4
+ * ```
  */
 export interface AvpCodec<V> {
   /** Attribute name, for errors and logs. */
@@ -847,6 +992,13 @@ export function avpCodec<T extends KnownAvpType>(type: T): AvpCodec<AvpValueMap[
  *
  * @param type Attribute Type (Vendor ID 0).
  * @returns The codec.
+ *
+ * @example Usage
+ * ```ts
+ * import { avpCodec } from "./avp.ts";
+ * const t: number = 200;
+ * console.log(avpCodec(t)); // undefined
+ * ```
  */
 export function avpCodec(type: number): AvpCodec<unknown> | undefined;
 export function avpCodec(type: number): AvpCodec<unknown> | undefined {

@@ -6,10 +6,26 @@
  * @module
  */
 
-/** UDP port for L2TP (RFC 2661 §8.1, RFC 3931 §4.1.2.2). */
+/**
+ * UDP port for L2TP (RFC 2661 §8.1, RFC 3931 §4.1.2.2).
+ *
+ * @example Usage
+ * ```ts
+ * import { L2TP_UDP_PORT } from "./constants.ts";
+ * console.log(L2TP_UDP_PORT); // 1701
+ * ```
+ */
 export const L2TP_UDP_PORT = 1701;
 
-/** IP protocol number of L2TPv3 over IP (RFC 3931 §4.1.1). */
+/**
+ * IP protocol number of L2TPv3 over IP (RFC 3931 §4.1.1).
+ *
+ * @example Usage
+ * ```ts
+ * import { L2TP_IP_PROTOCOL } from "./constants.ts";
+ * console.log(L2TP_IP_PROTOCOL); // 115
+ * ```
+ */
 export const L2TP_IP_PROTOCOL = 115;
 
 /**
@@ -83,7 +99,15 @@ export const MessageType = {
   FSR: 22,
 } as const;
 
-/** A control message type this codec knows. */
+/**
+ * A control message type this codec knows.
+ *
+ * @example Usage
+ * ```ts
+ * import { MessageType, type MessageTypeCode } from "./constants.ts";
+ * const t: MessageTypeCode = MessageType.ICRQ;
+ * ```
+ */
 export type MessageTypeCode = typeof MessageType[keyof typeof MessageType];
 
 const MESSAGE_TYPE_NAMES: ReadonlyMap<number, string> = new Map(
@@ -265,7 +289,15 @@ export const AvpType = {
   RxConnectSpeedV3: 75,
 } as const;
 
-/** An attribute type (Vendor ID 0) with a typed value in this codec. */
+/**
+ * An attribute type (Vendor ID 0) with a typed value in this codec.
+ *
+ * @example Usage
+ * ```ts
+ * import { AvpType, type KnownAvpType } from "./constants.ts";
+ * const t: KnownAvpType = AvpType.RouterId;
+ * ```
+ */
 export type KnownAvpType = typeof AvpType[keyof typeof AvpType];
 
 /**
@@ -406,7 +438,15 @@ export const DigestType = {
   HmacSha1: 1,
 } as const;
 
-/** A Message Digest type code. */
+/**
+ * A Message Digest type code.
+ *
+ * @example Usage
+ * ```ts
+ * import { DigestType, type DigestTypeCode } from "./constants.ts";
+ * const d: DigestTypeCode = DigestType.HmacSha1;
+ * ```
+ */
 export type DigestTypeCode = typeof DigestType[keyof typeof DigestType];
 
 /**

@@ -37,6 +37,14 @@ import type { ControlMessage } from "./message.ts";
  * - `missing-avp`: an AVP the caller required is absent.
  * - `missing-digest`: message authentication is on but no Message Digest AVP is present.
  * - `bad-digest`: the Message Digest does not verify.
+ *
+ * @example Usage
+ * ```ts
+ * import { ParseError, type ParseErrorReason } from "./errors.ts";
+ * function reasonOf(e: unknown): ParseErrorReason | undefined {
+ *   return e instanceof ParseError ? e.reason : undefined;
+ * }
+ * ```
  */
 export type ParseErrorReason =
   | "truncated"
@@ -95,7 +103,15 @@ export class ParseError extends Error {
   }
 }
 
-/** Which context an unrecognised mandatory AVP tears down (RFC 2661 §4.1, RFC 3931 §5.2). */
+/**
+ * Which context an unrecognised mandatory AVP tears down (RFC 2661 §4.1, RFC 3931 §5.2).
+ *
+ * @example Usage
+ * ```ts
+ * import type { TeardownScope } from "./errors.ts";
+ * const scope: TeardownScope = "session"; // answer with a CDN
+ * ```
+ */
 export type TeardownScope = "session" | "tunnel";
 
 /**

@@ -14,16 +14,48 @@ import { readU16, readU32, writeU16, writeU32 } from "./bytes.ts";
 import { HeaderBits } from "./constants.ts";
 import { ParseError } from "./errors.ts";
 
-/** L2TP protocol version carried in the Ver field. */
+/**
+ * L2TP protocol version carried in the Ver field.
+ *
+ * @example Usage
+ * ```ts
+ * import type { L2tpVersion } from "./header.ts";
+ * const v: L2tpVersion = 3;
+ * ```
+ */
 export type L2tpVersion = 2 | 3;
 
-/** Where an L2TP packet travels: over UDP, or (L2TPv3 only) directly over IP protocol 115. */
+/**
+ * Where an L2TP packet travels: over UDP, or (L2TPv3 only) directly over IP protocol 115.
+ *
+ * @example Usage
+ * ```ts
+ * import type { Transport } from "./header.ts";
+ * const t: Transport = "ip";
+ * ```
+ */
 export type Transport = "udp" | "ip";
 
-/** Size of a control message header with the L and S bits set (both versions). */
+/**
+ * Size of a control message header with the L and S bits set (both versions).
+ *
+ * @example Usage
+ * ```ts
+ * import { CONTROL_HEADER_LENGTH } from "./header.ts";
+ * console.log(CONTROL_HEADER_LENGTH); // 12
+ * ```
+ */
 export const CONTROL_HEADER_LENGTH = 12;
 
-/** Size of the zero Session ID that precedes L2TPv3 control messages over IP. */
+/**
+ * Size of the zero Session ID that precedes L2TPv3 control messages over IP.
+ *
+ * @example Usage
+ * ```ts
+ * import { IP_CONTROL_PREFIX_LENGTH } from "./header.ts";
+ * console.log(IP_CONTROL_PREFIX_LENGTH); // 4
+ * ```
+ */
 export const IP_CONTROL_PREFIX_LENGTH = 4;
 
 /**
@@ -122,7 +154,17 @@ export interface DataPeekV3 {
   payloadOffset: number;
 }
 
-/** What {@linkcode peekHeader} found. */
+/**
+ * What {@linkcode peekHeader} found.
+ *
+ * @example Usage
+ * ```ts
+ * import { peekHeader, type PeekedHeader } from "./header.ts";
+ * declare const datagram: Uint8Array;
+ * const p: PeekedHeader = peekHeader(datagram);
+ * if (p.kind === "control") console.log(p.ns, p.nr);
+ * ```
+ */
 export type PeekedHeader = ControlPeek | DataPeekV2 | DataPeekV3;
 
 /**

@@ -148,7 +148,7 @@ export interface EncodeOptions {
   transport?: Transport;
   /** Shared secret, required if any AVP is to be hidden. */
   secret?: string | Uint8Array;
-  /** Pad each hidden value with 0..`hiddenPadding` random bytes (default 0). */
+  /** Pad each hidden value with 0..`hiddenPadding` random bytes (0 to 255; default 0). */
   hiddenPadding?: number;
   /** Random source for Random Vectors and padding (default node:crypto randomBytes). */
   randomBytes?: (n: number) => Uint8Array;
@@ -439,6 +439,10 @@ export function encodeControl(
   }
   if (options.digest && msg.version !== 3) {
     throw new TypeError("Cannot encode L2TP message: Message Digest is L2TPv3 only");
+  }
+  const pad = options.hiddenPadding ?? 0;
+  if (!Number.isInteger(pad) || pad < 0 || pad > 255) {
+    throw new RangeError(`Cannot encode L2TP message: hiddenPadding ${pad} is not in 0..255`);
   }
   if (options.transport === "ip" && msg.version !== 3) {
     throw new TypeError("Cannot encode L2TP message: only L2TPv3 runs over IP");

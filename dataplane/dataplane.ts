@@ -97,9 +97,15 @@ export interface SessionSpec {
   peerSessionId: number;
   /** Pseudowire type. */
   pseudowire: PseudowireType;
-  /** Cookie we expect on received frames (0, 4 or 8 bytes; L2TPv3). */
+  /**
+   * Cookie the kernel puts on the frames it sends (0, 4 or 8 bytes; L2TPv3): the value the peer
+   * assigned (RFC 3931 §5.4.4), which is the peer's `peerCookie`.
+   */
   cookie?: Uint8Array;
-  /** Cookie we put on sent frames (0, 4 or 8 bytes; L2TPv3). */
+  /**
+   * Cookie the kernel requires on received frames (0, 4 or 8 bytes; L2TPv3); frames without it
+   * are dropped and counted in `rxCookieDiscards`. This is the peer's `cookie`.
+   */
   peerCookie?: Uint8Array;
   /** L2-Specific Sublayer type (L2TPv3). */
   l2specType?: L2SpecType;
@@ -203,9 +209,9 @@ export interface SessionInfo {
   peerTunnelId?: number;
   /** Pseudowire type. */
   pseudowire: PseudowireType;
-  /** Our cookie, when reported. */
+  /** The cookie we send, when reported. */
   cookie?: Uint8Array;
-  /** Peer cookie, when reported. */
+  /** The cookie we require on received frames, when reported. */
   peerCookie?: Uint8Array;
   /** Interface name (Ethernet pseudowires, or PPP once pppd attached). */
   ifname?: string;

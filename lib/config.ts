@@ -1289,6 +1289,17 @@ function parseSession(
     }
   }
 
+  // RFC 3931 §4.6: L2TPv3 data packets carry sequence numbers only in the default L2-Specific
+  // Sublayer, so sequencing picks it when the file does not say, and cannot work with "none".
+  const sequenced = (sendSeq ?? seqnum ?? false) || (recvSeq ?? seqnum ?? false);
+  if (!v2 && sequenced && l2specKey === "none") {
+    r.fail(
+      "l2spec_type",
+      `L2TPv3 sequence numbers travel in the L2-Specific Sublayer: expected "default" when ` +
+        `seqnum, send_seqnum or recv_seqnum is set`,
+    );
+  }
+
   const session: SessionConfig = compact({
     name,
     sid,
@@ -1300,7 +1311,7 @@ function parseSession(
     cookie: cookie !== undefined && cookie.length > 0 ? cookie : undefined,
     peerCookie: peerCookie !== undefined && peerCookie.length > 0 ? peerCookie : undefined,
     interfaceName: ifname,
-    l2specType: v2 ? "none" : (l2specKey ?? "none"),
+    l2specType: v2 ? "none" : (l2specKey ?? (sequenced ? "default" : "none")),
     pppdArgs: pppdPath,
     mtu,
     lnsMode: lnsMode ?? false,

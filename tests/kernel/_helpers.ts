@@ -85,7 +85,9 @@ export async function waitFor(
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline) {
+      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -95,6 +97,8 @@ export interface DaemonProcess {
   child: Deno.ChildProcess;
   /** stdout + stderr so far. */
   output(): string;
+  /** Whether the process has exited. */
+  exited(): boolean;
   /** Send a signal and wait for the exit status. */
   stop(signal?: Deno.Signal): Promise<Deno.CommandStatus>;
 }
@@ -121,9 +125,12 @@ export function startDaemon(
     for await (const chunk of stream) text += decoder.decode(chunk);
   };
   const done = Promise.all([collect(child.stdout), collect(child.stderr)]);
+  let exited = false;
+  child.status.then(() => exited = true);
   return {
     child,
     output: () => text,
+    exited: () => exited,
     stop: async (signal = "SIGTERM") => {
       try {
         child.kill(signal);

@@ -227,7 +227,13 @@ Deno.test({
     const local = { address: "127.0.0.1", port: 29100 };
     const peer = { address: "127.0.0.1", port: 29101 };
     const sock = openTunnelSocket({ encap: "udp", local, peer });
-    await dp.createTunnel({ tunnelId: 950, peerTunnelId: 951, version: 3, encap: "udp", fd: sock.fd });
+    await dp.createTunnel({
+      tunnelId: 950,
+      peerTunnelId: 951,
+      version: 3,
+      encap: "udp",
+      fd: sock.fd,
+    });
     assert.ok(await dp.getTunnel(950));
     sock.close();
     // The kernel releases the tunnel asynchronously once the socket is gone.

@@ -235,6 +235,13 @@ Deno.test("hide: a wrong secret is detected as bad-hidden-length", () => {
   });
 });
 
+Deno.test("hide: hiddenPadding outside 0..255 is a RangeError", () => {
+  const msg = { version: 2 as const, tunnelId: 1, ns: 0, nr: 0, type: MessageType.HELLO };
+  assert.throws(() => encodeControl(msg, { hiddenPadding: 256 }), RangeError);
+  assert.throws(() => encodeControl(msg, { hiddenPadding: -1 }), RangeError);
+  assert.throws(() => encodeControl(msg, { hiddenPadding: 1.5 }), RangeError);
+});
+
 Deno.test("hide: unhideAvpValue rejects subformats shorter than the length prefix", () => {
   assert.throws(() => unhideAvpValue(9, new Uint8Array([1]), te.encode("k"), RV), ParseError);
   assert.throws(() => hideAvpValue(9, new Uint8Array(70000), te.encode("k"), RV), RangeError);
