@@ -312,7 +312,6 @@ class Core {
   }
 
   wake(): void {
-    return;
     this.counter[0] = 1n;
     // An eventfd write only fails (EAGAIN) when the counter is about to overflow: already awake.
     libc().write(this.evfd, this.counter, 8n);

@@ -143,10 +143,21 @@ Deno.test("static L2TPv3 defaults: unmanaged, no control settings, every session
     sendSeqnum: true,
     recvSeqnum: false,
     reorderTimeoutMs: 0,
-    l2specType: "none",
+    l2specType: "default", // sequencing needs the L2-Specific Sublayer
     lnsMode: false,
   });
+  assert.equal(t.sessions[0].l2specType, "none");
   assert.equal(t.sessions[0].mtu, 1400);
+});
+
+Deno.test("L2TPv3 sequencing with l2spec_type none is refused, naming the session and key", () => {
+  const text = fixture("static_v3_eth.toml") + `l2spec_type = "none"\n`;
+  assert.throws(
+    () => parseConfig(text, "s.toml"),
+    (e: unknown) =>
+      e instanceof ConfigError &&
+      /s\.toml: tunnel "t1" session "s2" key "l2spec_type": .*expected "default"/.test(e.message),
+  );
 });
 
 Deno.test("effective configuration round-trips through formatConfig", () => {
