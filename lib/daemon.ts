@@ -18,6 +18,7 @@ import type {
   TunnelSpec,
 } from "../dataplane/dataplane.ts";
 import { openTunnelSocket } from "./socket.ts";
+import { resolveHost } from "./ffi/resolve.ts";
 import { getLog, type Log } from "./log.ts";
 
 /** A socket handed to the kernel for a managed tunnel: the daemon keeps it open while it lives. */
@@ -47,6 +48,8 @@ export interface DaemonOptions {
   openSocket?: TunnelSocketOpener;
   /** Logger; defaults to the "l2tpd.daemon" category. */
   logger?: Log;
+  /** Resolves host names in `local`/`peer`; defaults to libc getaddrinfo. */
+  resolve?: (name: string, family?: 4 | 6) => Promise<string[]>;
 }
 
 /** A tunnel the daemon brought up. */
@@ -94,6 +97,7 @@ export class Daemon {
   readonly #dp: DataPlane;
   readonly #openSocket: TunnelSocketOpener;
   readonly #log: Log;
+  readonly #resolve: (name: string, family?: 4 | 6) => Promise<string[]>;
   #live: LiveTunnel[] = [];
   #state: "idle" | "starting" | "running" | "stopping" | "stopped" = "idle";
 
@@ -103,6 +107,7 @@ export class Daemon {
     this.#dp = options.dataPlane;
     this.#openSocket = options.openSocket ?? openTunnelSocket;
     this.#log = options.logger ?? getLog("daemon");
+    this.#resolve = options.resolve ?? resolveHost;
   }
 
   /** The tunnels brought up, with their sessions as the data plane reported them at creation. */
@@ -123,8 +128,11 @@ export class Daemon {
     this.#state = "starting";
     refuseUnsupported(this.#config);
     try {
-      for (const tunnel of this.#config.tunnels) {
-        await this.#bringUp(tunnel);
+      // Resolve every host name first, so a name that does not resolve starts nothing.
+      const endpoints = [];
+      for (const tunnel of this.#config.tunnels) endpoints.push(await this.#endpoints(tunnel));
+      for (const [i, tunnel] of this.#config.tunnels.entries()) {
+        await this.#bringUp(tunnel, endpoints[i]);
       }
     } catch (error) {
       this.#log.error("Bring-up failed, rolling back: {error}", { error: String(error) });
@@ -149,11 +157,47 @@ export class Daemon {
     this.#log.info("Stopped; everything created was removed");
   }
 
-  async #bringUp(config: TunnelConfig): Promise<void> {
+  /** The tunnel's local and peer endpoints, host names resolved (same family for both). */
+  async #endpoints(config: TunnelConfig): Promise<{ local: Endpoint; peer: Endpoint }> {
+    let local = required(config, "local", config.local);
+    let peer = required(config, "peer", config.peer);
+    const unresolved = config.unresolved ?? [];
+    const familyOf = (e: Endpoint): 4 | 6 => e.address.includes(":") ? 6 : 4;
+    const lookup = async (
+      key: "local" | "peer",
+      e: Endpoint,
+      family?: 4 | 6,
+    ): Promise<Endpoint> => {
+      try {
+        const [address] = await this.#resolve(e.address, family);
+        this.#log.info("{tunnel}: {key} {name} is {address}", {
+          tunnel: config.name,
+          key,
+          name: e.address,
+          address,
+        });
+        return { ...e, address };
+      } catch (error) {
+        throw new Error(
+          `Cannot bring up tunnel "${config.name}": key "${key}": ${
+            error instanceof Error ? error.message : String(error)
+          }`,
+        );
+      }
+    };
+    if (unresolved.includes("peer")) {
+      peer = await lookup("peer", peer, unresolved.includes("local") ? undefined : familyOf(local));
+    }
+    if (unresolved.includes("local")) local = await lookup("local", local, familyOf(peer));
+    return { local, peer };
+  }
+
+  async #bringUp(
+    config: TunnelConfig,
+    { local, peer }: { local: Endpoint; peer: Endpoint },
+  ): Promise<void> {
     const tunnelId = required(config, "tid", config.tid);
     const peerTunnelId = required(config, "ptid", config.ptid);
-    const local = required(config, "local", config.local);
-    const peer = required(config, "peer", config.peer);
     const live: LiveTunnel = { config, tunnelId, sessions: [] };
     const log = this.#log.with({ tunnel: config.name });
 

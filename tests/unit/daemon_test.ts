@@ -166,3 +166,35 @@ Deno.test("runDaemon tears down when the signal aborts", async () => {
   await running;
   assert.equal((await dp.listTunnels()).length, 0);
 });
+
+Deno.test("host names are resolved before anything is created, to the peer's family", async () => {
+  using dp = new NullDataPlane();
+  const asked: string[] = [];
+  const resolve = (name: string, family?: 4 | 6): Promise<string[]> => {
+    asked.push(`${name}/${family ?? "any"}`);
+    if (name === "peer.example") return Promise.resolve(["2001:db8::2"]);
+    if (name === "me.example") return Promise.resolve(["2001:db8::1"]);
+    return Promise.reject(new Error(`Cannot resolve ${name}: Name or service not known`));
+  };
+  const t = tunnel("a", 1, {
+    local: { address: "me.example", port: 1701 },
+    peer: { address: "peer.example", port: 1701 },
+    unresolved: ["local", "peer"],
+  });
+  const daemon = new Daemon({ config: config(t), dataPlane: dp, resolve });
+  await daemon.start();
+  assert.deepEqual(asked, ["peer.example/any", "me.example/6"]);
+  const got = await dp.getTunnel(1);
+  assert.equal(got?.local?.address, "2001:db8::1");
+  assert.equal(got?.peer?.address, "2001:db8::2");
+  await daemon.stop();
+
+  const bad = tunnel("b", 2, {
+    peer: { address: "nowhere.invalid", port: 1701 },
+    unresolved: ["peer"],
+  });
+  using dp2 = new NullDataPlane();
+  const d2 = new Daemon({ config: config(tunnel("a", 1), bad), dataPlane: dp2, resolve });
+  await assert.rejects(d2.start(), /tunnel "b": key "peer": Cannot resolve nowhere\.invalid/);
+  assert.equal(dp2.calls.length, 0, "nothing was created");
+});
