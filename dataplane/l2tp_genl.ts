@@ -27,7 +27,7 @@ import type {
 import { zeroStats } from "./dataplane.ts";
 import { AttributeDecoder, AttributeEncoder } from "./netlink/attr.ts";
 import { NetlinkDecodeError } from "./netlink/errors.ts";
-import { formatIp, parseIp } from "./netlink/inaddr.ts";
+import { formatIP, isIP, parseIP, splitZone } from "../lib/ffi/sockaddr.ts";
 import type { GenlMessage } from "./netlink/message.ts";
 
 /** The family name to resolve. */
@@ -184,7 +184,7 @@ function checkOptionalInt(op: string, what: string, v: unknown, min: number, max
 }
 
 function checkEndpoint(op: string, what: string, e: Endpoint): Uint8Array {
-  const bytes = typeof e.address === "string" ? parseIp(e.address) : undefined;
+  const bytes = typeof e.address === "string" ? ipBytes(e.address) : undefined;
   if (bytes === undefined) {
     throw new TypeError(
       `Cannot ${op}: ${what} address "${String(e.address)}" is not an IP address`,
@@ -367,8 +367,8 @@ export function tunnelCreateRequest(spec: TunnelSpec): GenlMessage {
   if (spec.fd !== undefined) {
     ae.u32(L2TP_ATTR.FD, spec.fd);
   } else if (spec.local !== undefined && spec.peer !== undefined) {
-    const local = parseIp(spec.local.address) ?? new Uint8Array(0);
-    const peer = parseIp(spec.peer.address) ?? new Uint8Array(0);
+    const local = ipBytes(spec.local.address) ?? new Uint8Array(0);
+    const peer = ipBytes(spec.peer.address) ?? new Uint8Array(0);
     const v6 = local.length === 16;
     ae.bytes(v6 ? L2TP_ATTR.IP6_SADDR : L2TP_ATTR.IP_SADDR, local);
     ae.bytes(v6 ? L2TP_ATTR.IP6_DADDR : L2TP_ATTR.IP_DADDR, peer);
@@ -625,7 +625,7 @@ function ipAddr(ad: AttributeDecoder, size: number): string {
       `address attribute ${ad.type} has ${ad.length} bytes, expected ${size}`,
     );
   }
-  return formatIp(ad.bytes());
+  return formatIP(ad.bytes());
 }
 
 /**
@@ -856,4 +856,10 @@ export function parseSession(attributes: Uint8Array, baseOffset = 0): SessionInf
   if (out.l2specType !== undefined) info.l2specType = out.l2specType;
   if (out.l2specLen !== undefined) info.l2specLen = out.l2specLen;
   return info;
+}
+
+/** Address bytes of IP text (a "%zone" suffix ignored), or undefined when it is not an IP. */
+function ipBytes(text: string): Uint8Array | undefined {
+  const { address } = splitZone(text);
+  return isIP(address) ? parseIP(address) : undefined;
 }

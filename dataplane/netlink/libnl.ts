@@ -80,15 +80,7 @@ let genl: Deno.DynamicLibrary<typeof LIBNL_GENL_SYMBOLS> | undefined;
  * ```
  */
 export function libnl(): Libnl {
-  if (!nl) {
-    const override = Deno.env.get("L2TPD_LIBNL");
-    nl = openLibrary(
-      "libnl-3 (set L2TPD_LIBNL)",
-      override ? [override] : ["libnl-3.so.200"],
-      "libnl-3-200",
-      LIBNL_SYMBOLS,
-    );
-  }
+  nl ??= openLibrary("libnl-3", "L2TPD_LIBNL", "libnl-3.so.200", "libnl-3-200", LIBNL_SYMBOLS);
   return nl.symbols;
 }
 
@@ -104,10 +96,10 @@ export function libnl(): Libnl {
 export function libnlGenl(): LibnlGenl {
   if (!genl) {
     libnl(); // libnl-genl-3 needs libnl-3; load it first so an error names the right library
-    const override = Deno.env.get("L2TPD_LIBNL_GENL");
     genl = openLibrary(
-      "libnl-genl-3 (set L2TPD_LIBNL_GENL)",
-      override ? [override] : ["libnl-genl-3.so.200"],
+      "libnl-genl-3",
+      "L2TPD_LIBNL_GENL",
+      "libnl-genl-3.so.200",
       "libnl-genl-3-200",
       LIBNL_GENL_SYMBOLS,
     );

@@ -67,33 +67,32 @@ export type Libc = Deno.DynamicLibrary<typeof LIBC_SYMBOLS>["symbols"];
 let loaded: Deno.DynamicLibrary<typeof LIBC_SYMBOLS> | undefined;
 
 /**
- * Open a shared library, turning a failure into an error that names every path tried and the
- * Debian package that provides it.
+ * Open a shared library: the path in the environment variable `envVar` if set, else
+ * `defaultPath`. A failure names what was tried, the variable, and the Debian package that
+ * provides the library.
  *
  * @example Usage
  * ```ts ignore
- * import { openLibrary, LIBC_SYMBOLS } from "./libc.ts";
- * const lib = openLibrary("libc", ["libc.so.6"], "libc6", LIBC_SYMBOLS);
+ * import { LIBC_SYMBOLS, openLibrary } from "./libc.ts";
+ * const lib = openLibrary("libc", "L2TPD_LIBC", "libc.so.6", "libc6", LIBC_SYMBOLS);
  * ```
  */
 export function openLibrary<S extends Deno.ForeignLibraryInterface>(
   what: string,
-  paths: readonly string[],
+  envVar: string,
+  defaultPath: string,
   debianPackage: string,
   symbols: S,
 ): Deno.DynamicLibrary<S> {
-  const failures: string[] = [];
-  for (const path of paths) {
-    try {
-      return Deno.dlopen(path, symbols);
-    } catch (e) {
-      failures.push(`${path} (${e instanceof Error ? e.message : String(e)})`);
-    }
+  const path = Deno.env.get(envVar) || defaultPath;
+  try {
+    return Deno.dlopen(path, symbols);
+  } catch (e) {
+    throw new Error(
+      `Cannot load ${what}: tried ${path} (${e instanceof Error ? e.message : String(e)}); ` +
+        `install the Debian package ${debianPackage} or set ${envVar} to the library's path`,
+    );
   }
-  throw new Error(
-    `Cannot load ${what}: tried ${failures.join(", ")}; install the Debian package ` +
-      `${debianPackage} or point the environment variable at the library`,
-  );
 }
 
 /**
@@ -107,15 +106,7 @@ export function openLibrary<S extends Deno.ForeignLibraryInterface>(
  * ```
  */
 export function libc(): Libc {
-  if (!loaded) {
-    const override = Deno.env.get("L2TPD_LIBC");
-    loaded = openLibrary(
-      "libc (set L2TPD_LIBC)",
-      override ? [override] : ["libc.so.6"],
-      "libc6",
-      LIBC_SYMBOLS,
-    );
-  }
+  loaded ??= openLibrary("libc", "L2TPD_LIBC", "libc.so.6", "libc6", LIBC_SYMBOLS);
   return loaded.symbols;
 }
 

@@ -131,7 +131,6 @@ Deno.test("a missing libnl-genl library names the path and the Debian package", 
   const text = new TextDecoder().decode(out.stdout);
   assert.match(
     text,
-    /Cannot load libnl-genl-3 \(set L2TPD_LIBNL_GENL\): tried \/nonexistent\/libnl-genl-3\.so\.200/,
+    /Cannot load libnl-genl-3: tried \/nonexistent\/libnl-genl-3\.so\.200 \(.*\); install the Debian package libnl-genl-3-200 or set L2TPD_LIBNL_GENL/,
   );
-  assert.match(text, /install the Debian package libnl-genl-3-200/);
 });
