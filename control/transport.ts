@@ -809,10 +809,13 @@ export class ControlTransport implements AsyncIterable<ControlMessage>, Disposab
       this.#onNr(peek.nr);
       return;
     }
-    this.#onNr(peek.nr);
-    if (this.#end !== undefined) return;
-    if (!this.#accept(packet, this.#decodeOptions)) return;
-    // Deliver what the queue now holds in order.
+    // In order: take the acknowledgement, the message and whatever the queue now holds in order,
+    // and only then send what the window allows, so that it carries the newest Nr.
+    this.#onNr(peek.nr, false);
+    if (!this.#accept(packet, this.#decodeOptions)) {
+      this.#pump();
+      return;
+    }
     for (;;) {
       if (this.#end !== undefined) return;
       const next = this.#reorder[this.#reorderHead];
@@ -820,7 +823,8 @@ export class ControlTransport implements AsyncIterable<ControlMessage>, Disposab
       this.#reorder[this.#reorderHead] = undefined;
       this.#accept(next, this.#decodeVerified);
     }
-    if (this.#ackDue) this.#ackSoon();
+    this.#pump();
+    if (this.#ackDue && this.#end === undefined) this.#ackSoon();
   }
 
   /**
@@ -903,8 +907,8 @@ export class ControlTransport implements AsyncIterable<ControlMessage>, Disposab
     }
   }
 
-  /** An Nr from the peer: release what it acknowledges. */
-  #onNr(nr: number): void {
+  /** An Nr from the peer: release what it acknowledges (then send what the window allows). */
+  #onNr(nr: number, pump = true): void {
     const n = seqDiff(nr, this.#inflight.length > 0 ? this.#inflight[0].ns : this.#ns);
     if (n <= 0 || n > this.#inflight.length) return; // old, or acknowledging what was never sent
     const done = this.#inflight.splice(0, n);
@@ -928,7 +932,7 @@ export class ControlTransport implements AsyncIterable<ControlMessage>, Disposab
       }
       this.#armRetransmit(this.#clock.now() + this.#rto0);
     }
-    this.#pump();
+    if (pump) this.#pump();
   }
 
   #armRetransmit(deadline: number): void {

@@ -17,7 +17,11 @@ import type {
   SessionSpec,
   TunnelSpec,
 } from "../dataplane/dataplane.ts";
-import { openTunnelSocket } from "./socket.ts";
+import { openTunnelSocket, TunnelSocket } from "./socket.ts";
+import { Reactor } from "./reactor.ts";
+import { type QuiescentSocket, QuiescentTunnel } from "../control/quiescent.ts";
+import type { Clock } from "../control/clock.ts";
+import type { TransportEnd } from "../control/transport.ts";
 import { resolveHost } from "./ffi/resolve.ts";
 import { getLog, type Log } from "./log.ts";
 
@@ -50,6 +54,19 @@ export interface DaemonOptions {
   logger?: Log;
   /** Resolves host names in `local`/`peer`; defaults to libc getaddrinfo. */
   resolve?: (name: string, family?: 4 | 6) => Promise<string[]>;
+  /**
+   * Reads and writes control messages on a managed tunnel's socket (quiescent tunnels); defaults
+   * to registering the socket with the daemon's epoll reactor.
+   */
+  attach?: (socket: TunnelSocketHandle) => ControlChannel;
+  /** Clock for the control protocol's timers (tests inject a fake one). */
+  clock?: Clock;
+}
+
+/** Control-message I/O on a tunnel socket, closed with the tunnel. */
+export interface ControlChannel extends QuiescentSocket {
+  /** Stop reading and close the socket. */
+  close(): void;
 }
 
 /** A tunnel the daemon brought up. */
@@ -57,6 +74,8 @@ interface LiveTunnel {
   config: TunnelConfig;
   tunnelId: number;
   socket?: TunnelSocketHandle;
+  channel?: ControlChannel;
+  quiescent?: QuiescentTunnel;
   sessions: SessionInfo[];
 }
 
@@ -65,9 +84,11 @@ interface LiveTunnel {
  *
  * Static tunnels are programmed directly: a managed tunnel gets our own socket (bound and
  * connected) whose fd goes to the kernel; an unmanaged L2TPv3 tunnel lets the kernel open its
- * own socket from the configured addresses. Quiescent and dynamic tunnels need the control
- * protocol engine, which this daemon does not run yet: a configuration that has them is refused
- * before anything is created.
+ * own socket from the configured addresses. A quiescent tunnel is a managed static tunnel that
+ * also runs HELLO keep-alives over its socket ({@linkcode QuiescentTunnel}); when the peer stops
+ * answering, that tunnel and its sessions are taken down and the daemon carries on. Dynamic
+ * tunnels need the full control protocol, which this daemon does not run yet: a configuration
+ * that has one is refused before anything is created.
  *
  * @example Usage
  * ```ts
@@ -98,6 +119,9 @@ export class Daemon {
   readonly #openSocket: TunnelSocketOpener;
   readonly #log: Log;
   readonly #resolve: (name: string, family?: 4 | 6) => Promise<string[]>;
+  readonly #attach: (socket: TunnelSocketHandle) => ControlChannel;
+  readonly #clock?: Clock;
+  #reactor?: Reactor;
   #live: LiveTunnel[] = [];
   #state: "idle" | "starting" | "running" | "stopping" | "stopped" = "idle";
 
@@ -108,6 +132,8 @@ export class Daemon {
     this.#openSocket = options.openSocket ?? openTunnelSocket;
     this.#log = options.logger ?? getLog("daemon");
     this.#resolve = options.resolve ?? resolveHost;
+    this.#attach = options.attach ?? ((socket) => this.#register(socket));
+    this.#clock = options.clock;
   }
 
   /** The tunnels brought up, with their sessions as the data plane reported them at creation. */
@@ -137,6 +163,7 @@ export class Daemon {
     } catch (error) {
       this.#log.error("Bring-up failed, rolling back: {error}", { error: String(error) });
       await this.#tearDown();
+      this.#reactor?.close();
       this.#state = "stopped";
       throw error;
     }
@@ -153,6 +180,7 @@ export class Daemon {
     if (this.#state === "stopped" || this.#state === "stopping") return;
     this.#state = "stopping";
     await this.#tearDown();
+    this.#reactor?.close();
     this.#state = "stopped";
     this.#log.info("Stopped; everything created was removed");
   }
@@ -249,34 +277,85 @@ export class Daemon {
         { sessionId: info.sessionId, pseudowire: info.pseudowire, ifname: info.ifname },
       );
     }
+
+    if (config.mode === "quiescent") this.#startQuiescent(live, peerTunnelId);
+  }
+
+  /** Run HELLO keep-alives on the tunnel's socket; a dead peer takes the tunnel down. */
+  #startQuiescent(live: LiveTunnel, peerTunnelId: number): void {
+    const { config } = live;
+    if (!live.socket) throw new Error(`Cannot run quiescent tunnel "${config.name}": no socket`);
+    live.channel = this.#attach(live.socket);
+    const helloTimeoutMs = required(config, "hello_timeout", config.helloTimeoutMs);
+    live.quiescent = new QuiescentTunnel({
+      version: config.version,
+      encap: config.encap,
+      peerTunnelId,
+      socket: live.channel,
+      helloTimeoutMs,
+      retryTimeoutMs: config.retryTimeoutMs,
+      maxRetries: config.maxRetries,
+      windowSize: config.windowSize,
+      clock: this.#clock,
+    });
+    this.#log.with({ tunnel: config.name }).info(
+      "Keep-alive running: HELLO after {helloTimeoutMs} ms of silence",
+      { helloTimeoutMs },
+    );
+    live.quiescent.ended.then((end) => this.#quiescentEnded(live, end));
+  }
+
+  async #quiescentEnded(live: LiveTunnel, end: TransportEnd): Promise<void> {
+    if (end.reason !== "failed" || !this.#live.includes(live) || this.#state !== "running") return;
+    this.#log.with({ tunnel: live.config.name }).error(
+      "Tunnel {tunnelId}: the peer stopped answering ({detail}); tearing the tunnel down",
+      { tunnelId: live.tunnelId, detail: end.error?.message ?? "no acknowledgement" },
+    );
+    this.#live = this.#live.filter((t) => t !== live);
+    await this.#tearDownTunnel(live);
+    if (this.#live.length === 0) this.#log.warn("No tunnel is up any more");
+  }
+
+  #register(socket: TunnelSocketHandle): ControlChannel {
+    if (!(socket instanceof TunnelSocket)) {
+      throw new TypeError("Cannot attach a control channel: not a TunnelSocket (pass attach)");
+    }
+    this.#reactor ??= new Reactor();
+    return this.#reactor.register(socket);
   }
 
   /** Remove what was created, newest first; keep going past errors and log them. */
   async #tearDown(): Promise<void> {
-    for (const live of this.#live.toReversed()) {
-      const log = this.#log.with({ tunnel: live.config.name });
-      for (const s of live.sessions.toReversed()) {
-        try {
-          await this.#dp.deleteSession(s.tunnelId, s.sessionId);
-        } catch (error) {
-          log.warn("Cannot delete session {sessionId}: {error}", {
-            sessionId: s.sessionId,
-            error: String(error),
-          });
-        }
-      }
+    const live = this.#live;
+    this.#live = [];
+    for (const t of live.toReversed()) await this.#tearDownTunnel(t);
+  }
+
+  /** Take one tunnel down: keep-alive, sessions, kernel tunnel, socket. */
+  async #tearDownTunnel(live: LiveTunnel): Promise<void> {
+    const log = this.#log.with({ tunnel: live.config.name });
+    live.quiescent?.close();
+    for (const s of live.sessions.toReversed()) {
       try {
-        await this.#dp.deleteTunnel(live.tunnelId);
+        await this.#dp.deleteSession(s.tunnelId, s.sessionId);
       } catch (error) {
-        log.warn("Cannot delete tunnel {tunnelId}: {error}", {
-          tunnelId: live.tunnelId,
+        log.warn("Cannot delete session {sessionId}: {error}", {
+          sessionId: s.sessionId,
           error: String(error),
         });
       }
-      live.socket?.close();
-      log.info("Tunnel {tunnelId} down", { tunnelId: live.tunnelId });
     }
-    this.#live = [];
+    try {
+      await this.#dp.deleteTunnel(live.tunnelId);
+    } catch (error) {
+      log.warn("Cannot delete tunnel {tunnelId}: {error}", {
+        tunnelId: live.tunnelId,
+        error: String(error),
+      });
+    }
+    live.channel?.close();
+    live.socket?.close();
+    log.info("Tunnel {tunnelId} down", { tunnelId: live.tunnelId });
   }
 }
 
@@ -315,7 +394,7 @@ function waitForAbort(signal: AbortSignal): Promise<void> {
 
 function refuseUnsupported(config: Config): void {
   const problems = config.tunnels
-    .filter((t) => t.mode !== "static")
+    .filter((t) => t.mode === "dynamic")
     .map((t) => `tunnel "${t.name}" is ${t.mode}`);
   const pppac = config.tunnels.flatMap((t) =>
     t.sessions.filter((s) => s.pseudowire === "pppac").map((s) =>
@@ -325,8 +404,8 @@ function refuseUnsupported(config: Config): void {
   problems.push(...pppac);
   if (problems.length > 0) {
     throw new Error(
-      `Cannot start ${config.file}: this version runs static tunnels with eth or ppp ` +
-        `pseudowires only; ${problems.join("; ")}`,
+      `Cannot start ${config.file}: this version runs static and quiescent tunnels with eth ` +
+        `or ppp pseudowires only; ${problems.join("; ")}`,
     );
   }
 }

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { Daemon, runDaemon, type TunnelSocketOpener } from "../../lib/daemon.ts";
+import {
+  type ControlChannel,
+  Daemon,
+  runDaemon,
+  type TunnelSocketOpener,
+} from "../../lib/daemon.ts";
+import { FakeClock } from "../../control/clock.ts";
 import type { Config, SessionConfig, TunnelConfig } from "../../lib/config.ts";
 import { NullDataPlane } from "../../dataplane/null.ts";
 
@@ -147,14 +153,62 @@ Deno.test("a tunnel the kernel refuses closes its socket and rolls back earlier 
   assert.equal(sockets.live.size, 0);
 });
 
-Deno.test("quiescent and dynamic tunnels are refused before anything is created", async () => {
+Deno.test("dynamic tunnels are refused before anything is created", async () => {
   using dp = new NullDataPlane();
   const daemon = new Daemon({
-    config: config(tunnel("a", 1), tunnel("q", 2, { mode: "quiescent", helloTimeoutMs: 1000 })),
+    config: config(tunnel("a", 1), tunnel("d", 2, { mode: "dynamic" })),
     dataPlane: dp,
   });
-  await assert.rejects(daemon.start(), /test\.toml.*tunnel "q" is quiescent/);
+  await assert.rejects(daemon.start(), /test\.toml.*tunnel "d" is dynamic/);
   assert.equal(dp.calls.length, 0, "the data plane was never touched");
+});
+
+Deno.test("a quiescent tunnel whose peer stops answering is taken down; the rest stays", async () => {
+  using dp = new NullDataPlane();
+  const sockets = fakeSockets();
+  const clock = new FakeClock();
+  const channels: { sent: number; closed: boolean }[] = [];
+  const attach = (): ControlChannel => {
+    const ch = { sent: 0, closed: false };
+    channels.push(ch);
+    return {
+      send: () => {
+        ch.sent++;
+        return true; // into the void: the peer is gone
+      },
+      close: () => ch.closed = true,
+      async *[Symbol.asyncIterator]() {},
+    };
+  };
+  const q = tunnel("q", 2, {
+    mode: "quiescent",
+    managed: true,
+    helloTimeoutMs: 1000,
+    retryTimeoutMs: 1000,
+    maxRetries: 2,
+  });
+  const daemon = new Daemon({
+    config: config(tunnel("a", 1), q),
+    dataPlane: dp,
+    openSocket: sockets.open,
+    attach,
+    clock,
+  });
+  await daemon.start();
+  assert.equal(channels.length, 1, "only the quiescent tunnel runs keep-alives");
+  // HELLO at 1 s, retransmissions at 1 + 1 and 1 + 1 + 2 s, given up 4 s later: 8 s.
+  for (let t = 0; t < 9000; t += 250) {
+    clock.advance(250);
+    await new Promise((r) => setTimeout(r, 0));
+  }
+  assert.equal(channels[0].sent, 3, "one HELLO, two retransmissions");
+  assert.deepEqual((await dp.listTunnels()).map((t) => t.tunnelId), [1], "tunnel q removed");
+  assert.deepEqual((await dp.listSessions()).map((s) => s.tunnelId), [1, 1]);
+  assert.equal(channels[0].closed, true);
+  assert.equal(sockets.live.size, 0, "its socket closed");
+  assert.deepEqual(daemon.tunnels.map((t) => t.name), ["a"]);
+  await daemon.stop();
+  assert.equal((await dp.listTunnels()).length, 0);
 });
 
 Deno.test("runDaemon tears down when the signal aborts", async () => {

@@ -247,7 +247,7 @@ Deno.test("Ns and Nr wrap around 65535 → 0 on both sides", async () => {
   t.close();
 });
 
-Deno.test("a decoded message is never decoded twice and ack-only datagrams are not delivered", () => {
+Deno.test("a ZLB only acknowledges: not delivered, no sequence number consumed", () => {
   const { t, delivered } = rig();
   t.receive(peer(0, 0, null)); // ZLB
   assert.equal(delivered.length, 0);
@@ -269,6 +269,23 @@ Deno.test("an incoming Nr acknowledges every message with a lower Ns; bogus Nr i
   assert.equal(t.inFlight, 1);
   t.receive(peer(0, 0, HELLO, {})); // a message piggybacking an old Nr
   assert.equal(t.inFlight, 1);
+  t.close();
+});
+
+Deno.test("a peer tunnel ID learned later goes into queued messages and acknowledgements", () => {
+  const { t, out, clock } = rig({ congestionControl: false, peerTunnelId: 0, peerWindow: 1 });
+  t.send({ type: MessageType.SCCRQ });
+  t.send({ type: HELLO });
+  t.peerTunnelId = 42;
+  t.receive(peer(0, 1, MessageType.SCCRP));
+  t.receive(peer(1, 1));
+  clock.advance(100);
+  assert.deepEqual(sent(out).map((m) => [m.type, m.tunnelId, m.nr]), [
+    [MessageType.SCCRQ, 0, 0],
+    [HELLO, 42, 1],
+    [null, 42, 2],
+  ]);
+  assert.throws(() => (t.peerTunnelId = 70000), RangeError);
   t.close();
 });
 
