@@ -157,6 +157,13 @@ export interface ControlTransportOptions {
   /** "udp" (default) or "ip" (L2TPv3 only: the 4-byte zero Session ID precedes each message). */
   encap?: Encapsulation;
   /**
+   * With `encap: "ip"`: whether datagrams carry the 4-byte zero Session ID (default true: the raw
+   * IP payload, as on the wire). Set false on a real L2TP/IP socket, where the kernel adds and
+   * strips that prefix, so userspace reads and writes the control message alone. Ignored for
+   * "udp".
+   */
+  ipPrefix?: boolean;
+  /**
    * Sends one datagram to the peer. May drop it (the transport retransmits); a throw is reported
    * as an `"error"` event of kind `"send"` and treated as a loss.
    */
@@ -428,6 +435,8 @@ function isAckMessage(packet: Uint8Array, off: number, length: number): boolean 
 export class ControlTransport implements AsyncIterable<ControlMessage>, Disposable {
   readonly #version: L2tpVersion;
   readonly #encap: Encapsulation;
+  /** What the codec sees: "ip" only when datagrams carry the zero Session ID prefix. */
+  readonly #wire: Encapsulation;
   readonly #prefix: number;
   readonly #output: (packet: Uint8Array) => void;
   readonly #clock: Clock;
@@ -513,7 +522,8 @@ export class ControlTransport implements AsyncIterable<ControlMessage>, Disposab
     if (this.#encap === "ip" && version !== 3) {
       throw new TypeError("Cannot create control transport: only L2TPv3 runs over IP");
     }
-    this.#prefix = this.#encap === "ip" ? IP_CONTROL_PREFIX_LENGTH : 0;
+    this.#wire = this.#encap === "ip" && options.ipPrefix !== false ? "ip" : "udp";
+    this.#prefix = this.#wire === "ip" ? IP_CONTROL_PREFIX_LENGTH : 0;
     this.#output = options.send;
     this.#clock = options.clock ?? systemClock;
     this.#rwin = options.receiveWindow ?? TRANSPORT_DEFAULTS.receiveWindow;
@@ -553,7 +563,7 @@ export class ControlTransport implements AsyncIterable<ControlMessage>, Disposab
       );
     }
     this.peerTunnelId = options.peerTunnelId ?? 0;
-    this.#encodeOptions = { ...options.encodeOptions, transport: this.#encap };
+    this.#encodeOptions = { ...options.encodeOptions, transport: this.#wire };
     this.decodeOptions = options.decodeOptions ?? {};
     this.#onMessage = options.onMessage;
     this.#reorder = new Array(this.#rwin).fill(undefined);
@@ -600,7 +610,7 @@ export class ControlTransport implements AsyncIterable<ControlMessage>, Disposab
 
   /** Replace the codec options for outgoing messages (e.g. once the peer's nonce is known). */
   set encodeOptions(o: Omit<EncodeOptions, "transport">) {
-    this.#encodeOptions = { ...o, transport: this.#encap };
+    this.#encodeOptions = { ...o, transport: this.#wire };
   }
 
   /** Codec options used for incoming messages. */
@@ -610,7 +620,7 @@ export class ControlTransport implements AsyncIterable<ControlMessage>, Disposab
 
   /** Replace the codec options for incoming messages (e.g. once the peer's nonce is known). */
   set decodeOptions(o: Omit<DecodeOptions, "transport" | "version">) {
-    this.#decodeOptions = { ...o, transport: this.#encap, version: this.#version };
+    this.#decodeOptions = { ...o, transport: this.#wire, version: this.#version };
     this.#decodeVerified = { ...this.#decodeOptions, digest: undefined };
   }
 
@@ -752,8 +762,9 @@ export class ControlTransport implements AsyncIterable<ControlMessage>, Disposab
 
   /**
    * Process one datagram received from the peer (already demultiplexed to this control
-   * connection; for "ip", the whole IP payload with its zero Session ID). Never throws for bad
-   * input: problems become `"error"` events. Ignored once the transport has ended.
+   * connection; for "ip", the whole IP payload with its zero Session ID unless `ipPrefix` is
+   * false). Never throws for bad input: problems become `"error"` events. Ignored once the
+   * transport has ended.
    *
    * @param packet The datagram (kept by reference; do not reuse the buffer).
    */
@@ -762,7 +773,7 @@ export class ControlTransport implements AsyncIterable<ControlMessage>, Disposab
     this.#stats.received++;
     let peek: PeekedHeader;
     try {
-      peek = peekHeader(packet, this.#encap);
+      peek = peekHeader(packet, this.#wire);
     } catch (e) {
       this.#error("decode", e, packet, false);
       return;
@@ -1102,7 +1113,7 @@ export class ControlTransport implements AsyncIterable<ControlMessage>, Disposab
       ns: this.#ns,
       nr: this.#nr,
       type: this.#version === 2 ? null : MessageType.ACK,
-    }, this.#version === 2 ? { transport: this.#encap } : this.#encodeOptions);
+    }, this.#version === 2 ? { transport: this.#wire } : this.#encodeOptions);
     this.#stats.acksSent++;
     this.#put(packet);
   }

@@ -9,6 +9,18 @@
  * foreground; its output is passed line by line to a callback and kept (the last lines) for
  * error reports. The ppp interface name is read from pppd's "Using interface NAME" line.
  *
+ * Kernel behaviour (Linux 6.1, Debian's ppp 2.4.9), as the kernel tests show:
+ *
+ * - With the tunnel created over netlink with our socket (a managed tunnel), L2TPv2 needs no
+ *   tunnel management PPPoL2TP socket (session 0): the netlink create already prepares the UDP
+ *   socket. Opening one anyway makes a visible "session 0" in the kernel's session list, so we
+ *   don't.
+ * - The session may be created by the PPPoL2TP connect (v2 and v3) or over netlink first (pppd
+ *   then attaches to it). A v3 session made by the connect has no L2-Specific Sublayer, so
+ *   sequencing cannot work on it (the peer drops every frame); create L2TPv3 PPP sessions that
+ *   use sequencing over netlink with the default sublayer, then start pppd.
+ * - The kernel reports no interface name for PPP sessions; it comes from pppd's output.
+ *
  * Lifetime: the PPPoL2TP socket is the session. Closing it (the last copy, ours and pppd's)
  * deletes the kernel session, so the handle closes its copy as soon as pppd exits, whatever the
  * reason, and {@linkcode PppdProcess.stop} ends pppd (SIGTERM, then SIGKILL after a bound).
@@ -22,6 +34,8 @@
 
 import type { Endpoint, L2tpVersion } from "./dataplane.ts";
 import { openPppol2tpSocket, setInheritable } from "../lib/socket.ts";
+
+export type { Endpoint, L2tpVersion };
 
 /** Default pppd binary. */
 export const DEFAULT_PPPD_PATH = "/usr/sbin/pppd";
@@ -239,9 +253,10 @@ export interface PppdPaths {
   plugin: string;
 }
 
+/** Whether `path` exists and is not a directory. */
 function isFile(path: string): boolean {
   try {
-    return Deno.statSync(path).isFile;
+    return !Deno.statSync(path).isDirectory;
   } catch (e) {
     if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) return false;
     throw e;
@@ -298,7 +313,9 @@ export function resolvePppdPaths(
 ): PppdPaths {
   const pppd = opts.pppdPath ?? Deno.env.get("L2TPD_PPPD") ?? DEFAULT_PPPD_PATH;
   if (!isFile(pppd)) {
-    throw new Error(`Cannot find pppd: ${pppd} does not exist (${PACKAGE_HINT}, or set L2TPD_PPPD)`);
+    throw new Error(
+      `Cannot find pppd: ${pppd} does not exist (${PACKAGE_HINT}, or set L2TPD_PPPD)`,
+    );
   }
   const explicit = opts.pluginPath ?? Deno.env.get("L2TPD_PPPD_PLUGIN");
   if (explicit !== undefined) {
@@ -426,13 +443,13 @@ export class PppdProcess implements AsyncDisposable {
    * @param child The process (stdout and stderr piped).
    * @param socket The socket it inherited; owned from now on.
    * @param args Its arguments.
-   * @param opts Output callback, stop bound and requested interface name.
+   * @param opts Output callback and stop bound.
    */
   constructor(
     child: Deno.ChildProcess,
     socket: OwnedFd,
     args: readonly string[],
-    opts: Pick<PppdLaunchOptions, "onOutput" | "stopTimeoutMs" | "ifname"> = {},
+    opts: Pick<PppdLaunchOptions, "onOutput" | "stopTimeoutMs"> = {},
   ) {
     this.#child = child;
     this.#socket = socket;
@@ -455,7 +472,11 @@ export class PppdProcess implements AsyncDisposable {
         this.#ifname = name;
         found(name);
       }
-      opts.onOutput?.(line, stream);
+      try {
+        opts.onOutput?.(line, stream);
+      } catch {
+        // A failing log callback must not stop the reading: pppd would block on a full pipe.
+      }
     };
     const drained = Promise.all([
       pumpLines(child.stdout, (l) => onLine(l, "stdout")),
@@ -573,13 +594,17 @@ async function pumpLines(
 ): Promise<void> {
   const decoder = new TextDecoder();
   let rest = "";
-  for await (const chunk of stream) {
-    rest += decoder.decode(chunk, { stream: true });
-    let nl: number;
-    while ((nl = rest.indexOf("\n")) >= 0) {
-      onLine(rest.slice(0, nl).replace(/\r$/, ""));
-      rest = rest.slice(nl + 1);
+  try {
+    for await (const chunk of stream) {
+      rest += decoder.decode(chunk, { stream: true });
+      let nl: number;
+      while ((nl = rest.indexOf("\n")) >= 0) {
+        onLine(rest.slice(0, nl).replace(/\r$/, ""));
+        rest = rest.slice(nl + 1);
+      }
     }
+  } catch {
+    // A failed pipe read loses the rest of the output, nothing else; the exit still counts.
   }
   rest += decoder.decode();
   if (rest !== "") onLine(rest);
@@ -645,7 +670,9 @@ export function launchPppd(socket: OwnedFd, opts: PppdLaunchOptions): PppdProces
  *
  * The kernel tunnel must exist (created over netlink with `tunnelFd`, a managed tunnel). The
  * connect creates the kernel session when none with `sessionId` exists, or attaches to a PPP
- * session created earlier over netlink (not yet attached to another socket).
+ * session created earlier over netlink (not yet attached to another socket). For L2TPv3 with
+ * sequencing, create the session over netlink first with the default L2-Specific Sublayer: a
+ * session made by the connect has none, and v3 sequence numbers live in it.
  *
  * @param opts Tunnel socket, ids, peer, version, session and process options.
  * @returns The running pppd.

@@ -73,7 +73,9 @@ export type DefaultMode = "auto" | TunnelMode;
 
 /**
  * Session pseudowire types: `ppp` (PPP frames, pppd terminates them), `eth` (an `l2tpethN`
- * interface) and `pppac` (PPP relayed to a PPPoE peer, go-l2tp's access-concentrator mode).
+ * interface), `pppac` (PPP relayed to a PPPoE peer, go-l2tp's access-concentrator mode) and
+ * `eth_vlan` (ours: the L2TPv3 Ethernet VLAN pseudowire, type 4, negotiated by dynamic tunnels;
+ * its data plane is that of `eth`).
  *
  * @example Usage
  * ```ts
@@ -81,7 +83,7 @@ export type DefaultMode = "auto" | TunnelMode;
  * const pw: Pseudowire = "eth";
  * ```
  */
-export type Pseudowire = "ppp" | "eth" | "pppac";
+export type Pseudowire = "ppp" | "eth" | "pppac" | "eth_vlan";
 
 /**
  * A framing capability advertised in the L2TPv2 Framing Capabilities AVP.
@@ -185,6 +187,23 @@ export interface TunnelConfig {
   role?: TunnelRole;
   /** Kernel debug mask for the tunnel (`debug`). */
   debug?: number;
+  /** Shared secret (`secret`): tunnel authentication, hidden AVPs, Message Digest. Dynamic. */
+  secret?: string;
+  /** Hide the AVPs that carry IDs (`hide_avps`); needs `secret`. Dynamic. */
+  hideAvps?: boolean;
+  /**
+   * L2TPv3 Message Digest (`message_digest`); for dynamic L2TPv3 tunnels with a secret it
+   * defaults to `md5` over IP and `none` over UDP.
+   */
+  messageDigest?: MessageDigest;
+  /** L2TPv3 Router ID (`router_id`, dotted IPv4 form or integer); absent: chosen at random. */
+  routerId?: number;
+  /** Role `lns`: accept an SCCRQ from any address (`accept_any_peer`); needs `secret`. */
+  acceptAnyPeer?: boolean;
+  /** Most sessions at once in this tunnel (`max_sessions`); absent: no limit. Dynamic. */
+  maxSessions?: number;
+  /** Role `lns`: most tunnels accepted at once for this entry (`max_tunnels`); absent: no limit. */
+  maxTunnels?: number;
   /**
    * Endpoints whose address is a host name rather than an IP literal: they must be resolved
    * before use (and their address family is not known yet). Present only when non-empty.
@@ -243,7 +262,37 @@ export interface SessionConfig {
   pppoeSessionId?: number;
   /** MAC address of the PPPoE peer (`pppoe_peer_mac`, 6 bytes), pppac pseudowires only. */
   pppoePeerMac?: Uint8Array;
+  /**
+   * L2TPv3 Remote End ID (`remote_end_id`: a string, a 32-bit integer or an array of bytes): the
+   * circuit a dynamic session binds to; a responder accepts a call whose Remote End ID matches.
+   */
+  remoteEndId?: Uint8Array;
+  /** How a dynamic session is opened (`call_type`); absent: `incoming`. */
+  callType?: CallType;
 }
+
+/**
+ * L2TPv3 control message authentication (RFC 3931 §5.4.1): no Message Digest, HMAC-MD5 or
+ * HMAC-SHA-1.
+ *
+ * @example Usage
+ * ```ts
+ * import type { MessageDigest } from "./config.ts";
+ * const d: MessageDigest = "sha1";
+ * ```
+ */
+export type MessageDigest = "none" | "md5" | "sha1";
+
+/**
+ * How a dynamic session is opened: `incoming` (ICRQ, the default) or `outgoing` (OCRQ).
+ *
+ * @example Usage
+ * ```ts
+ * import type { CallType } from "./config.ts";
+ * const c: CallType = "outgoing";
+ * ```
+ */
+export type CallType = "incoming" | "outgoing";
 
 /**
  * One problem found in a configuration, located as precisely as possible.
@@ -392,6 +441,13 @@ const TUNNEL_KEYS = [
   "udp6_zero_checksum_tx",
   "udp6_zero_checksum_rx",
   "debug",
+  "secret",
+  "hide_avps",
+  "message_digest",
+  "router_id",
+  "accept_any_peer",
+  "max_sessions",
+  "max_tunnels",
 ] as const;
 
 const SESSION_KEYS = [
@@ -414,6 +470,8 @@ const SESSION_KEYS = [
   "mtu",
   "lns_mode",
   "debug",
+  "remote_end_id",
+  "call_type",
 ] as const;
 
 const U32_MAX = 0xffffffff;
@@ -971,6 +1029,13 @@ function parseTunnel(
   const udp6Tx = r.bool("udp6_zero_checksum_tx");
   const udp6Rx = r.bool("udp6_zero_checksum_rx");
   const debug = r.int("debug", 0, U32_MAX, " (kernel debug mask)");
+  const secret = r.string("secret");
+  const hideAvps = r.bool("hide_avps");
+  const digestKey = r.oneOf("message_digest", ["none", "md5", "sha1"] as const);
+  const routerId = readRouterId(r);
+  const acceptAnyPeer = r.bool("accept_any_peer");
+  const maxSessions = r.int("max_sessions", 1, U32_MAX, " (sessions)");
+  const maxTunnels = r.int("max_tunnels", 1, U32_MAX, " (tunnels)");
   const localText = r.string("local");
   const peerText = r.string("peer");
 
@@ -988,7 +1053,9 @@ function parseTunnel(
   // pseudowire), L2TPv3 otherwise.
   const encap = encapKey ?? "udp";
   const sessionTables = isTable(table.session) ? Object.values(table.session) : [];
-  const wantsEth = sessionTables.some((v) => isTable(v) && v.pseudowire === "eth");
+  const wantsEth = sessionTables.some((v) =>
+    isTable(v) && (v.pseudowire === "eth" || v.pseudowire === "eth_vlan")
+  );
   const version: 2 | 3 = versionKey !== undefined
     ? (versionKey === "l2tpv2" ? 2 : 3)
     : (mode === "dynamic" && encap === "udp" && !wantsEth ? 2 : 3);
@@ -1081,12 +1148,31 @@ function parseTunnel(
       require("peer", 'dynamic tunnels with role "lac" need the peer\'s address');
     } else {
       require("local", 'dynamic tunnels with role "lns" need a local address to listen on');
+      if (!r.has("peer") && acceptAnyPeer !== true && !r.bad.has("accept_any_peer")) {
+        c.add(
+          where,
+          "peer",
+          'missing: a tunnel with role "lns" accepts the peer named here, or any peer with ' +
+            "accept_any_peer = true (and a secret)",
+        );
+      }
     }
     if (ptid !== undefined) {
       c.warn(where, "ptid", "ignored: dynamic tunnels learn the peer's tunnel ID from the peer");
       ptid = undefined;
     }
   }
+  checkControlKeys(r, c, where, {
+    mode,
+    version,
+    versionKnown,
+    versionWhy,
+    role,
+    secret,
+    hideAvps,
+    digest: digestKey,
+    acceptAnyPeer,
+  });
   if (mode === "static" && modeKey === "static" && hello) {
     r.fail("hello_timeout", `static tunnels send no HELLOs; use mode = "quiescent"`);
   }
@@ -1154,6 +1240,18 @@ function parseTunnel(
     udp6ZeroChecksumRx: v6Udp ? (udp6Rx ?? (family === "ipv6" ? false : undefined)) : undefined,
     role,
     debug,
+    ...dynamicKeys(mode === "dynamic", r, {
+      version,
+      encap,
+      role,
+      secret,
+      hideAvps,
+      digest: digestKey,
+      routerId,
+      acceptAnyPeer,
+      maxSessions,
+      maxTunnels,
+    }),
     sessions: [],
   });
   const unresolved: ("local" | "peer")[] = [];
@@ -1210,12 +1308,12 @@ function parseSession(
   const idWhat = versionKnown ? ` (L2TPv${tunnel.version} session ID)` : "";
   const sid = r.int("sid", 1, versionKnown ? idMax : U32_MAX, idWhat);
   let psid = r.int("psid", 1, versionKnown ? idMax : U32_MAX, idWhat);
-  const pwKey = r.oneOf("pseudowire", ["ppp", "eth", "pppac"] as const);
+  const pwKey = readPseudowire(r);
   const seqnum = r.bool("seqnum");
   const sendSeq = r.bool("send_seqnum");
   const recvSeq = r.bool("recv_seqnum");
   const reorderMs = r.int("reorder_timeout", 0, U32_MAX, " (milliseconds)");
-  const cookie = r.bytes("cookie", [0, 4, 8]);
+  let cookie = r.bytes("cookie", [0, 4, 8]);
   const peerCookie = r.bytes("peer_cookie", [0, 4, 8]);
   const ifname = r.string("interface_name");
   const l2specKey = r.oneOf("l2spec_type", ["none", "default"] as const);
@@ -1225,6 +1323,8 @@ function parseSession(
   const debug = r.int("debug", 0, U32_MAX, " (kernel debug mask)");
   let pppoeSessionId = r.int("pppoe_session_id", 1, U16_MAX);
   let pppoePeerMac = r.bytes("pppoe_peer_mac", [6]);
+  let remoteEndId = readRemoteEndId(r);
+  let callType = r.oneOf("call_type", ["incoming", "outgoing"] as const);
 
   const pseudowire: Pseudowire = pwKey ?? (v2 ? "ppp" : "eth");
   const static_ = tunnel.mode !== "dynamic";
@@ -1236,8 +1336,28 @@ function parseSession(
     c.warn(where, "psid", "ignored: dynamic sessions learn the peer's session ID from the peer");
     psid = undefined;
   }
+  if (!static_ && cookie !== undefined && cookie.length > 0) {
+    c.warn(where, "cookie", "ignored: dynamic sessions send the cookie the peer assigns");
+    cookie = undefined;
+  }
+  if (pseudowire === "eth_vlan" && tunnel.mode !== "dynamic") {
+    r.fail(
+      "pseudowire",
+      `"eth_vlan" is negotiated by the control protocol: dynamic tunnels only (use "eth" for a ` +
+        `${tunnel.mode} tunnel)`,
+    );
+  }
+  if (tunnel.mode !== "dynamic") {
+    for (const [key, value] of [["remote_end_id", remoteEndId], ["call_type", callType]] as const) {
+      if (value !== undefined) c.warn(where, key, `ignored: only dynamic sessions are negotiated`);
+    }
+    remoteEndId = undefined;
+    callType = undefined;
+  } else if (versionKnown && v2 && remoteEndId !== undefined) {
+    r.fail("remote_end_id", `the Remote End ID is L2TPv3 only${versionWhy}`);
+  }
   if (versionKnown && v2) {
-    if (pseudowire === "eth") {
+    if (pseudowire === "eth" || pseudowire === "eth_vlan") {
       r.fail("pseudowire", `L2TPv2 carries PPP only: expected "ppp" or "pppac"${versionWhy}`);
     }
     if (cookie !== undefined && cookie.length > 0) {
@@ -1265,7 +1385,7 @@ function parseSession(
       );
     }
   }
-  if (mtu !== undefined && pseudowire !== "eth") {
+  if (mtu !== undefined && pseudowire !== "eth" && pseudowire !== "eth_vlan") {
     r.fail("mtu", `applies to "eth" pseudowires only (for PPP, pass "mtu" to pppd via pppd_args)`);
   }
   let pppdPath = pppdArgs;
@@ -1318,11 +1438,179 @@ function parseSession(
     debug,
     pppoeSessionId,
     pppoePeerMac,
+    remoteEndId,
+    callType,
   });
   if (pppdPath !== undefined && !r.bad.has("pppd_args")) {
     pppdRefs.push({ tunnel: tunnel.name, session: name, path: pppdPath, target: session });
   }
   return session;
+}
+
+/** `pseudowire`: go-l2tp's three, plus "eth_vlan" (ours). */
+function readPseudowire(r: TableReader): Pseudowire | undefined {
+  if (!r.has("pseudowire")) return undefined;
+  const v = r.raw("pseudowire");
+  if (v === "eth_vlan") return "eth_vlan";
+  const values = ["ppp", "eth", "pppac"] as const;
+  if (typeof v === "string" && (values as readonly string[]).includes(v)) return v as Pseudowire;
+  const hint = typeof v === "string" ? suggestion(v, [...values, "eth_vlan"]) : "";
+  return r.fail(
+    "pseudowire",
+    `expected ${alternatives(values)} (or "eth_vlan" for dynamic L2TPv3 tunnels), got ` +
+      `${describe(v)}${hint}`,
+  );
+}
+
+/** `router_id`: dotted IPv4 form or a non-zero 32-bit integer. */
+function readRouterId(r: TableReader): number | undefined {
+  if (!r.has("router_id")) return undefined;
+  const v = r.raw("router_id");
+  const expected = 'expected a non-zero 32-bit integer or an IPv4-style "a.b.c.d"';
+  if (typeof v === "string") {
+    const octets = parseIpv4(v);
+    if (octets === undefined) return r.fail("router_id", `${expected}, got ${describe(v)}`);
+    const n = ((octets[0] << 24) | (octets[1] << 16) | (octets[2] << 8) | octets[3]) >>> 0;
+    return n === 0 ? r.fail("router_id", `${expected}, got ${describe(v)}`) : n;
+  }
+  if (typeof v === "bigint" && v >= 1n && v <= BigInt(U32_MAX)) return Number(v);
+  return r.fail("router_id", `${expected}, got ${describe(v)}`);
+}
+
+/** `remote_end_id`: a string (UTF-8), a 32-bit integer (4 bytes, big-endian) or bytes. */
+function readRemoteEndId(r: TableReader): Uint8Array | undefined {
+  if (!r.has("remote_end_id")) return undefined;
+  const v = r.raw("remote_end_id");
+  const expected = "expected a non-empty string, a 32-bit integer or an array of bytes";
+  if (typeof v === "string") {
+    const b = new TextEncoder().encode(v);
+    if (b.length === 0 || b.length > 1000) {
+      return r.fail("remote_end_id", `${expected} (1..1000 bytes), got ${describe(v)}`);
+    }
+    return b;
+  }
+  if (typeof v === "bigint") {
+    if (v < 0n || v > BigInt(U32_MAX)) return r.fail("remote_end_id", `${expected}, got ${v}`);
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setUint32(0, Number(v));
+    return b;
+  }
+  if (Array.isArray(v)) {
+    const out = new Uint8Array(v.length);
+    for (const [i, x] of v.entries()) {
+      if (typeof x !== "bigint" || x < 0n || x > 255n) {
+        return r.fail("remote_end_id", `${expected}, element ${i} is ${describe(x)}`);
+      }
+      out[i] = Number(x);
+    }
+    if (out.length === 0 || out.length > 1000) {
+      return r.fail("remote_end_id", `${expected} (1..1000 bytes), got ${out.length} bytes`);
+    }
+    return out;
+  }
+  return r.fail("remote_end_id", `${expected}, got ${describe(v)}`);
+}
+
+interface ControlKeys {
+  mode: TunnelMode;
+  version: 2 | 3;
+  versionKnown: boolean;
+  versionWhy: string;
+  role: TunnelRole | undefined;
+  secret: string | undefined;
+  hideAvps: boolean | undefined;
+  digest: MessageDigest | undefined;
+  acceptAnyPeer: boolean | undefined;
+}
+
+const DYNAMIC_KEYS = [
+  "secret",
+  "hide_avps",
+  "message_digest",
+  "router_id",
+  "accept_any_peer",
+  "max_sessions",
+  "max_tunnels",
+] as const;
+
+/** Checks of the dynamic control connection keys (secret, hiding, digest, roles, limits). */
+function checkControlKeys(r: TableReader, c: Collector, where: Where, k: ControlKeys): void {
+  if (k.mode !== "dynamic") {
+    for (const key of DYNAMIC_KEYS) {
+      if (r.has(key) && !r.bad.has(key)) {
+        c.warn(where, key, `ignored: only dynamic tunnels negotiate with the peer`);
+      }
+    }
+    return;
+  }
+  if (k.secret === "") r.fail("secret", "expected a non-empty shared secret");
+  const haveSecret = k.secret !== undefined && k.secret !== "";
+  if (k.hideAvps === true && !haveSecret && !r.bad.has("secret")) {
+    r.fail("hide_avps", "hidden AVPs are hidden with the shared secret: set secret too");
+  }
+  if (k.digest !== undefined && k.versionKnown && k.version === 2) {
+    r.fail("message_digest", `the Message Digest is L2TPv3 only${k.versionWhy}`);
+  } else if (k.digest !== undefined && k.digest !== "none" && !haveSecret) {
+    r.fail("message_digest", "the Message Digest is keyed with the shared secret: set secret too");
+  }
+  if (r.has("router_id") && !r.bad.has("router_id") && k.versionKnown && k.version === 2) {
+    r.fail("router_id", `the Router ID is L2TPv3 only${k.versionWhy}`);
+  }
+  if (k.acceptAnyPeer !== undefined && k.role !== "lns") {
+    r.fail("accept_any_peer", 'only a tunnel with role = "lns" accepts peers');
+  } else if (k.acceptAnyPeer === true && !haveSecret && !r.bad.has("secret")) {
+    r.fail("accept_any_peer", "accepting any peer needs a shared secret: set secret too");
+  }
+  if (r.has("max_tunnels") && !r.bad.has("max_tunnels") && k.role !== "lns") {
+    r.fail("max_tunnels", 'only a tunnel with role = "lns" accepts tunnels');
+  }
+}
+
+/** The dynamic keys' values for the tunnel (nothing for other modes), defaults filled in. */
+function dynamicKeys(
+  dynamic: boolean,
+  r: TableReader,
+  v: {
+    version: 2 | 3;
+    encap: "udp" | "ip";
+    role: TunnelRole | undefined;
+    secret: string | undefined;
+    hideAvps: boolean | undefined;
+    digest: MessageDigest | undefined;
+    routerId: number | undefined;
+    acceptAnyPeer: boolean | undefined;
+    maxSessions: number | undefined;
+    maxTunnels: number | undefined;
+  },
+): Partial<TunnelConfig> {
+  if (!dynamic) return {};
+  const ok = (key: string): boolean => !r.bad.has(key);
+  const secret = v.secret !== undefined && v.secret !== "" ? v.secret : undefined;
+  const digest = v.version === 3
+    ? (v.digest ?? (secret !== undefined ? (v.encap === "ip" ? "md5" : "none") : undefined))
+    : undefined;
+  return compact({
+    secret,
+    hideAvps: ok("hide_avps") ? v.hideAvps : undefined,
+    messageDigest: ok("message_digest") ? digest : undefined,
+    routerId: v.version === 3 && ok("router_id") ? v.routerId : undefined,
+    acceptAnyPeer: v.role === "lns" ? v.acceptAnyPeer : undefined,
+    maxSessions: v.maxSessions,
+    maxTunnels: v.role === "lns" ? v.maxTunnels : undefined,
+  });
+}
+
+/** A 32-bit value as "a.b.c.d". */
+function dottedQuad(n: number): string {
+  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".");
+}
+
+/** A Remote End ID as TOML: a string when it is printable UTF-8, else an array of bytes. */
+function remoteEndIdText(b: Uint8Array): string {
+  const text = new TextDecoder("utf-8", { fatal: false }).decode(b);
+  const printable = /^[\x20-\x7e]+$/.test(text) &&
+    new TextEncoder().encode(text).length === b.length;
+  return printable ? tomlString(text) : byteArray(b);
 }
 
 function crossChecks(c: Collector, tunnels: TunnelConfig[]): void {
@@ -1343,8 +1631,22 @@ function crossChecks(c: Collector, tunnels: TunnelConfig[]): void {
       }
     }
     const sids = new Map<number, string>();
+    const endIds = new Map<string, string>();
     for (const s of t.sessions) {
       const where = { tunnel: t.name, session: s.name };
+      if (s.remoteEndId !== undefined) {
+        const k = Array.from(s.remoteEndId).join(",");
+        const other = endIds.get(k);
+        if (other !== undefined) {
+          c.add(
+            where,
+            "remote_end_id",
+            `duplicate Remote End ID: session ${quote(other)} uses it too`,
+          );
+        } else {
+          endIds.set(k, s.name);
+        }
+      }
       if (s.sid !== undefined) {
         const other = sids.get(s.sid);
         if (other !== undefined) {
@@ -1507,6 +1809,13 @@ export function formatConfig(config: Config): string {
     kv("udp6_zero_checksum_tx", t.udp6ZeroChecksumTx?.toString());
     kv("udp6_zero_checksum_rx", t.udp6ZeroChecksumRx?.toString());
     kv("debug", t.debug?.toString());
+    kv("secret", t.secret === undefined ? undefined : tomlString(t.secret));
+    kv("hide_avps", t.hideAvps?.toString());
+    kv("message_digest", t.messageDigest === undefined ? undefined : tomlString(t.messageDigest));
+    kv("router_id", t.routerId === undefined ? undefined : tomlString(dottedQuad(t.routerId)));
+    kv("accept_any_peer", t.acceptAnyPeer?.toString());
+    kv("max_sessions", t.maxSessions?.toString());
+    kv("max_tunnels", t.maxTunnels?.toString());
     for (const s of t.sessions) {
       out.push("", `[tunnel.${tableKey(t.name)}.session.${tableKey(s.name)}]`);
       kv("sid", s.sid?.toString());
@@ -1525,6 +1834,8 @@ export function formatConfig(config: Config): string {
       kv("pppoe_session_id", s.pppoeSessionId?.toString());
       kv("pppoe_peer_mac", s.pppoePeerMac === undefined ? undefined : byteArray(s.pppoePeerMac));
       kv("debug", s.debug?.toString());
+      kv("remote_end_id", s.remoteEndId === undefined ? undefined : remoteEndIdText(s.remoteEndId));
+      kv("call_type", s.callType === undefined ? undefined : tomlString(s.callType));
     }
   }
   return out.join("\n") + "\n";

@@ -13,7 +13,9 @@
  *
  * `--session netlink` creates the session over netlink before pppd attaches (default: the
  * PPPoL2TP connect creates it), with default settings: LNS mode and sequencing (`--lns`,
- * `--seq`) are always left to pppd's plugin options, so the test sees that they take effect. No L2TPv2 tunnel management socket (session 0) is opened: with
+ * `--seq`) are always left to pppd's plugin options, so the test sees that they take effect.
+ * Only the L2TPv3 L2-Specific Sublayer, which carries v3 sequence numbers and which pppd cannot
+ * set, is chosen here (`default` with `--seq`). No L2TPv2 tunnel management socket (session 0) is opened: with
  * the tunnel created over netlink the kernel does not need one.
  *
  * @module
@@ -70,6 +72,9 @@ if (values.session === "netlink") {
     sessionId: sid,
     peerSessionId: psid,
     pseudowire: "ppp",
+    // L2TPv3 carries sequence numbers in the default L2-Specific Sublayer; pppd only sets the
+    // sequencing flags, so the sublayer must be chosen here.
+    ...(version === 3 && values.seq ? { l2specType: "default" as const, l2specLen: 4 } : {}),
   });
 }
 const started = performance.now();
@@ -120,7 +125,9 @@ Deno.addSignalListener("SIGTERM", () => {
     Deno.exit(1);
   });
 });
-// If pppd ends by itself, clean up at once but stay until SIGTERM (the test reads PPPD-EXIT).
+// If pppd ends by itself, clean up at once but stay until SIGTERM (the test reads PPPD-EXIT);
+// a signal listener alone does not keep Deno running, hence the interval.
+setInterval(() => {}, 60_000);
 ppp.exited.then(() => cleanup());
 const name = await ppp.interfaceName.catch(() => undefined);
 if (name !== undefined) {

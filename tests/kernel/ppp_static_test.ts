@@ -26,10 +26,14 @@ const PPP_ADDR = ["10.99.0.1", "10.99.0.2"];
 const IFNAME = "pw-ppp";
 
 interface PppHost {
-  child: Deno.ChildProcess;
+  /** stdout + stderr so far. */
   output(): string;
   /** Resolves with the interface name from the READY line, or rejects if the host exits. */
   ready: Promise<string>;
+  /** Whether pppd has ended (the host printed PPPD-EXIT). */
+  pppdEnded(): boolean;
+  /** SIGTERM, then the exit status once the output is drained. */
+  stop(): Promise<Deno.CommandStatus>;
 }
 
 const decoder = new TextDecoder();
@@ -81,8 +85,21 @@ function startHost(topo: Topology, i: number, s: Scenario): PppHost {
     }
   };
   const done = Promise.all([collect(child.stdout), collect(child.stderr)]);
-  child.status.then(() => done);
-  return { child, output: () => text, ready };
+  return {
+    output: () => text,
+    ready,
+    pppdEnded: () => /^PPPD-EXIT /m.test(text),
+    stop: async () => {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // already exited
+      }
+      const status = await child.status;
+      await done;
+      return status;
+    },
+  };
 }
 
 /** Whether `ifname` in `h` is up with PPP's local address (IPCP done). */
@@ -128,12 +145,17 @@ const scenarios: Scenario[] = [
     seq: true,
   },
   {
-    name: "L2TPv3, session created by the PPPoL2TP connect, sequenced",
+    name: "L2TPv3, session created by the PPPoL2TP connect",
     version: 3,
     session: "connect",
+    seq: false,
+  },
+  {
+    name: "L2TPv3, session created over netlink, sequenced",
+    version: 3,
+    session: "netlink",
     seq: true,
   },
-  { name: "L2TPv3, session created over netlink", version: 3, session: "netlink", seq: false },
 ];
 
 for (const s of scenarios) {
@@ -142,19 +164,24 @@ for (const s of scenarios) {
     ignore: !inVm,
     fn: async () => {
       const t0 = performance.now();
+      const ms = (): number => Math.round(performance.now() - t0);
       await using topo = await Topology.create({ hosts: 2 });
       const hosts = [0, 1].map((i) => startHost(topo, i, s));
       const timings: string[] = [];
+      let failed = true;
       try {
         for (const [i, h] of hosts.entries()) {
           assert.equal(await h.ready, IFNAME, `host ${i + 1} names the interface`);
         }
+        timings.push(`interfaces named at ${ms()} ms`);
         for (const [i, h] of topo.hosts.entries()) {
           await waitFor(`PPP up in ${h.netns}`, async () => {
+            if (hosts[i].pppdEnded()) throw new Error(`pppd in host ${i + 1} ended early`);
             return await pppUp(topo, h, PPP_ADDR[i]);
           }, 30_000);
         }
-        timings.push(`ppp up after ${Math.round(performance.now() - t0)} ms`);
+        timings.push(`IPCP up at ${ms()} ms`);
+        assert.equal((await pppdProcesses()).length, 2, "one pppd per host runs");
         for (const [i, h] of topo.hosts.entries()) {
           const sessions = await ipSessions(h.netns);
           const what = `the sessions in host ${i + 1}: ${JSON.stringify(sessions)}`;
@@ -168,21 +195,17 @@ for (const s of scenarios) {
         }
         await topo.ping(1, PPP_ADDR[1], { count: 2, timeoutS: 5 });
         await topo.ping(2, PPP_ADDR[0], { count: 2, timeoutS: 5 });
-        timings.push(`pings done after ${Math.round(performance.now() - t0)} ms`);
+        timings.push(`pings done at ${ms()} ms`);
+        failed = false;
       } finally {
-        for (const h of hosts) {
-          try {
-            h.child.kill("SIGTERM");
-          } catch {
-            // already exited
-          }
-        }
-        const statuses = await Promise.all(hosts.map((h) => h.child.status));
+        const statuses = await Promise.all(hosts.map((h) => h.stop()));
+        timings.push(`stopped at ${ms()} ms`);
+        console.log(`${s.name}: ${timings.join(", ")}`);
+        if (failed) { for (const h of hosts) console.log(h.output()); }
         for (const [i, st] of statuses.entries()) {
           assert.equal(st.code, 0, `host ${i + 1} stops cleanly:\n${hosts[i].output()}`);
+          assert.ok(hosts[i].pppdEnded(), `host ${i + 1} reaped pppd:\n${hosts[i].output()}`);
         }
-        timings.push(`stopped after ${Math.round(performance.now() - t0)} ms`);
-        console.log(`${s.name}: ${timings.join(", ")}\n${hosts[0].output()}`);
       }
       assert.deepEqual(await pppdProcesses(), [], "no pppd process remains");
       for (const h of topo.hosts) {

@@ -122,6 +122,8 @@ Deno.test("config.example.toml loads, with no warnings", async () => {
       ["isp", "dynamic", 2, "udp", true],
       ["dc2", "quiescent", 3, "ip", true],
       ["v6", "static", 3, "udp", true],
+      ["lns", "dynamic", 2, "udp", true],
+      ["pe2", "dynamic", 3, "ip", true],
     ],
   );
   assert.equal(config.warnings, undefined);
@@ -522,4 +524,159 @@ Deno.test("address helpers", () => {
   assert.throws(() => parseEndpoint("192.0.2.1:x", 1701), RangeError);
   assert.throws(() => parseEndpoint("[192.0.2.1]:1", 1701), RangeError);
   assert.deepEqual(splitPppdArgs("a b\n\nc\r\nd  e\t f"), ["a", "b", "c", "d", "e", "f"]);
+});
+
+// ---- dynamic control connection keys (ours) --------------------------------------------------
+
+/** A dynamic tunnel with one session, plus extra tunnel and session lines. */
+function dynamic(tunnelExtra = "", sessionExtra = "", version = "l2tpv3"): string {
+  return `[tunnel.t1]
+peer = "192.0.2.2"
+version = "${version}"
+${tunnelExtra}
+[tunnel.t1.session.s1]
+${sessionExtra}
+`;
+}
+
+Deno.test("dynamic keys: secret, hide_avps, message_digest, router_id, limits, remote_end_id", () => {
+  const config = parseConfig(
+    dynamic(
+      `encap = "ip"\nsecret = "k"\nhide_avps = true\nrouter_id = "10.0.0.1"\nmax_sessions = 8`,
+      `remote_end_id = "pw-1"\npseudowire = "eth_vlan"\ncall_type = "outgoing"`,
+    ),
+    "t.toml",
+  );
+  const [t] = config.tunnels;
+  assert.equal(t.secret, "k");
+  assert.equal(t.hideAvps, true);
+  assert.equal(t.messageDigest, "md5", "the default over IP with a secret");
+  assert.equal(t.routerId, 0x0a000001);
+  assert.equal(t.maxSessions, 8);
+  assert.equal(t.acceptAnyPeer, undefined);
+  const [s] = t.sessions;
+  assert.deepEqual(s.remoteEndId, new TextEncoder().encode("pw-1"));
+  assert.equal(s.pseudowire, "eth_vlan");
+  assert.equal(s.callType, "outgoing");
+  assert.equal(config.warnings, undefined);
+  // Over UDP the digest defaults to none; an integer Router ID and Remote End ID are accepted.
+  const udp = parseConfig(
+    dynamic(`secret = "k"\nrouter_id = 42`, "remote_end_id = 1002"),
+    "t.toml",
+  ).tunnels[0];
+  assert.equal(udp.messageDigest, "none");
+  assert.equal(udp.routerId, 42);
+  assert.deepEqual(udp.sessions[0].remoteEndId, new Uint8Array([0, 0, 3, 0xea]));
+  // Without a secret there is no digest to speak of.
+  assert.equal(parseConfig(dynamic(), "t.toml").tunnels[0].messageDigest, undefined);
+});
+
+Deno.test("dynamic keys: an LNS accepting any peer, with limits; round trip through formatConfig", () => {
+  const text = `[tunnel.lns]
+role = "lns"
+local = "0.0.0.0:1701"
+version = "l2tpv2"
+secret = "s"
+accept_any_peer = true
+max_tunnels = 10
+[tunnel.lns.session.ppp]
+pseudowire = "ppp"
+[tunnel.pe]
+version = "l2tpv3"
+peer = "192.0.2.9"
+secret = "x"
+message_digest = "sha1"
+router_id = "192.0.2.1"
+[tunnel.pe.session.a]
+remote_end_id = [1, 2, 250]
+call_type = "incoming"
+`;
+  const config = parseConfig(text, "t.toml");
+  const [lns, pe] = config.tunnels;
+  assert.equal(lns.role, "lns");
+  assert.equal(lns.acceptAnyPeer, true);
+  assert.equal(lns.maxTunnels, 10);
+  assert.equal(lns.peer, undefined);
+  assert.equal(pe.messageDigest, "sha1");
+  assert.deepEqual(pe.sessions[0].remoteEndId, new Uint8Array([1, 2, 250]));
+  const again = parseConfig(formatConfig(config), "t.toml");
+  assert.deepEqual(again.tunnels, config.tunnels);
+});
+
+Deno.test("dynamic keys: mistakes name the tunnel, session and key", () => {
+  const cases: [string, RegExp][] = [
+    [dynamic(`hide_avps = true`), /tunnel "t1" key "hide_avps": .*set secret too/],
+    [dynamic(`secret = ""`), /tunnel "t1" key "secret": expected a non-empty shared secret/],
+    [
+      dynamic(`message_digest = "md5"`, "", "l2tpv2"),
+      /tunnel "t1" key "message_digest": the Message Digest is L2TPv3 only/,
+    ],
+    [dynamic(`message_digest = "sha1"`), /key "message_digest": .*set secret too/],
+    [
+      dynamic(`message_digest = "sha256"`),
+      /key "message_digest": expected "none", "md5" or "sha1"/,
+    ],
+    [dynamic(`router_id = 0`), /key "router_id": expected a non-zero 32-bit integer/],
+    [dynamic(`router_id = "1.2.3"`), /key "router_id": expected a non-zero/],
+    [dynamic(`router_id = 7`, "", "l2tpv2"), /key "router_id": the Router ID is L2TPv3 only/],
+    [
+      dynamic(`accept_any_peer = true\nsecret = "k"`),
+      /key "accept_any_peer": only a tunnel with role = "lns"/,
+    ],
+    [
+      `[tunnel.t1]\nrole = "lns"\nlocal = "0.0.0.0"\naccept_any_peer = true`,
+      /key "accept_any_peer": accepting any peer needs a shared secret/,
+    ],
+    [
+      `[tunnel.t1]\nrole = "lns"\nlocal = "0.0.0.0"\nversion = "l2tpv2"`,
+      /tunnel "t1" key "peer": missing: a tunnel with role "lns" accepts the peer named here/,
+    ],
+    [dynamic(`max_tunnels = 3`), /key "max_tunnels": only a tunnel with role = "lns"/],
+    [dynamic(`max_sessions = 0`), /key "max_sessions": expected an integer in 1\.\.4294967295/],
+    [dynamic("", `remote_end_id = ""`), /session "s1" key "remote_end_id": expected a non-empty/],
+    [dynamic("", `remote_end_id = 1.5`), /session "s1" key "remote_end_id": expected .*float/],
+    [
+      dynamic("", `remote_end_id = "x"\npseudowire = "ppp"`, "l2tpv2"),
+      /session "s1" key "remote_end_id": the Remote End ID is L2TPv3 only/,
+    ],
+    [dynamic("", `call_type = "inbound"`), /key "call_type": expected "incoming" or "outgoing"/],
+    [
+      staticV3("", `pseudowire = "eth_vlan"`),
+      /session "s1" key "pseudowire": "eth_vlan" is negotiated by the control protocol/,
+    ],
+    [
+      dynamic("", `pseudowire = "eth_vlan"`, "l2tpv2"),
+      /session "s1" key "pseudowire": L2TPv2 carries PPP only/,
+    ],
+    [
+      dynamic() + `remote_end_id = "a"\n[tunnel.t1.session.s2]\nremote_end_id = "a"\n`,
+      /session "s2" key "remote_end_id": duplicate Remote End ID: session "s1" uses it too/,
+    ],
+  ];
+  for (const [text, pattern] of cases) {
+    assert.match(parseError(text).message, pattern, text);
+  }
+});
+
+Deno.test("dynamic keys are ignored, with warnings, where nothing is negotiated", () => {
+  const config = parseConfig(
+    staticV3(`secret = "k"\nmax_sessions = 3`, `remote_end_id = "x"\ncall_type = "outgoing"`),
+    "t.toml",
+  );
+  const [t] = config.tunnels;
+  assert.equal(t.secret, undefined);
+  assert.equal(t.maxSessions, undefined);
+  assert.equal(t.sessions[0].remoteEndId, undefined);
+  assert.equal(t.sessions[0].callType, undefined);
+  for (const key of ["secret", "max_sessions", "remote_end_id", "call_type"]) {
+    assert.ok(config.warnings?.some((w) => w.includes(`key "${key}"`)), key);
+  }
+  // A dynamic session sends the cookie the peer assigns: its own cookie key is ignored.
+  const dyn = parseConfig(
+    dynamic("", "cookie = [1, 2, 3, 4]\npeer_cookie = [5, 6, 7, 8]"),
+    "t.toml",
+  );
+  assert.equal(dyn.tunnels[0].sessions[0].cookie, undefined);
+  assert.deepEqual(dyn.tunnels[0].sessions[0].peerCookie, new Uint8Array([5, 6, 7, 8]));
+  assert.ok(dyn.warnings?.some((w) => w.includes(`key "cookie"`)));
 });

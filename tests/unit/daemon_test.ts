@@ -6,6 +6,7 @@ import {
   type TunnelSocketOpener,
 } from "../../lib/daemon.ts";
 import { FakeClock } from "../../control/clock.ts";
+import type { Datagram } from "../../lib/socket.ts";
 import type { Config, SessionConfig, TunnelConfig } from "../../lib/config.ts";
 import { NullDataPlane } from "../../dataplane/null.ts";
 
@@ -177,7 +178,7 @@ Deno.test("a quiescent tunnel whose peer stops answering is taken down; the rest
         return true; // into the void: the peer is gone
       },
       close: () => ch.closed = true,
-      async *[Symbol.asyncIterator]() {},
+      async *[Symbol.asyncIterator](): AsyncGenerator<Datagram> {},
     };
   };
   const q = tunnel("q", 2, {

@@ -478,6 +478,33 @@ Deno.test("delayed ack: an ACK message (type 20) for v3, over UDP and over IP", 
   assert.throws(() => rig({ version: 2, encap: "ip" }), TypeError);
 });
 
+Deno.test("ipPrefix false: IP semantics on a real L2TP/IP socket, without the zero Session ID", () => {
+  const key = digestKey("s3cret");
+  const digest = { key };
+  const { t, out, clock, delivered, errors } = rig({
+    version: 3,
+    encap: "ip",
+    ipPrefix: false,
+    peerTunnelId: 0x01020304,
+    encodeOptions: { digest },
+    decodeOptions: { digest: { ...digest, required: true } },
+  });
+  assert.equal(t.encap, "ip");
+  // The peer's HELLO arrives without the prefix, signed; a prefixed datagram is not ours.
+  t.receive(encodeControl({ version: 3, tunnelId: 1, ns: 0, nr: 0, type: HELLO }, { digest }));
+  assert.equal(delivered.length, 1);
+  t.receive(addV3IpControlPrefix(v3peer(1, 0)));
+  assert.equal(delivered.length, 1);
+  assert.equal(errors.length, 1);
+  clock.advance(100);
+  assert.equal(out.length, 1);
+  // What goes out starts with the L2TP header (T, L, S bits, version 3), not a Session ID.
+  assert.deepEqual([...out[0].subarray(0, 2)], [0xc8, 0x03]);
+  const ack = decodeControl(out[0], { version: 3, digest: { ...digest, required: true } });
+  assert.deepEqual([ack.type, ack.tunnelId, ack.nr], [MessageType.ACK, 0x01020304, 1]);
+  t.close();
+});
+
 Deno.test("no delayed ack when an outgoing message piggybacks Nr", () => {
   const { t, out, clock } = rig();
   t.receive(peer(0, 0, MessageType.ICRQ));
