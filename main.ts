@@ -149,7 +149,12 @@ async function run(command: RunCommand): Promise<number> {
     }
     try {
       const { runDaemon } = await import("./lib/daemon.ts");
-      await runDaemon({ config, dataPlane, signal: controller.signal });
+      await runDaemon({
+        config,
+        dataPlane,
+        signal: controller.signal,
+        pppd: !command.nullDataPlane,
+      });
     } catch (e) {
       log.error("Cannot run the daemon: {error}", { error: errorText(e) });
       return 1;

@@ -10,18 +10,21 @@
  */
 
 import type { Config, SessionConfig, TunnelConfig } from "./config.ts";
-import type {
-  DataPlane,
-  Endpoint,
-  SessionInfo,
-  SessionSpec,
-  TunnelSpec,
+import {
+  type DataPlane,
+  type Endpoint,
+  type SessionInfo,
+  type SessionSpec,
+  type TunnelSpec,
+  zeroStats,
 } from "../dataplane/dataplane.ts";
 import { openTunnelSocket, TunnelSocket } from "./socket.ts";
 import { Reactor } from "./reactor.ts";
 import { type QuiescentSocket, QuiescentTunnel } from "../control/quiescent.ts";
 import type { Clock } from "../control/clock.ts";
 import type { TransportEnd } from "../control/transport.ts";
+import { DynamicTunnels } from "./dynamic.ts";
+import { type LiveSession, sessionUp } from "./sessions.ts";
 import { resolveHost } from "./ffi/resolve.ts";
 import { getLog, type Log } from "./log.ts";
 
@@ -61,6 +64,8 @@ export interface DaemonOptions {
   attach?: (socket: TunnelSocketHandle) => ControlChannel;
   /** Clock for the control protocol's timers (tests inject a fake one). */
   clock?: Clock;
+  /** Start pppd for PPP sessions (default true; false with the null data plane). */
+  pppd?: boolean;
 }
 
 /** Control-message I/O on a tunnel socket, closed with the tunnel. */
@@ -77,6 +82,7 @@ interface LiveTunnel {
   channel?: ControlChannel;
   quiescent?: QuiescentTunnel;
   sessions: SessionInfo[];
+  live: LiveSession[];
 }
 
 /**
@@ -121,7 +127,9 @@ export class Daemon {
   readonly #resolve: (name: string, family?: 4 | 6) => Promise<string[]>;
   readonly #attach: (socket: TunnelSocketHandle) => ControlChannel;
   readonly #clock?: Clock;
+  readonly #pppd: boolean;
   #reactor?: Reactor;
+  #dynamic?: DynamicTunnels;
   #live: LiveTunnel[] = [];
   #state: "idle" | "starting" | "running" | "stopping" | "stopped" = "idle";
 
@@ -134,6 +142,7 @@ export class Daemon {
     this.#resolve = options.resolve ?? resolveHost;
     this.#attach = options.attach ?? ((socket) => this.#register(socket));
     this.#clock = options.clock;
+    this.#pppd = options.pppd ?? true;
   }
 
   /** The tunnels brought up, with their sessions as the data plane reported them at creation. */
@@ -155,10 +164,27 @@ export class Daemon {
     refuseUnsupported(this.#config);
     try {
       // Resolve every host name first, so a name that does not resolve starts nothing.
-      const endpoints = [];
-      for (const tunnel of this.#config.tunnels) endpoints.push(await this.#endpoints(tunnel));
-      for (const [i, tunnel] of this.#config.tunnels.entries()) {
-        await this.#bringUp(tunnel, endpoints[i]);
+      const resolved: TunnelConfig[] = [];
+      for (const tunnel of this.#config.tunnels) {
+        resolved.push({ ...tunnel, ...await this.#endpoints(tunnel) });
+      }
+      for (const tunnel of resolved.filter((t) => t.mode !== "dynamic")) {
+        await this.#bringUp(tunnel, {
+          local: required(tunnel, "local", tunnel.local),
+          peer: required(tunnel, "peer", tunnel.peer),
+        });
+      }
+      const dynamic = resolved.filter((t) => t.mode === "dynamic");
+      if (dynamic.length > 0) {
+        this.#dynamic = new DynamicTunnels({
+          tunnels: dynamic,
+          dataPlane: this.#dp,
+          reactor: this.#reactorNow(),
+          pppd: this.#pppd,
+          log: this.#log,
+          clock: this.#clock,
+        });
+        this.#dynamic.start();
       }
     } catch (error) {
       this.#log.error("Bring-up failed, rolling back: {error}", { error: String(error) });
@@ -179,6 +205,7 @@ export class Daemon {
   async stop(): Promise<void> {
     if (this.#state === "stopped" || this.#state === "stopping") return;
     this.#state = "stopping";
+    await this.#dynamic?.stop();
     await this.#tearDown();
     this.#reactor?.close();
     this.#state = "stopped";
@@ -186,11 +213,15 @@ export class Daemon {
   }
 
   /** The tunnel's local and peer endpoints, host names resolved (same family for both). */
-  async #endpoints(config: TunnelConfig): Promise<{ local: Endpoint; peer: Endpoint }> {
-    let local = required(config, "local", config.local);
-    let peer = required(config, "peer", config.peer);
+  async #endpoints(config: TunnelConfig): Promise<{ local?: Endpoint; peer?: Endpoint }> {
+    let { local, peer } = config;
+    if (config.mode !== "dynamic") {
+      local = required(config, "local", local);
+      peer = required(config, "peer", peer);
+    }
     const unresolved = config.unresolved ?? [];
-    const familyOf = (e: Endpoint): 4 | 6 => e.address.includes(":") ? 6 : 4;
+    const familyOf = (e?: Endpoint): 4 | 6 | undefined =>
+      e === undefined ? undefined : e.address.includes(":") ? 6 : 4;
     const lookup = async (
       key: "local" | "peer",
       e: Endpoint,
@@ -213,10 +244,12 @@ export class Daemon {
         );
       }
     };
-    if (unresolved.includes("peer")) {
+    if (peer && unresolved.includes("peer")) {
       peer = await lookup("peer", peer, unresolved.includes("local") ? undefined : familyOf(local));
     }
-    if (unresolved.includes("local")) local = await lookup("local", local, familyOf(peer));
+    if (local && unresolved.includes("local")) {
+      local = await lookup("local", local, familyOf(peer));
+    }
     return { local, peer };
   }
 
@@ -226,7 +259,7 @@ export class Daemon {
   ): Promise<void> {
     const tunnelId = required(config, "tid", config.tid);
     const peerTunnelId = required(config, "ptid", config.ptid);
-    const live: LiveTunnel = { config, tunnelId, sessions: [] };
+    const live: LiveTunnel = { config, tunnelId, sessions: [], live: [] };
     const log = this.#log.with({ tunnel: config.name });
 
     const spec: TunnelSpec = {
@@ -268,7 +301,35 @@ export class Daemon {
     });
 
     for (const session of config.sessions) {
-      const info = await this.#dp.createSession(sessionSpec(config, tunnelId, session));
+      const slog = log.with({ session: session.name });
+      const runPppd = this.#pppd && session.pseudowire === "ppp" && live.socket !== undefined;
+      if (this.#pppd && session.pseudowire === "ppp" && !runPppd) {
+        slog.warn(
+          "No pppd on an unmanaged tunnel (the kernel owns its socket): set managed = true",
+        );
+      }
+      const spec = sessionSpec(config, tunnelId, session);
+      const s = await sessionUp(spec, {
+        dataPlane: this.#dp,
+        pppd: runPppd,
+        tunnelFd: live.socket?.fd,
+        version: config.version,
+        peerTunnelId,
+        peer,
+        pppdArgs: session.pppdArgsList,
+        log: slog,
+        onPppdExit: () => slog.error("pppd exited; the static session stays without PPP"),
+      });
+      live.live.push(s);
+      const info = s.info ??
+        {
+          ...spec,
+          sendSeq: !!spec.sendSeq,
+          recvSeq: !!spec.recvSeq,
+          lnsMode: !!spec.lnsMode,
+          reorderTimeoutMs: spec.reorderTimeoutMs ?? 0,
+          stats: zeroStats(),
+        };
       live.sessions.push(info);
       log.with({ session: session.name }).info(
         info.ifname
@@ -320,8 +381,12 @@ export class Daemon {
     if (!(socket instanceof TunnelSocket)) {
       throw new TypeError("Cannot attach a control channel: not a TunnelSocket (pass attach)");
     }
+    return this.#reactorNow().register(socket);
+  }
+
+  #reactorNow(): Reactor {
     this.#reactor ??= new Reactor();
-    return this.#reactor.register(socket);
+    return this.#reactor;
   }
 
   /** Remove what was created, newest first; keep going past errors and log them. */
@@ -335,14 +400,11 @@ export class Daemon {
   async #tearDownTunnel(live: LiveTunnel): Promise<void> {
     const log = this.#log.with({ tunnel: live.config.name });
     live.quiescent?.close();
-    for (const s of live.sessions.toReversed()) {
+    for (const s of live.live.toReversed()) {
       try {
-        await this.#dp.deleteSession(s.tunnelId, s.sessionId);
+        await s.down();
       } catch (error) {
-        log.warn("Cannot delete session {sessionId}: {error}", {
-          sessionId: s.sessionId,
-          error: String(error),
-        });
+        log.warn("Cannot take session down: {error}", { error: String(error) });
       }
     }
     try {
@@ -393,9 +455,7 @@ function waitForAbort(signal: AbortSignal): Promise<void> {
 }
 
 function refuseUnsupported(config: Config): void {
-  const problems = config.tunnels
-    .filter((t) => t.mode === "dynamic")
-    .map((t) => `tunnel "${t.name}" is ${t.mode}`);
+  const problems: string[] = [];
   const pppac = config.tunnels.flatMap((t) =>
     t.sessions.filter((s) => s.pseudowire === "pppac").map((s) =>
       `tunnel "${t.name}" session "${s.name}" uses pseudowire "pppac"`
@@ -404,8 +464,8 @@ function refuseUnsupported(config: Config): void {
   problems.push(...pppac);
   if (problems.length > 0) {
     throw new Error(
-      `Cannot start ${config.file}: this version runs static and quiescent tunnels with eth ` +
-        `or ppp pseudowires only; ${problems.join("; ")}`,
+      `Cannot start ${config.file}: pseudowire "pppac" (PPP relayed to PPPoE) is not ` +
+        `supported yet; ${problems.join("; ")}`,
     );
   }
 }

@@ -102,17 +102,16 @@ function startHost(topo: Topology, i: number, s: Scenario): PppHost {
   };
 }
 
-/** Whether `ifname` in `h` is up with PPP's local address (IPCP done). */
+/** Whether the ppp interface in `h` is up with PPP's local address (IPCP done). */
 async function pppUp(topo: Topology, h: TopologyHost, address: string): Promise<boolean> {
   const r = await topo.exec(h, ["ip", "-j", "addr", "show", "dev", IFNAME], {
     allowFailure: true,
   });
-  if (r.code !== 0) return false;
-  const [link] = JSON.parse(r.stdout) as {
-    flags: string[];
-    addr_info: { local: string }[];
-  }[];
-  return link.flags.includes("UP") && link.addr_info.some((a) => a.local === address);
+  if (r.code !== 0 || r.stdout.trim() === "") return false;
+  const links = JSON.parse(r.stdout) as { flags?: string[]; addr_info?: { local?: string }[] }[];
+  return links.some((l) =>
+    (l.flags ?? []).includes("UP") && (l.addr_info ?? []).some((a) => a.local === address)
+  );
 }
 
 /** Process ids of running pppd processes (any namespace: the VM has one pid namespace). */

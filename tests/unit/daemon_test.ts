@@ -154,15 +154,97 @@ Deno.test("a tunnel the kernel refuses closes its socket and rolls back earlier 
   assert.equal(sockets.live.size, 0);
 });
 
-Deno.test("dynamic tunnels are refused before anything is created", async () => {
+Deno.test("pppac sessions are refused before anything is created", async () => {
   using dp = new NullDataPlane();
-  const daemon = new Daemon({
-    config: config(tunnel("a", 1), tunnel("d", 2, { mode: "dynamic" })),
-    dataPlane: dp,
+  const bad = tunnel("p", 2, {
+    version: 2,
+    sessions: [{ ...session("s", 1, 2), pseudowire: "pppac", l2specType: "none" }],
   });
-  await assert.rejects(daemon.start(), /test\.toml.*tunnel "d" is dynamic/);
+  const daemon = new Daemon({ config: config(tunnel("a", 1), bad), dataPlane: dp });
+  await assert.rejects(daemon.start(), /test\.toml: pseudowire "pppac".*tunnel "p" session "s"/);
   assert.equal(dp.calls.length, 0, "the data plane was never touched");
 });
+
+async function until(what: string, probe: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+for (const version of [2, 3] as const) {
+  Deno.test(`dynamic L2TPv${version}: LAC and LNS daemons bring tunnel and sessions up and down`, async () => {
+    using lacDp = new NullDataPlane();
+    using lnsDp = new NullDataPlane();
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const pw = version === 2 ? "ppp" : "eth";
+    const s = (name: string): SessionConfig => ({
+      name,
+      pseudowire: pw,
+      sendSeqnum: false,
+      recvSeqnum: false,
+      l2specType: "none",
+      ...(version === 3 ? { remoteEndId: new TextEncoder().encode(name) } : {}),
+    });
+    const lns = new Daemon({
+      dataPlane: lnsDp,
+      pppd: false,
+      config: config({
+        name: "lns",
+        mode: "dynamic",
+        role: "lns",
+        version,
+        encap: "udp",
+        managed: true,
+        local: { address: "127.0.0.1", port },
+        peer: { address: "127.0.0.1", port: 0 },
+        secret: "s3cret",
+        sessions: [s("a"), s("b")],
+      }),
+    });
+    const lac = new Daemon({
+      dataPlane: lacDp,
+      pppd: false,
+      config: config({
+        name: "lac",
+        mode: "dynamic",
+        role: "lac",
+        version,
+        encap: "udp",
+        managed: true,
+        peer: { address: "127.0.0.1", port },
+        secret: "s3cret",
+        sessions: [s("a"), s("b")],
+      }),
+    });
+    await lns.start();
+    await lac.start();
+    try {
+      for (const dp of [lacDp, lnsDp]) {
+        await until(
+          "tunnel and two sessions",
+          async () =>
+            (await dp.listTunnels()).length === 1 && (await dp.listSessions()).length === 2,
+        );
+      }
+      const [t] = await lacDp.listTunnels();
+      const [u] = await lnsDp.listTunnels();
+      assert.equal(t.peerTunnelId, u.tunnelId, "the LAC's kernel tunnel points at the LNS's");
+      assert.equal(u.peerTunnelId, t.tunnelId);
+      assert.equal(t.version, version);
+    } finally {
+      await lac.stop();
+    }
+    assert.equal((await lacDp.listTunnels()).length, 0, "the LAC removed its tunnel");
+    await until(
+      "the LNS to follow the StopCCN",
+      async () =>
+        (await lnsDp.listTunnels()).length === 0 && (await lnsDp.listSessions()).length === 0,
+    );
+    await lns.stop();
+  });
+}
 
 Deno.test("a quiescent tunnel whose peer stops answering is taken down; the rest stays", async () => {
   using dp = new NullDataPlane();

@@ -1,0 +1,361 @@
+/**
+ * Dynamic tunnels: the full control protocol, wired to the kernel and pppd.
+ *
+ * Initiator tunnels (an L2TPv2 LAC, or an L2TPv3 LCCE that starts the connection) get a socket
+ * of their own and a {@linkcode ControlConnection} that sends the SCCRQ and then opens every
+ * configured session. Responder tunnels (`role = "lns"`) are served by a {@linkcode Listener} per
+ * local address, which gives each accepted peer a socket of its own. In both cases the
+ * connection's hooks program the kernel: the tunnel (with that socket's fd) once the control
+ * connection is up, each session (and its pppd) once the call is established, and the reverse on
+ * the way down. A pppd that exits by itself ends its session with a CDN.
+ *
+ * @module
+ */
+
+import type { TunnelConfig } from "./config.ts";
+import type { Log } from "./log.ts";
+import type { Reactor, ReactorSocket } from "./reactor.ts";
+import { type LiveSession, sessionUp } from "./sessions.ts";
+import type { DataPlane, Endpoint } from "../dataplane/dataplane.ts";
+import type { Clock } from "../control/clock.ts";
+import {
+  type ConnectionEvent,
+  type ConnectionHooks,
+  ControlConnection,
+  type ControlConnectionOptions,
+  endpointText,
+} from "../control/connection.ts";
+import { Listener, type ListenerTunnel } from "../control/listener.ts";
+import { IdAllocator } from "../control/ids.ts";
+import type { SessionConfig } from "./config.ts";
+import { CdnResult } from "../control/constants.ts";
+
+/** What {@linkcode DynamicTunnels} needs from the daemon. */
+export interface DynamicOptions {
+  /** The dynamic tunnels of the configuration, host names already resolved. */
+  tunnels: readonly TunnelConfig[];
+  /** Where tunnels and sessions are programmed. */
+  dataPlane: DataPlane;
+  /** The daemon's reactor (sockets are registered with it). */
+  reactor: Reactor;
+  /** Start pppd for PPP sessions. */
+  pppd: boolean;
+  /** Log. */
+  log: Log;
+  /** Clock for the control protocol (tests). */
+  clock?: Clock;
+  /** How long a StopCCN may wait for its acknowledgement at shutdown (default 1000 ms). */
+  stopGraceMs?: number;
+}
+
+type Conn = ControlConnection<SessionConfig>;
+
+/**
+ * Runs the dynamic tunnels of a configuration.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { DynamicTunnels } from "./dynamic.ts";
+ * const dyn = new DynamicTunnels({ tunnels, dataPlane, reactor, pppd: true, log });
+ * dyn.start();
+ * // ... later
+ * await dyn.stop();
+ * ```
+ */
+export class DynamicTunnels {
+  readonly #o: DynamicOptions;
+  readonly #tunnelIds = { 2: new IdAllocator(16), 3: new IdAllocator(32) };
+  /** L2TPv3 session IDs are unique on the host (RFC 3931 §4.1: the session ID alone demuxes). */
+  readonly #sessionIds3 = new IdAllocator(32);
+  readonly #initiators: { conn: Conn; socket: ReactorSocket }[] = [];
+  readonly #listeners: { listener: Listener<SessionConfig>; socket: ReactorSocket }[] = [];
+  readonly #sessions = new Map<string, LiveSession>();
+
+  /** Prepare; nothing happens until {@linkcode DynamicTunnels.start}. */
+  constructor(options: DynamicOptions) {
+    this.#o = options;
+  }
+
+  /**
+   * Open every socket and start every control connection and listener. Throws (after closing
+   * what it opened) if a socket cannot be opened.
+   */
+  start(): void {
+    try {
+      const responders = this.#o.tunnels.filter((t) => t.role === "lns");
+      for (const t of this.#o.tunnels.filter((t) => t.role !== "lns")) this.#startInitiator(t);
+      const groups = new Map<string, TunnelConfig[]>();
+      for (const t of responders) {
+        const local = listenEndpoint(t);
+        const key = `${t.encap} ${endpointText(local)}`;
+        groups.set(key, [...groups.get(key) ?? [], t]);
+      }
+      for (const group of groups.values()) this.#startListener(group);
+    } catch (error) {
+      this.#abortAll();
+      throw error;
+    }
+  }
+
+  /** Close every control connection (StopCCN), wait briefly for the acknowledgements, end. */
+  async stop(): Promise<void> {
+    const conns = [
+      ...this.#initiators.map((i) => i.conn),
+      ...this.#listeners.flatMap((l) => l.listener.connections),
+    ];
+    await Promise.all(conns.map((c) => c.close().catch(() => {})));
+    await sleep(this.#o.stopGraceMs ?? 1000);
+    this.#abortAll();
+    await Promise.all(conns.map((c) => c.done));
+    for (const s of this.#sessions.values()) await s.down();
+    this.#sessions.clear();
+  }
+
+  #abortAll(): void {
+    for (const { conn, socket } of this.#initiators) {
+      conn.abort("shutting down");
+      conn.done.then(() => socket.close());
+    }
+    for (const { listener, socket } of this.#listeners) {
+      listener.abort();
+      socket.close();
+    }
+  }
+
+  #common(t: TunnelConfig): Omit<ControlConnectionOptions<SessionConfig>, "socket" | "peer"> {
+    return {
+      version: t.version,
+      encap: t.encap,
+      role: t.role === "lns" ? "responder" : "initiator",
+      name: t.name,
+      hostName: t.hostName ?? Deno.hostname(),
+      routerId: t.routerId,
+      receiveWindow: t.windowSize,
+      helloInterval: t.helloTimeoutMs,
+      retryTimeout: t.retryTimeoutMs,
+      maxRetries: t.maxRetries,
+      framingCaps: t.framingCaps,
+      secret: t.secret,
+      hideAvps: t.hideAvps,
+      messageDigest: t.messageDigest,
+      sessions: t.sessions,
+      maxSessions: t.maxSessions,
+      sessionIds: t.version === 3 ? this.#sessionIds3 : undefined,
+      clock: this.#o.clock,
+      hooks: this.#hooks(t),
+      log: this.#o.log.with({ tunnel: t.name }),
+      onEvent: (e) => this.#event(t, e),
+    };
+  }
+
+  #startInitiator(t: TunnelConfig): void {
+    if (!t.peer) throw new TypeError(`Cannot start tunnel "${t.name}": key "peer" is required`);
+    const peer = t.peer;
+    const wildcard = peer.address.includes(":") ? "::" : "0.0.0.0";
+    const local: Endpoint = t.local ?? { address: wildcard, port: 0 };
+    let localTunnelId: number | undefined;
+    let socket: ReactorSocket;
+    if (t.encap === "ip") {
+      // An L2TP/IP socket is bound to our connection ID: pick it first.
+      localTunnelId = t.tid ?? this.#tunnelIds[3].allocate();
+      this.#tunnelIds[3].reserve(localTunnelId);
+      socket = this.#o.reactor.l2tpip({ local, connId: localTunnelId });
+    } else {
+      socket = this.#o.reactor.udp({ local });
+    }
+    const conn: Conn = new ControlConnection<SessionConfig>({
+      ...this.#common(t),
+      socket,
+      peer,
+      connected: false,
+      localTunnelId: localTunnelId ?? t.tid,
+      tunnelIds: this.#tunnelIds[t.version],
+    });
+    this.#initiators.push({ conn, socket });
+    conn.start();
+    for (const s of t.sessions) conn.openSession(s);
+    conn.done.then(() => socket.close());
+  }
+
+  #startListener(group: TunnelConfig[]): void {
+    const first = group[0];
+    const local = listenEndpoint(first);
+    const reactor = this.#o.reactor;
+    const socket = first.encap === "ip"
+      ? reactor.l2tpip({ local, connId: 0 })
+      : reactor.udp({ local });
+    const tunnels: ListenerTunnel<SessionConfig>[] = group.map((t) => {
+      const { version: _v, encap: _e, role: _r, ...connection } = this.#common(t);
+      return {
+        name: t.name,
+        version: t.version,
+        peer: t.peer,
+        acceptAnyPeer: t.acceptAnyPeer,
+        maxTunnels: t.maxTunnels,
+        connection,
+      };
+    });
+    const listener = new Listener<SessionConfig>({
+      socket,
+      encap: first.encap,
+      local,
+      tunnels,
+      openSocket: (r) =>
+        r.encap === "ip"
+          ? reactor.l2tpip({
+            local: r.local,
+            peer: r.peer,
+            connId: r.localTunnelId,
+            peerConnId: r.peerTunnelId,
+          })
+          : reactor.udp({ local: r.local, peer: r.peer }),
+      tunnelIds: this.#tunnelIds,
+      sessionIds: this.#sessionIds3,
+      clock: this.#o.clock,
+      log: this.#o.log.with({ listener: endpointText(local) }),
+    });
+    this.#listeners.push({ listener, socket });
+    listener.start();
+    this.#o.log.info("Listening for {encap} control connections on {local} ({tunnels})", {
+      encap: first.encap === "ip" ? "L2TP/IP" : "UDP",
+      local: endpointText(local),
+      tunnels: group.map((t) => t.name).join(", "),
+    });
+  }
+
+  #hooks(t: TunnelConfig): ConnectionHooks<SessionConfig> {
+    const dp = this.#o.dataPlane;
+    const fds = new Map<number, number>();
+    return {
+      tunnelUp: async (info) => {
+        const fd = (info.socket as Partial<ReactorSocket>).fd;
+        if (fd === undefined) throw new Error("Cannot create kernel tunnel: the socket has no fd");
+        fds.set(info.localTunnelId, fd);
+        await dp.createTunnel({
+          tunnelId: info.localTunnelId,
+          peerTunnelId: info.peerTunnelId,
+          version: info.version,
+          encap: info.encap,
+          fd,
+          udpChecksum: t.udpChecksum,
+          udp6ZeroChecksumTx: t.udp6ZeroChecksumTx,
+          udp6ZeroChecksumRx: t.udp6ZeroChecksumRx,
+          debug: t.debug,
+        });
+      },
+      tunnelDown: async (info) => {
+        fds.delete(info.localTunnelId);
+        await dp.deleteTunnel(info.localTunnelId).catch(() => {});
+      },
+      sessionUp: async (s) => {
+        const key = `${s.localTunnelId}/${s.localSessionId}`;
+        const cfg = s.session;
+        const live = await sessionUp({
+          tunnelId: s.localTunnelId,
+          sessionId: s.localSessionId,
+          peerSessionId: s.peerSessionId,
+          pseudowire: s.pseudowire === "ppp" || s.pseudowire === "pppac" ? "ppp" : "eth",
+          cookie: s.cookie,
+          peerCookie: s.peerCookie,
+          l2specType: s.version === 3 ? s.l2specType : undefined,
+          l2specLen: s.version === 3 ? (s.l2specType === "default" ? 4 : 0) : undefined,
+          sendSeq: s.sendSeq,
+          recvSeq: s.recvSeq,
+          lnsMode: s.lnsMode,
+          reorderTimeoutMs: cfg.reorderTimeoutMs,
+          ifname: cfg.interfaceName,
+          mtu: cfg.mtu,
+          debug: cfg.debug,
+        }, {
+          dataPlane: dp,
+          pppd: this.#o.pppd,
+          tunnelFd: fds.get(s.localTunnelId),
+          version: s.version,
+          peerTunnelId: s.peerTunnelId,
+          peer: s.peer,
+          pppdArgs: cfg.pppdArgsList,
+          log: this.#o.log.with({ tunnel: t.name, session: cfg.name }),
+          onPppdExit: () => {
+            this.#sessions.delete(key);
+            const conn = this.#connectionOf(s.localTunnelId);
+            conn?.closeSession(s.localSessionId, {
+              resultCode: CdnResult.GeneralError,
+              errorMessage: "pppd exited",
+            }).catch(() => {});
+          },
+        });
+        this.#sessions.set(key, live);
+      },
+      sessionDown: async (s) => {
+        const key = `${s.localTunnelId}/${s.localSessionId}`;
+        const live = this.#sessions.get(key);
+        this.#sessions.delete(key);
+        await live?.down();
+      },
+    };
+  }
+
+  #connectionOf(localTunnelId: number): Conn | undefined {
+    const all = [
+      ...this.#initiators.map((i) => i.conn),
+      ...this.#listeners.flatMap((l) => l.listener.connections),
+    ];
+    return all.find((c) => c.localTunnelId === localTunnelId);
+  }
+
+  #event(t: TunnelConfig, e: ConnectionEvent<SessionConfig>): void {
+    const log = this.#o.log.with({ tunnel: t.name });
+    switch (e.type) {
+      case "tunnel-up":
+        log.info("Tunnel {localTunnelId} up: peer {peer} tunnel {peerTunnelId}{host}", {
+          localTunnelId: e.tunnel.localTunnelId,
+          peerTunnelId: e.tunnel.peerTunnelId,
+          peer: endpointText(e.tunnel.peer),
+          host: e.tunnel.peerHostName ? ` (${e.tunnel.peerHostName})` : "",
+        });
+        break;
+      case "tunnel-down":
+        log.info("Tunnel {localTunnelId} down: {reason}", {
+          localTunnelId: e.tunnel.localTunnelId,
+          reason: e.tunnel.reason,
+        });
+        break;
+      case "session-up": {
+        const live = this.#sessions.get(`${e.session.localTunnelId}/${e.session.localSessionId}`);
+        log.with({ session: e.session.session.name }).info(
+          "Session {localSessionId} up: peer session {peerSessionId} ({pseudowire}{ifname})",
+          {
+            localSessionId: e.session.localSessionId,
+            peerSessionId: e.session.peerSessionId,
+            pseudowire: e.session.pseudowire,
+            ifname: live?.info?.ifname ? `, ${live.info.ifname}` : "",
+          },
+        );
+        break;
+      }
+      case "session-down":
+        log.with({ session: e.session.session?.name }).info(
+          "Session {localSessionId} down: {reason}",
+          { localSessionId: e.session.localSessionId, reason: e.session.reason },
+        );
+        break;
+      case "session-info":
+        log.info("Session {localSessionId}: {message}", {
+          localSessionId: e.localSessionId,
+          message: e.message,
+        });
+        break;
+    }
+  }
+}
+
+/** Where a responder tunnel listens: its `local`, else every address on port 1701. */
+function listenEndpoint(t: TunnelConfig): Endpoint {
+  if (t.local) return t.local;
+  const v6 = t.peer?.address.includes(":") ?? false;
+  return { address: v6 ? "::" : "0.0.0.0", port: t.encap === "udp" ? 1701 : 0 };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

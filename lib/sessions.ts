@@ -1,0 +1,124 @@
+/**
+ * Bringing one session's data path up and down: the kernel session, and for PPP pseudowires the
+ * pppd that terminates the PPP link.
+ *
+ * Ethernet sessions are created over netlink. PPP sessions are created by the PPPoL2TP socket
+ * that pppd's pppol2tp plugin is given (the kernel makes the session on its connect); an L2TPv3
+ * PPP session that needs the L2-Specific Sublayer (for sequencing) is created over netlink first
+ * and the socket attaches to it. Without pppd (the null data plane, or `pppd: false`) a PPP
+ * session is only recorded in the data plane.
+ *
+ * @module
+ */
+
+import type { DataPlane, Endpoint, SessionInfo, SessionSpec } from "../dataplane/dataplane.ts";
+import { type PppdExit, type PppdProcess, startPppd } from "../dataplane/pppd.ts";
+import type { Log } from "./log.ts";
+
+/** What {@linkcode sessionUp} needs besides the kernel session's spec. */
+export interface SessionPlumbing {
+  /** The data plane. */
+  dataPlane: DataPlane;
+  /** Start pppd for PPP sessions (false with the null data plane). */
+  pppd: boolean;
+  /** The tunnel socket's fd (PPPoL2TP sockets attach to it). */
+  tunnelFd?: number;
+  /** Protocol version of the tunnel. */
+  version: 2 | 3;
+  /** The peer's tunnel ID. */
+  peerTunnelId: number;
+  /** The peer's address. */
+  peer: Endpoint;
+  /** Extra pppd arguments (the session's pppd_args file). */
+  pppdArgs?: readonly string[];
+  /** Log with the tunnel/session context. */
+  log: Log;
+  /** Called when pppd exits on its own (not through `down`). */
+  onPppdExit?: (exit: PppdExit) => void;
+}
+
+/** A session whose data path is up. */
+export interface LiveSession {
+  /** What the data plane reported (interface name, ...), when it created the session. */
+  info?: SessionInfo;
+  /** The pppd running for it. */
+  pppd?: PppdProcess;
+  /** Take the data path down (stop pppd, delete the kernel session). Idempotent. */
+  down(): Promise<void>;
+}
+
+/**
+ * Bring a session's data path up. On failure nothing of it is left behind.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { sessionUp } from "./sessions.ts";
+ * const live = await sessionUp(
+ *   { tunnelId: 1, sessionId: 2, peerSessionId: 3, pseudowire: "eth" },
+ *   { dataPlane, pppd: false, version: 3, peerTunnelId: 4, peer, log },
+ * );
+ * await live.down();
+ * ```
+ */
+export async function sessionUp(spec: SessionSpec, p: SessionPlumbing): Promise<LiveSession> {
+  const runPppd = spec.pseudowire === "ppp" && p.pppd;
+  // The kernel makes a PPP session itself on the PPPoL2TP connect, but without the L2-Specific
+  // Sublayer; an L2TPv3 session that wants one is created over netlink first.
+  const viaNetlink = !runPppd || (p.version === 3 && spec.l2specType === "default");
+  let info: SessionInfo | undefined;
+  if (viaNetlink) info = await p.dataPlane.createSession(spec);
+  let pppd: PppdProcess | undefined;
+  if (runPppd) {
+    if (p.tunnelFd === undefined) {
+      if (info) await p.dataPlane.deleteSession(spec.tunnelId, spec.sessionId).catch(() => {});
+      throw new Error(
+        `Cannot start pppd for session ${spec.tunnelId}/${spec.sessionId}: no tunnel socket`,
+      );
+    }
+    try {
+      pppd = startPppd({
+        tunnelFd: p.tunnelFd,
+        version: p.version,
+        tunnelId: spec.tunnelId,
+        sessionId: spec.sessionId,
+        peerTunnelId: p.peerTunnelId,
+        peerSessionId: spec.peerSessionId,
+        peer: p.peer,
+        lnsMode: spec.lnsMode,
+        sendSeq: spec.sendSeq,
+        recvSeq: spec.recvSeq,
+        reorderTimeoutMs: spec.reorderTimeoutMs,
+        ifname: spec.ifname,
+        extraArgs: p.pppdArgs,
+        onOutput: (line) => p.log.debug("pppd: {line}", { line }),
+      });
+    } catch (error) {
+      if (info) await p.dataPlane.deleteSession(spec.tunnelId, spec.sessionId).catch(() => {});
+      throw error;
+    }
+    p.log.info("pppd {pid} started", { pid: pppd.pid });
+  }
+  let stopping = false;
+  pppd?.exited.then((exit) => {
+    if (stopping) return;
+    p.log.warn("pppd exited: {reason}", { reason: exit.reason });
+    p.onPppdExit?.(exit);
+  });
+  let downed: Promise<void> | undefined;
+  return {
+    info,
+    pppd,
+    down: () =>
+      downed ??= (async () => {
+        stopping = true;
+        if (pppd) {
+          const exit = await pppd.stop();
+          p.log.info("pppd {pid} stopped ({reason})", { pid: pppd.pid, reason: exit.reason });
+        }
+        // Closing the PPPoL2TP socket may already have removed the session.
+        await p.dataPlane.deleteSession(spec.tunnelId, spec.sessionId).catch((error) => {
+          p.log.debug("Session already gone: {error}", { error: String(error) });
+        });
+      })(),
+  };
+}
