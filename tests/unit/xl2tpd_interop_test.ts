@@ -1,0 +1,296 @@
+/**
+ * Interop with xl2tpd (1.3.x, the Debian package), control plane only, on the host: our daemon
+ * (in process, null data plane, no pppd) against a real xl2tpd on loopback, both roles, with and
+ * without a shared secret. Tunnel and session come up (our data plane holds them, with the IDs
+ * xl2tpd logs), and a teardown from either side is followed by the other: our StopCCN ends
+ * xl2tpd's tunnel, xl2tpd's StopCCN (it sends one on SIGINT) or CDN removes ours.
+ *
+ * This host has no ppp module, so xl2tpd's own pppd would exit at once and xl2tpd would end each
+ * call with a CDN. Where the tests want a call to stay up (or to fail at a known moment) xl2tpd
+ * runs with a stand-in pppd in a private mount namespace (tests/kernel/_xl2tpd.ts, `stubPppd`);
+ * those tests are ignored where that is not possible (not root). Everything is ignored when
+ * xl2tpd is not installed. Every xl2tpd started is stopped, whatever happens.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { Daemon } from "../../lib/daemon.ts";
+import type { SessionConfig, TunnelConfig } from "../../lib/config.ts";
+import type { Log, LogProperties } from "../../lib/log.ts";
+import { NullDataPlane } from "../../dataplane/null.ts";
+import {
+  canStubPppd,
+  establishedCalls,
+  establishedTunnel,
+  startXl2tpd,
+  stopAllXl2tpd,
+  xl2tpdInstalled,
+  type Xl2tpdOptions,
+} from "../kernel/_xl2tpd.ts";
+
+const installed = xl2tpdInstalled();
+const stub = installed && await canStubPppd();
+
+/** A Log that keeps every line (message with its placeholders filled in). */
+class MemoryLog implements Log {
+  readonly category: readonly string[] = ["l2tpd", "test"];
+  readonly lines: string[];
+  readonly #props: LogProperties;
+
+  constructor(lines: string[] = [], props: LogProperties = {}) {
+    this.lines = lines;
+    this.#props = props;
+  }
+
+  #add(level: string, message: string, properties?: LogProperties): void {
+    const p = { ...this.#props, ...properties };
+    this.lines.push(
+      `${level} ${message.replace(/\{(\w+)\}/g, (_, k: string) => String(p[k] ?? `{${k}}`))}`,
+    );
+  }
+
+  trace(message: string, properties?: LogProperties): void {
+    this.#add("TRACE", message, properties);
+  }
+  debug(message: string, properties?: LogProperties): void {
+    this.#add("DEBUG", message, properties);
+  }
+  info(message: string, properties?: LogProperties): void {
+    this.#add("INFO", message, properties);
+  }
+  warn(message: string, properties?: LogProperties): void {
+    this.#add("WARN", message, properties);
+  }
+  error(message: string, properties?: LogProperties): void {
+    this.#add("ERROR", message, properties);
+  }
+  fatal(message: string, properties?: LogProperties): void {
+    this.#add("FATAL", message, properties);
+  }
+  with(properties: LogProperties): Log {
+    return new MemoryLog(this.lines, { ...this.#props, ...properties });
+  }
+
+  text(): string {
+    return this.lines.join("\n");
+  }
+}
+
+async function until(what: string, probe: () => boolean | Promise<boolean>, ms = 8000): Promise<
+  void
+> {
+  const deadline = Date.now() + ms;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`Timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** A loopback address and a port of our own for each test (nothing else binds them). */
+function endpoints(n: number): { ours: string; theirs: string; ourPort: number; port: number } {
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  return { ours: `127.0.${n}.2`, theirs: `127.0.${n}.3`, ourPort: port + 1, port };
+}
+
+const ppp: SessionConfig = {
+  name: "ppp",
+  pseudowire: "ppp",
+  sendSeqnum: false,
+  recvSeqnum: false,
+  l2specType: "none",
+};
+
+function ourTunnel(extra: Partial<TunnelConfig>): TunnelConfig {
+  return {
+    name: extra.role === "lns" ? "lns" : "lac",
+    mode: "dynamic",
+    version: 2,
+    encap: "udp",
+    managed: true,
+    hostName: "l2tpd-test",
+    retryTimeoutMs: 500,
+    sessions: [ppp],
+    ...extra,
+  };
+}
+
+interface Ours {
+  daemon: Daemon;
+  dp: NullDataPlane;
+  log: MemoryLog;
+}
+
+async function startOurs(tunnel: TunnelConfig): Promise<Ours> {
+  const dp = new NullDataPlane();
+  const log = new MemoryLog();
+  const daemon = new Daemon({
+    config: { file: "xl2tpd-interop.toml", tunnels: [tunnel] },
+    dataPlane: dp,
+    pppd: false,
+    logger: log,
+  });
+  await daemon.start();
+  return { daemon, dp, log };
+}
+
+/** Run `fn` with xl2tpd and our daemon; stop both (and every xl2tpd) whatever happens. */
+async function withBoth(
+  xlOptions: Xl2tpdOptions,
+  tunnel: TunnelConfig,
+  fn: (
+    xl: Awaited<ReturnType<typeof startXl2tpd>>,
+    ours: Ours,
+  ) => Promise<void>,
+  oursFirst = false,
+): Promise<void> {
+  let ours: Ours | undefined;
+  try {
+    if (oursFirst) ours = await startOurs(tunnel);
+    const xl = await startXl2tpd(xlOptions);
+    ours ??= await startOurs(tunnel);
+    try {
+      await fn(xl, ours);
+    } catch (e) {
+      throw new Error(
+        `${e instanceof Error ? e.message : String(e)}\n--- our log ---\n${ours.log.text()}\n` +
+          `--- xl2tpd ---\n${xl.output()}`,
+      );
+    }
+  } finally {
+    await ours?.daemon.stop();
+    ours?.dp.close();
+    await stopAllXl2tpd();
+  }
+}
+
+Deno.test({
+  name: "xl2tpd LNS <- our LAC: tunnel and call up with xl2tpd's IDs; our stop sends a StopCCN " +
+    "xl2tpd follows",
+  ignore: !installed,
+  fn: async () => {
+    const e = endpoints(41);
+    await withBoth(
+      {
+        config: {
+          global: { listenAddr: e.theirs, port: e.port, debug: true },
+          lns: [{ hostname: "xlns", assignIp: false, requireAuthentication: false }],
+        },
+        stubPppd: stub,
+      },
+      ourTunnel({
+        peer: { address: e.theirs, port: e.port },
+        local: { address: e.ours, port: e.ourPort },
+      }),
+      async (xl, { daemon, dp, log }) => {
+        await xl.waitFor(/Call established with/);
+        const tunnel = establishedTunnel(xl.output());
+        assert.ok(tunnel, "xl2tpd logged the tunnel");
+        await until("our tunnel and session", async () => (await dp.listTunnels()).length === 1);
+        const [t] = await dp.listTunnels();
+        assert.equal(t.tunnelId, tunnel.remote, "xl2tpd's peer tunnel is ours");
+        assert.equal(t.peerTunnelId, tunnel.local, "our peer tunnel is xl2tpd's");
+        assert.equal(t.version, 2);
+        const [call] = establishedCalls(xl.output());
+        // The data plane saw the session (with the stand-in pppd it is still there).
+        const created = dp.calls.filter((c) => c.op === "createSession");
+        assert.equal(created.length, 1);
+        assert.equal(created[0].sessionId, call.remote, "xl2tpd's peer call is our session");
+        assert.match(
+          log.text(),
+          new RegExp(`Session ${call.remote} up: peer session ${call.local}`),
+        );
+        assert.match(log.text(), /Tunnel \d+ up: peer .* \(xlns\)/);
+        const mark = xl.output().length;
+        await daemon.stop();
+        await xl.waitFor(
+          new RegExp(`Connection closed to ${e.ours.replaceAll(".", "\\.")}, port ${e.ourPort}`),
+          5000,
+          mark,
+        );
+        assert.match(xl.output().slice(mark), /peer closing for reason 1 /);
+        assert.equal((await dp.listTunnels()).length, 0);
+        assert.equal((await dp.listSessions()).length, 0);
+        assert.equal(xl.exited(), false, "xl2tpd keeps running");
+      },
+    );
+  },
+});
+
+Deno.test({
+  name: "xl2tpd LNS <- our LAC: the CDN xl2tpd sends when its pppd fails removes our session, " +
+    "the tunnel stays",
+  ignore: !stub,
+  fn: async () => {
+    const e = endpoints(42);
+    await withBoth(
+      {
+        config: {
+          global: { listenAddr: e.theirs, port: e.port, debug: true },
+          lns: [{ hostname: "xlns", assignIp: false }],
+        },
+        stubPppd: "fail",
+      },
+      ourTunnel({ peer: { address: e.theirs, port: e.port } }),
+      async (xl, { dp, log }) => {
+        await xl.waitFor(/pppd exited for call \d+ with code 4/);
+        await until(
+          "the CDN to remove our session",
+          async () =>
+            dp.calls.some((c) => c.op === "createSession") &&
+            (await dp.listSessions()).length === 0,
+        );
+        assert.match(log.text(), /CDN from the peer: result 1 \(lost carrier\)/);
+        assert.equal((await dp.listTunnels()).length, 1, "the tunnel stays up");
+      },
+    );
+  },
+});
+
+Deno.test({
+  name: "xl2tpd LAC -> our LNS: tunnel and call up; xl2tpd's StopCCN (SIGINT) removes our " +
+    "tunnel and session",
+  ignore: !stub,
+  fn: async () => {
+    const e = endpoints(43);
+    await withBoth(
+      {
+        config: {
+          global: { listenAddr: e.theirs, port: e.port, debug: true },
+          lac: [{ name: "ours", lns: `${e.ours}:${e.ourPort}`, autodial: true, hostname: "xlac" }],
+        },
+        stubPppd: true,
+      },
+      ourTunnel({
+        role: "lns",
+        local: { address: e.ours, port: e.ourPort },
+        peer: { address: e.theirs, port: 0 },
+      }),
+      async (xl, { dp, log }) => {
+        await xl.waitFor(/Call established with/);
+        await until(
+          "our tunnel and session",
+          async () =>
+            (await dp.listTunnels()).length === 1 && (await dp.listSessions()).length === 1,
+        );
+        const tunnel = establishedTunnel(xl.output());
+        const [call] = establishedCalls(xl.output());
+        const [t] = await dp.listTunnels();
+        const [s] = await dp.listSessions();
+        assert.deepEqual(
+          [t.tunnelId, t.peerTunnelId, s.sessionId, s.peerSessionId],
+          [tunnel?.remote, tunnel?.local, call.remote, call.local],
+        );
+        assert.match(log.text(), /Tunnel \d+ up: peer .* \(xlac\)/);
+        await xl.stop("SIGINT");
+        await until(
+          "the StopCCN to remove our tunnel",
+          async () =>
+            (await dp.listTunnels()).length === 0 && (await dp.listSessions()).length === 0,
+        );
+        assert.match(log.text(), /StopCCN from the peer: result 6 \(shutting down\)|StopCCN from/);
+      },
+      true,
+    );
+  },
+});
