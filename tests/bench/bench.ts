@@ -38,6 +38,8 @@ const benches: Bench[] = [
   },
   { name: "reactor", script: "reactor_bench.ts", args: quick ? ["--quick"] : [] },
   { name: "transport", script: "transport_bench.ts", args: quick ? ["--quick"] : [] },
+  { name: "control", script: "control_bench.ts", args: quick ? ["--quick"] : [] },
+  { name: "lac-lns", script: "lac_lns_bench.ts", args: quick ? ["--quick"] : [] },
   {
     name: "kernel",
     script: "kernel_bench.ts",

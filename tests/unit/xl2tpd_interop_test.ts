@@ -288,7 +288,154 @@ Deno.test({
           async () =>
             (await dp.listTunnels()).length === 0 && (await dp.listSessions()).length === 0,
         );
-        assert.match(log.text(), /StopCCN from the peer: result 6 \(shutting down\)|StopCCN from/);
+        assert.match(
+          log.text(),
+          /StopCCN from the peer: result 1 \(general request\): Server closing/,
+        );
+      },
+      true,
+    );
+  },
+});
+
+Deno.test({
+  name: "shared secret: our LAC -> xl2tpd LNS (challenge both ways, xl2tpd's hidden bit): both " +
+    "authenticate; xl2tpd's StopCCN removes our tunnel and session",
+  ignore: !stub,
+  fn: async () => {
+    const e = endpoints(44);
+    await withBoth(
+      {
+        config: {
+          global: { listenAddr: e.theirs, port: e.port, debug: true },
+          lns: [{ hostname: "xlns", assignIp: false, challenge: true, hiddenBit: true }],
+        },
+        secrets: [{ us: "xlns", them: "l2tpd-test", secret: "correct-horse" }],
+        stubPppd: true,
+      },
+      ourTunnel({ peer: { address: e.theirs, port: e.port }, secret: "correct-horse" }),
+      async (xl, { dp, log }) => {
+        await xl.waitFor(/Call established with/);
+        const out = xl.output();
+        assert.match(out, /challenge_avp: challenge avp found/, "we challenged xl2tpd");
+        assert.match(out, /chalresp_avp: Challenge reply found/, "we answered its challenge");
+        await until(
+          "our tunnel and session",
+          async () =>
+            (await dp.listTunnels()).length === 1 && (await dp.listSessions()).length === 1,
+        );
+        assert.doesNotMatch(log.text(), /authenticat/i);
+        await xl.stop("SIGINT");
+        await until(
+          "xl2tpd's StopCCN to remove our tunnel and session",
+          async () =>
+            (await dp.listTunnels()).length === 0 && (await dp.listSessions()).length === 0,
+        );
+        assert.match(log.text(), /StopCCN from the peer: result 1 \(general request\)/);
+      },
+    );
+  },
+});
+
+Deno.test({
+  name: "shared secret: xl2tpd LAC -> our LNS (challenge both ways, xl2tpd's hidden bit): both " +
+    "authenticate; our stop sends a StopCCN xl2tpd follows",
+  ignore: !stub,
+  fn: async () => {
+    const e = endpoints(45);
+    await withBoth(
+      {
+        config: {
+          global: { listenAddr: e.theirs, port: e.port, debug: true },
+          lac: [{
+            name: "ours",
+            lns: `${e.ours}:${e.ourPort}`,
+            autodial: true,
+            hostname: "xlac",
+            challenge: true,
+            hiddenBit: true,
+          }],
+        },
+        secrets: [{ us: "xlac", them: "l2tpd-test", secret: "correct-horse" }],
+        stubPppd: true,
+      },
+      ourTunnel({
+        role: "lns",
+        local: { address: e.ours, port: e.ourPort },
+        peer: { address: e.theirs, port: 0 },
+        secret: "correct-horse",
+      }),
+      async (xl, { daemon, dp, log }) => {
+        await xl.waitFor(/Call established with/);
+        const out = xl.output();
+        assert.match(out, /challenge_avp: challenge avp found/, "we challenged xl2tpd");
+        assert.match(out, /chalresp_avp: Challenge reply found/, "we answered its challenge");
+        await until(
+          "our tunnel and session",
+          async () =>
+            (await dp.listTunnels()).length === 1 && (await dp.listSessions()).length === 1,
+        );
+        assert.match(log.text(), /Tunnel \d+ up: peer .* \(xlac\)/);
+        const mark = out.length;
+        await daemon.stop();
+        await xl.waitFor(/Connection closed to|peer closing for reason/, 5000, mark);
+        assert.match(xl.output().slice(mark), /peer closing for reason 6 /);
+        assert.equal(xl.exited(), false, "xl2tpd keeps running");
+      },
+      true,
+    );
+  },
+});
+
+Deno.test({
+  name: "a wrong shared secret is refused both ways: no tunnel on either side",
+  ignore: !installed,
+  fn: async () => {
+    const lac = endpoints(46);
+    await withBoth(
+      {
+        config: {
+          global: { listenAddr: lac.theirs, port: lac.port, debug: true },
+          lns: [{ hostname: "xlns", assignIp: false, challenge: true }],
+        },
+        secrets: [{ secret: "battery-staple" }],
+      },
+      ourTunnel({ peer: { address: lac.theirs, port: lac.port }, secret: "correct-horse" }),
+      async (xl, { dp, log }) => {
+        await until("our refusal", () => /shared secret mismatch/.test(log.text()));
+        assert.match(log.text(), /wrong Challenge Response in the SCCRP/);
+        await xl.waitFor(/peer closing for reason 4 /);
+        assert.equal(dp.calls.filter((c) => c.op === "createTunnel").length, 0);
+      },
+    );
+    const lns = endpoints(47);
+    await withBoth(
+      {
+        config: {
+          global: { listenAddr: lns.theirs, port: lns.port, debug: true },
+          lac: [{
+            name: "ours",
+            lns: `${lns.ours}:${lns.ourPort}`,
+            autodial: true,
+            hostname: "xlac",
+            challenge: true,
+          }],
+        },
+        secrets: [{ secret: "battery-staple" }],
+      },
+      ourTunnel({
+        role: "lns",
+        local: { address: lns.ours, port: lns.ourPort },
+        peer: { address: lns.theirs, port: 0 },
+        secret: "correct-horse",
+      }),
+      async (xl, { dp, log }) => {
+        await xl.waitFor(/Invalid (challenge )?authentication/);
+        await until(
+          "our side to end the connection",
+          () => /down: StopCCN from the peer/.test(log.text()),
+        );
+        assert.equal(dp.calls.filter((c) => c.op === "createTunnel").length, 0);
       },
       true,
     );
