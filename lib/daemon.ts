@@ -24,7 +24,7 @@ import { type QuiescentSocket, QuiescentTunnel } from "../control/quiescent.ts";
 import type { Clock } from "../control/clock.ts";
 import type { TransportEnd } from "../control/transport.ts";
 import { DynamicTunnels } from "./dynamic.ts";
-import { type LiveSession, sessionUp } from "./sessions.ts";
+import { kernelSessionSpec, type LiveSession, sessionUp } from "./sessions.ts";
 import { resolveHost } from "./ffi/resolve.ts";
 import { getLog, type Log } from "./log.ts";
 
@@ -471,22 +471,11 @@ function refuseUnsupported(config: Config): void {
 }
 
 function sessionSpec(tunnel: TunnelConfig, tunnelId: number, s: SessionConfig): SessionSpec {
-  return {
+  return kernelSessionSpec(tunnel.version, {
     tunnelId,
     sessionId: required(tunnel, "sid", s.sid, s),
     peerSessionId: required(tunnel, "psid", s.psid, s),
-    pseudowire: s.pseudowire === "eth" ? "eth" : "ppp",
-    cookie: s.cookie,
-    peerCookie: s.peerCookie,
-    l2specType: tunnel.version === 3 ? s.l2specType : undefined,
-    l2specLen: tunnel.version === 3 ? (s.l2specType === "default" ? 4 : 0) : undefined,
-    sendSeq: s.sendSeqnum,
-    recvSeq: s.recvSeqnum,
-    lnsMode: s.lnsMode,
-    reorderTimeoutMs: s.reorderTimeoutMs,
-    ifname: s.interfaceName,
-    mtu: s.mtu,
-  };
+  }, s);
 }
 
 function required<T>(

@@ -15,7 +15,7 @@
 import type { TunnelConfig } from "./config.ts";
 import type { Log } from "./log.ts";
 import type { Reactor, ReactorSocket } from "./reactor.ts";
-import { type LiveSession, sessionUp } from "./sessions.ts";
+import { kernelSessionSpec, type LiveSession, sessionUp } from "./sessions.ts";
 import type { DataPlane, Endpoint } from "../dataplane/dataplane.ts";
 import type { Clock } from "../control/clock.ts";
 import {
@@ -250,40 +250,43 @@ export class DynamicTunnels {
       sessionUp: async (s) => {
         const key = `${s.localTunnelId}/${s.localSessionId}`;
         const cfg = s.session;
-        const live = await sessionUp({
-          tunnelId: s.localTunnelId,
-          sessionId: s.localSessionId,
-          peerSessionId: s.peerSessionId,
-          pseudowire: s.pseudowire === "ppp" || s.pseudowire === "pppac" ? "ppp" : "eth",
-          cookie: s.cookie,
-          peerCookie: s.peerCookie,
-          l2specType: s.version === 3 ? s.l2specType : undefined,
-          l2specLen: s.version === 3 ? (s.l2specType === "default" ? 4 : 0) : undefined,
-          sendSeq: s.sendSeq,
-          recvSeq: s.recvSeq,
-          lnsMode: s.lnsMode,
-          reorderTimeoutMs: cfg.reorderTimeoutMs,
-          ifname: cfg.interfaceName,
-          mtu: cfg.mtu,
-          debug: cfg.debug,
-        }, {
-          dataPlane: dp,
-          pppd: this.#o.pppd,
-          tunnelFd: fds.get(s.localTunnelId),
-          version: s.version,
-          peerTunnelId: s.peerTunnelId,
-          peer: s.peer,
-          pppdArgs: cfg.pppdArgsList,
-          log: this.#o.log.with({ tunnel: t.name, session: cfg.name }),
-          onPppdExit: () => {
-            this.#sessions.delete(key);
-            const conn = this.#connectionOf(s.localTunnelId);
-            conn?.closeSession(s.localSessionId, {
-              resultCode: CdnResult.GeneralError,
-              errorMessage: "pppd exited",
-            }).catch(() => {});
+        const live = await sessionUp(
+          kernelSessionSpec(
+            s.version,
+            {
+              tunnelId: s.localTunnelId,
+              sessionId: s.localSessionId,
+              peerSessionId: s.peerSessionId,
+            },
+            cfg,
+            {
+              cookie: s.cookie,
+              peerCookie: s.peerCookie,
+              l2specType: s.l2specType,
+              sendSeq: s.sendSeq,
+              recvSeq: s.recvSeq,
+              lnsMode: s.lnsMode,
+            },
+          ),
+          {
+            dataPlane: dp,
+            pppd: this.#o.pppd,
+            tunnelFd: fds.get(s.localTunnelId),
+            version: s.version,
+            peerTunnelId: s.peerTunnelId,
+            peer: s.peer,
+            pppdArgs: cfg.pppdArgsList,
+            log: this.#o.log.with({ tunnel: t.name, session: cfg.name }),
+            onPppdExit: () => {
+              this.#sessions.delete(key);
+              const conn = this.#connectionOf(s.localTunnelId);
+              conn?.closeSession(s.localSessionId, {
+                resultCode: CdnResult.GeneralError,
+                errorMessage: "pppd exited",
+              }).catch(() => {});
+            },
           },
-        });
+        );
         this.#sessions.set(key, live);
       },
       sessionDown: async (s) => {

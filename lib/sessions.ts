@@ -14,6 +14,47 @@
 import type { DataPlane, Endpoint, SessionInfo, SessionSpec } from "../dataplane/dataplane.ts";
 import { type PppdExit, type PppdProcess, startPppd } from "../dataplane/pppd.ts";
 import type { Log } from "./log.ts";
+import type { SessionConfig } from "./config.ts";
+
+/**
+ * The kernel session for a configured session: IDs, and what the control protocol negotiated
+ * (cookies, sublayer, sequencing) where it differs from the configuration.
+ *
+ * @example Usage
+ * ```ts
+ * import { kernelSessionSpec } from "./sessions.ts";
+ * const spec = kernelSessionSpec(3, { tunnelId: 1, sessionId: 2, peerSessionId: 3 }, {
+ *   name: "s", pseudowire: "eth", sendSeqnum: true, recvSeqnum: false, l2specType: "default",
+ * });
+ * console.log(spec.l2specLen); // 4
+ * ```
+ */
+export function kernelSessionSpec(
+  version: 2 | 3,
+  ids: Pick<SessionSpec, "tunnelId" | "sessionId" | "peerSessionId">,
+  cfg: SessionConfig,
+  negotiated: Pick<
+    SessionSpec,
+    "cookie" | "peerCookie" | "l2specType" | "sendSeq" | "recvSeq" | "lnsMode"
+  > = {},
+): SessionSpec {
+  const l2spec = negotiated.l2specType ?? cfg.l2specType;
+  return {
+    ...ids,
+    pseudowire: cfg.pseudowire === "ppp" || cfg.pseudowire === "pppac" ? "ppp" : "eth",
+    cookie: "cookie" in negotiated ? negotiated.cookie : cfg.cookie,
+    peerCookie: "peerCookie" in negotiated ? negotiated.peerCookie : cfg.peerCookie,
+    l2specType: version === 3 ? l2spec : undefined,
+    l2specLen: version === 3 ? (l2spec === "default" ? 4 : 0) : undefined,
+    sendSeq: negotiated.sendSeq ?? cfg.sendSeqnum,
+    recvSeq: negotiated.recvSeq ?? cfg.recvSeqnum,
+    lnsMode: negotiated.lnsMode ?? cfg.lnsMode,
+    reorderTimeoutMs: cfg.reorderTimeoutMs,
+    ifname: cfg.interfaceName,
+    mtu: cfg.mtu,
+    debug: cfg.debug,
+  };
+}
 
 /** What {@linkcode sessionUp} needs besides the kernel session's spec. */
 export interface SessionPlumbing {

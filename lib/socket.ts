@@ -170,6 +170,71 @@ function createSocket(family: IpFamily, protocol: number, what: string, encap: E
 }
 
 /**
+ * An owned socket fd: closed once (`close()`, `using`), or handed on with `release()`.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { OwnedSocket } from "./socket.ts";
+ * using s = new OwnedSocket(fd, "tunnel socket");
+ * console.log(s.fd);
+ * ```
+ */
+export class OwnedSocket implements Disposable {
+  readonly #fd: number;
+  readonly #what: string;
+  #open = true;
+
+  /**
+   * Take ownership of a socket fd.
+   *
+   * @param fd The socket.
+   * @param what What it is, for error messages ("tunnel socket").
+   */
+  constructor(fd: number, what: string) {
+    this.#fd = fd;
+    this.#what = what;
+  }
+
+  /** The file descriptor; throws once closed or released. */
+  get fd(): number {
+    if (!this.#open) throw new Error(`Cannot use ${this.#what}: it is closed`);
+    return this.#fd;
+  }
+
+  /** Whether `close()` or `release()` has been called. */
+  get closed(): boolean {
+    return !this.#open;
+  }
+
+  /**
+   * Give up ownership of the fd without closing it (for handing it to the kernel or to another
+   * owner); the socket then counts as closed.
+   *
+   * @returns The fd.
+   */
+  release(): number {
+    const fd = this.fd;
+    this.#open = false;
+    return fd;
+  }
+
+  /** Close the fd. Calling it again does nothing. */
+  close(): void {
+    if (!this.#open) return;
+    this.#open = false;
+    if (libc().close(this.#fd) < 0) {
+      const code = errno();
+      throw osError(`close fd ${this.#fd}`, code);
+    }
+  }
+
+  /** Same as {@linkcode OwnedSocket.close}. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/**
  * A bound UDP or L2TP/IP tunnel socket that owns its fd (nonblocking, close-on-exec).
  *
  * @example Usage
@@ -179,13 +244,11 @@ function createSocket(family: IpFamily, protocol: number, what: string, encap: E
  * console.log(s.local.port); // kernel-assigned port
  * ```
  */
-export class TunnelSocket implements Disposable {
+export class TunnelSocket extends OwnedSocket {
   /** Encapsulation. */
   readonly encap: Encap;
   /** IP version. */
   readonly family: IpFamily;
-  #fd: number;
-  #open = true;
 
   /**
    * Take ownership of an already created tunnel socket fd.
@@ -195,20 +258,9 @@ export class TunnelSocket implements Disposable {
    * @param family Its IP version.
    */
   constructor(fd: number, encap: Encap, family: IpFamily) {
-    this.#fd = fd;
+    super(fd, "tunnel socket");
     this.encap = encap;
     this.family = family;
-  }
-
-  /** The file descriptor; throws once the socket is closed or released. */
-  get fd(): number {
-    if (!this.#open) throw new Error("Cannot use tunnel socket: it is closed");
-    return this.#fd;
-  }
-
-  /** Whether `close()` or `release()` has been called. */
-  get closed(): boolean {
-    return !this.#open;
   }
 
   /** The local address as the kernel reports it now (`getsockname`). */
@@ -289,33 +341,6 @@ export class TunnelSocket implements Disposable {
     }
     const from = decodeSockaddr(sa, Math.min(len[0], sa.length));
     return { data: buf.subarray(0, r), from: { address: from.address, port: from.port } };
-  }
-
-  /**
-   * Give up ownership of the fd without closing it (for handing it to the kernel or to another
-   * owner); the socket then counts as closed.
-   *
-   * @returns The fd.
-   */
-  release(): number {
-    const fd = this.fd;
-    this.#open = false;
-    return fd;
-  }
-
-  /** Close the fd. Calling it again does nothing. */
-  close(): void {
-    if (!this.#open) return;
-    this.#open = false;
-    if (libc().close(this.#fd) < 0) {
-      const code = errno();
-      throw osError(`close fd ${this.#fd}`, code);
-    }
-  }
-
-  /** Same as {@linkcode TunnelSocket.close}. */
-  [Symbol.dispose](): void {
-    this.close();
   }
 
   #addressFor(ep: Endpoint, connId: number, verb: string): Uint8Array {
@@ -422,54 +447,14 @@ export interface Pppol2tpSocketOptions {
  * console.log(s.fd);
  * ```
  */
-export class Pppol2tpSocket implements Disposable {
-  #fd: number;
-  #open = true;
-
+export class Pppol2tpSocket extends OwnedSocket {
   /**
    * Take ownership of a PPPoL2TP socket fd.
    *
    * @param fd The socket.
    */
   constructor(fd: number) {
-    this.#fd = fd;
-  }
-
-  /** The file descriptor; throws once closed or released. */
-  get fd(): number {
-    if (!this.#open) throw new Error("Cannot use PPPoL2TP socket: it is closed");
-    return this.#fd;
-  }
-
-  /** Whether `close()` or `release()` has been called. */
-  get closed(): boolean {
-    return !this.#open;
-  }
-
-  /**
-   * Give up ownership of the fd without closing it.
-   *
-   * @returns The fd.
-   */
-  release(): number {
-    const fd = this.fd;
-    this.#open = false;
-    return fd;
-  }
-
-  /** Close the fd. Calling it again does nothing. */
-  close(): void {
-    if (!this.#open) return;
-    this.#open = false;
-    if (libc().close(this.#fd) < 0) {
-      const code = errno();
-      throw osError(`close fd ${this.#fd}`, code);
-    }
-  }
-
-  /** Same as {@linkcode Pppol2tpSocket.close}. */
-  [Symbol.dispose](): void {
-    this.close();
+    super(fd, "PPPoL2TP socket");
   }
 }
 

@@ -11,6 +11,14 @@
  * those tests are ignored where that is not possible (not root). Everything is ignored when
  * xl2tpd is not installed. Every xl2tpd started is stopped, whatever happens.
  *
+ * Hidden AVPs: xl2tpd never hides an AVP itself (its `hidden bit` only adds Random Vector AVPs,
+ * which the secret tests turn on), and it decrypts hidden AVPs with the secret of the tunnel,
+ * which it looks up only after it has processed the SCCRQ or SCCRP (while answering the
+ * Challenge). Before that its key is the empty secret, so our `hide_avps` (which hides the
+ * Assigned Tunnel ID of SCCRQ and SCCRP, as RFC 2661 allows) is refused by xl2tpd ("Invalid
+ * Hidden AVP"). What is tested is that xl2tpd decrypts our hiding: an SCCRQ whose Assigned
+ * Tunnel ID is hidden with the key xl2tpd holds at that moment is answered to that tunnel ID.
+ *
  * @module
  */
 
@@ -19,6 +27,11 @@ import { Daemon } from "../../lib/daemon.ts";
 import type { SessionConfig, TunnelConfig } from "../../lib/config.ts";
 import type { Log, LogProperties } from "../../lib/log.ts";
 import { NullDataPlane } from "../../dataplane/null.ts";
+import { Reactor } from "../../lib/reactor.ts";
+import { buildSccrq } from "../../control/builders.ts";
+import { decodeControl, encodeControl } from "../../control/message.ts";
+import { MessageType } from "../../control/constants.ts";
+import type { Datagram } from "../../lib/socket.ts";
 import {
   canStubPppd,
   establishedCalls,
@@ -379,7 +392,7 @@ Deno.test({
         const mark = out.length;
         await daemon.stop();
         await xl.waitFor(/Connection closed to|peer closing for reason/, 5000, mark);
-        assert.match(xl.output().slice(mark), /peer closing for reason 6 /);
+        assert.match(xl.output().slice(mark), /peer closing for reason 1 /);
         assert.equal(xl.exited(), false, "xl2tpd keeps running");
       },
       true,
@@ -439,5 +452,57 @@ Deno.test({
       },
       true,
     );
+  },
+});
+
+Deno.test({
+  name: "hidden AVPs: xl2tpd decrypts our hiding (an SCCRQ with a hidden Assigned Tunnel ID is " +
+    "answered to that tunnel)",
+  ignore: !installed,
+  fn: async () => {
+    const e = endpoints(48);
+    try {
+      const xl = await startXl2tpd({
+        config: {
+          global: { listenAddr: e.theirs, port: e.port, debug: true },
+          lns: [{ hostname: "xlns", assignIp: false }],
+        },
+      });
+      await using reactor = new Reactor();
+      using sock = reactor.udp({ local: { address: e.ours, port: e.ourPort } });
+      const sccrq = buildSccrq(
+        { version: 2, hostName: "probe", receiveWindow: 4, hide: true },
+        4321,
+        {},
+      );
+      assert.ok(
+        (sccrq.avps ?? []).some((a) => "hidden" in a && a.hidden),
+        "the tunnel ID is hidden",
+      );
+      // xl2tpd's key for the AVPs of an SCCRQ is the empty secret (see the module doc).
+      const bytes = encodeControl(
+        { version: 2, tunnelId: 0, sessionId: 0, ns: 0, nr: 0, type: sccrq.type, avps: sccrq.avps },
+        { secret: new Uint8Array(0) },
+      );
+      assert.ok(sock.send(bytes, { address: e.theirs, port: e.port }));
+      const it = sock[Symbol.asyncIterator]();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const reply = await Promise.race([
+        it.next(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`no answer from xl2tpd\n${xl.output()}`)),
+            5000,
+          );
+        }),
+      ]).finally(() => clearTimeout(timer));
+      assert.equal(reply.done, false);
+      const answer = decodeControl((reply.value as Datagram).data, { version: 2 });
+      assert.equal(answer.type, MessageType.SCCRP);
+      assert.equal(answer.tunnelId, 4321, "xl2tpd answers the tunnel ID it decrypted");
+      assert.match(xl.output(), /using peer's tunnel 4321/);
+    } finally {
+      await stopAllXl2tpd();
+    }
   },
 });
