@@ -80,7 +80,7 @@ export function hex(bytes: Uint8Array): string {
 /** Poll `probe` until it returns true; fail with `what` after `timeoutMs`. */
 export async function waitFor(
   what: string,
-  probe: () => Promise<boolean>,
+  probe: () => Promise<boolean> | boolean,
   timeoutMs = 30_000,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;

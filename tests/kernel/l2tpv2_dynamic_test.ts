@@ -76,7 +76,7 @@ pppd_args = "lac.pppd"
 `,
       );
       const lns = startDaemon(topo, 2, `${dir}/lns.toml`, ["--verbose"]);
-      await waitFor("the LNS to listen", async () => {
+      await waitFor("the LNS to listen", () => {
         if (lns.exited()) throw new Error(`LNS exited:\n${lns.output()}`);
         return /Listening/.test(lns.output());
       });

@@ -114,7 +114,7 @@ for (const encap of ["ip", "udp"] as const) {
       capErr.releaseLock();
 
       const responder = startDaemon(topo, 2, `${dir}/h2.toml`, ["--verbose"]);
-      await waitFor("the responder to listen", async () => /Listening/.test(responder.output()));
+      await waitFor("the responder to listen", () => /Listening/.test(responder.output()));
       const initiator = startDaemon(topo, 1, `${dir}/h1.toml`, ["--verbose"]);
       const daemons: DaemonProcess[] = [initiator, responder];
       try {
