@@ -39,6 +39,8 @@ import { isNotFound } from "./netlink/errors.ts";
 import { LibnlConnection, type LibnlConnectionOptions } from "./netlink/libnl_connection.ts";
 import { GENL_HDRLEN, type GenlMessage, NLMSG_HDRLEN } from "./netlink/message.ts";
 
+/** How long {@linkcode KernelDataPlane.deleteTunnel} waits for the kernel to let go. */
+const TUNNEL_DELETE_WAIT_MS = 5000;
 /** Offset of the first attribute in a generic netlink message, for error offsets. */
 const ATTR_BASE = NLMSG_HDRLEN + GENL_HDRLEN;
 
@@ -177,6 +179,18 @@ export class KernelDataPlane implements DataPlane {
   async deleteTunnel(tunnelId: number): Promise<void> {
     await this.#request(tunnelDeleteRequest(tunnelId), `delete tunnel ${tunnelId}`);
     this.#versions.delete(tunnelId);
+    // The kernel acknowledges the delete and removes the tunnel from a work queue a moment later;
+    // wait until it is gone, so the ID can be reused and a read-back agrees.
+    for (let waitMs = 1, waited = 0; await this.getTunnel(tunnelId); waited += waitMs) {
+      if (waited >= TUNNEL_DELETE_WAIT_MS) {
+        throw new Error(
+          `Cannot delete tunnel ${tunnelId}: still present ${TUNNEL_DELETE_WAIT_MS} ms after the ` +
+            `kernel acknowledged the delete`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, waitMs));
+      waitMs = Math.min(waitMs * 2, 100);
+    }
   }
 
   /**

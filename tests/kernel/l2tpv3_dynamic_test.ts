@@ -36,7 +36,8 @@ function config(
   cookie: number[],
   dir: string,
 ): string {
-  const ep = (a: string): string => encap === "udp" ? `${a}:1701` : a;
+  const host = me.includes(":") ? (a: string): string => `[${a}]` : (a: string): string => a;
+  const ep = (a: string): string => encap === "udp" ? `${host(a)}:1701` : a;
   return `[tunnel.pe]
 mode = "dynamic"
 role = "${role}"
@@ -67,9 +68,11 @@ async function tshark(args: string[]): Promise<string> {
   return (await sh(["tshark", ...args])).stdout;
 }
 
-for (const encap of ["ip", "udp"] as const) {
+const variants: ["ip" | "udp", 4 | 6][] = [["ip", 4], ["udp", 6]];
+for (const [encap, family] of variants) {
   Deno.test({
-    name: `L2TPv3 ${encap}: dynamic eth + ppp pseudowires, cookies, ping, tshark, dead peer`,
+    name: `L2TPv3 ${encap}/IPv${family}: dynamic eth + ppp pseudowires, cookies, ping, tshark, ` +
+      `dead peer`,
     ignore: !inVm,
     fn: async () => {
       await using topo = await Topology.create({ hosts: 2 });
@@ -101,7 +104,7 @@ for (const encap of ["ip", "udp"] as const) {
         "-w",
         pcap,
         "-f",
-        encap === "ip" ? "ip proto 115" : "udp port 1701",
+        encap === "ip" ? (family === 4 ? "ip proto 115" : "ip6 proto 115") : "udp port 1701",
       ], { stdout: "null", stderr: "piped" });
       // dumpcap says "Capturing on" once it is listening.
       const capErr = capture.stderr.getReader();

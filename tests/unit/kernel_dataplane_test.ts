@@ -48,6 +48,9 @@ interface FakeSession {
 class FakeL2tpKernel {
   readonly tunnels = new Map<number, FakeTunnel>();
   readonly sessions = new Map<string, FakeSession>();
+  /** Like the kernel's work queue: a deleted tunnel stays visible for this many more GETs. */
+  lingerGets = 0;
+  readonly #lingering = new Map<number, { tunnel: FakeTunnel; gets: number }>();
   #eth = 0;
 
   handle = (req: Message): Uint8Array[] => {
@@ -83,10 +86,13 @@ class FakeL2tpKernel {
         });
         return [ack(req)];
       }
-      case L2TP_CMD.TUNNEL_DELETE:
-        if (!this.tunnels.delete(tid)) return [nack(req, 19)];
+      case L2TP_CMD.TUNNEL_DELETE: {
+        const gone = this.tunnels.get(tid);
+        if (!gone || !this.tunnels.delete(tid)) return [nack(req, 19)];
+        if (this.lingerGets > 0) this.#lingering.set(tid, { tunnel: gone, gets: this.lingerGets });
         for (const [k, s] of this.sessions) if (s.tunnel === tid) this.sessions.delete(k);
         return [ack(req)];
+      }
       case L2TP_CMD.TUNNEL_MODIFY:
         return [this.tunnels.has(tid) ? ack(req) : nack(req, 19)];
       case L2TP_CMD.TUNNEL_GET: {
@@ -94,6 +100,11 @@ class FakeL2tpKernel {
           const parts = [...this.tunnels.values()].map((t) => this.#tunnelReply(req, t, true));
           return [concat(...parts, done(req))];
         }
+        const linger = this.#lingering.get(tid);
+        if (linger && linger.gets-- > 0) {
+          return [this.#tunnelReply(req, linger.tunnel, false), ack(req)];
+        }
+        this.#lingering.delete(tid);
         const t = this.tunnels.get(tid);
         return t === undefined ? [nack(req, 19)] : [this.#tunnelReply(req, t, false), ack(req)];
       }
@@ -290,6 +301,16 @@ Deno.test("KernelDataPlane: create tunnel and sessions, list, modify, delete", a
   dp.close();
   assert.equal(conn.closed, true);
   await assert.rejects(dp.listTunnels(), /Cannot use data plane: it is closed/);
+});
+
+Deno.test("KernelDataPlane: deleteTunnel waits until the kernel has really let go", async () => {
+  const { conn, dp, kernel } = rig();
+  await dp.createTunnel(TUNNEL);
+  kernel.lingerGets = 3;
+  await dp.deleteTunnel(42);
+  const gets = conn.sent.filter((m) => decodeGenl(m.data).header.command === L2TP_CMD.TUNNEL_GET);
+  assert.equal(gets.length, 4, "read back until the tunnel was gone");
+  assert.equal(await dp.getTunnel(42), undefined);
 });
 
 Deno.test("KernelDataPlane: the golden TUNNEL_CREATE bytes reach the connection", async () => {
