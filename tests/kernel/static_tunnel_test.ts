@@ -194,3 +194,60 @@ psid = 2
     assert.deepEqual(await ipSessions(h1.netns), []);
   },
 });
+
+Deno.test({
+  name: "static L2TPv2 PPP session through the daemon: pppd on both ends, ping, clean stop",
+  ignore: !inVm,
+  fn: async () => {
+    await using topo = await Topology.create({ hosts: 2 });
+    const dir = await Deno.makeTempDir({ prefix: "l2tp-static-ppp-" });
+    const daemons = topo.hosts.map((me, i) => {
+      const other = topo.hosts[1 - i];
+      Deno.writeTextFileSync(
+        `${dir}/h${i + 1}.pppd`,
+        i === 0
+          ? "noauth\n10.97.0.1:10.97.0.2\nlcp-echo-interval 0\n"
+          : "noauth\nlcp-echo-interval 0\n",
+      );
+      const path = `${dir}/h${i + 1}.toml`;
+      Deno.writeTextFileSync(
+        path,
+        `[tunnel.t]
+version = "l2tpv2"
+local = "${me.ipv4}:1701"
+peer = "${other.ipv4}:1701"
+tid = ${7 + i}
+ptid = ${8 - i}
+
+[tunnel.t.session.ppp]
+pseudowire = "ppp"
+sid = ${70 + i}
+psid = ${71 - i}
+pppd_args = "h${i + 1}.pppd"
+`,
+      );
+      return startDaemon(topo, i + 1, path);
+    });
+    try {
+      await waitFor("PPP up on host 2", async () => {
+        for (const d of daemons) if (d.exited()) throw new Error(`daemon exited:\n${d.output()}`);
+        const r = await topo.exec(2, ["ip", "-j", "addr", "show", "type", "ppp"]);
+        return r.stdout.includes("10.97.0.2");
+      }, 45_000);
+      await topo.ping(2, "10.97.0.1", { count: 3 });
+      await topo.ping(1, "10.97.0.2", { count: 3 });
+    } finally {
+      for (const [i, d] of daemons.entries()) {
+        const st = await d.stop("SIGTERM");
+        assert.equal(st.code, 0, `daemon ${i + 1} exits cleanly:\n${d.output()}`);
+      }
+      await Deno.remove(dir, { recursive: true });
+    }
+    for (const h of topo.hosts) {
+      assert.deepEqual(await ipTunnels(h.netns), []);
+      assert.deepEqual(await ipSessions(h.netns), []);
+      const ppp = await topo.exec(h, ["ip", "-j", "link", "show", "type", "ppp"]);
+      assert.deepEqual(JSON.parse(ppp.stdout || "[]"), [], `no ppp interface in ${h.netns}`);
+    }
+  },
+});
