@@ -6,7 +6,7 @@ import {
   type TunnelSocketOpener,
 } from "../../lib/daemon.ts";
 import { FakeClock } from "../../control/clock.ts";
-import type { Datagram } from "../../lib/socket.ts";
+import { type Datagram, openTunnelSocket } from "../../lib/socket.ts";
 import type { Config, SessionConfig, TunnelConfig } from "../../lib/config.ts";
 import { NullDataPlane } from "../../dataplane/null.ts";
 
@@ -334,4 +334,68 @@ Deno.test("host names are resolved before anything is created, to the peer's fam
   const d2 = new Daemon({ config: config(tunnel("a", 1), bad), dataPlane: dp2, resolve });
   await assert.rejects(d2.start(), /tunnel "b": key "peer": Cannot resolve nowhere\.invalid/);
   assert.equal(dp2.calls.length, 0, "nothing was created");
+});
+
+Deno.test("garbage at a running LNS is dropped: the daemon keeps serving its tunnel", async () => {
+  using lnsDp = new NullDataPlane();
+  using lacDp = new NullDataPlane();
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const s: SessionConfig = {
+    name: "ppp",
+    pseudowire: "ppp",
+    sendSeqnum: false,
+    recvSeqnum: false,
+    l2specType: "none",
+  };
+  const common = { mode: "dynamic", version: 2, encap: "udp", managed: true } as const;
+  const lns = new Daemon({
+    dataPlane: lnsDp,
+    pppd: false,
+    config: config({
+      ...common,
+      name: "lns",
+      role: "lns",
+      local: { address: "127.0.0.1", port },
+      peer: { address: "127.0.0.1", port: 0 },
+      sessions: [s],
+    }),
+  });
+  await lns.start();
+  // Random bytes, and valid-looking L2TP control headers with random bodies.
+  using junk = openTunnelSocket({
+    encap: "udp",
+    local: { address: "127.0.0.1", port: 0 },
+    peer: { address: "127.0.0.1", port },
+  });
+  let seed = 7;
+  const rnd = (): number => (seed = (seed * 1103515245 + 12345) >>> 0) >>> 16;
+  for (let i = 0; i < 3000; i++) {
+    const n = rnd() % 120;
+    const d = new Uint8Array(n).map(() => rnd() & 0xff);
+    if (i % 2 === 0 && n >= 12) {
+      d.set([0xc8, 0x02, 0, n, 0, 0, 0, 0]);
+    }
+    junk.send(d);
+    if (i % 100 === 0) await new Promise((r) => setTimeout(r, 1));
+  }
+  const lac = new Daemon({
+    dataPlane: lacDp,
+    pppd: false,
+    config: config({
+      ...common,
+      name: "lac",
+      role: "lac",
+      peer: { address: "127.0.0.1", port },
+      sessions: [s],
+    }),
+  });
+  await lac.start();
+  await until(
+    "the tunnel and session at both ends",
+    async () =>
+      (await lnsDp.listSessions()).length === 1 && (await lacDp.listSessions()).length === 1,
+  );
+  await lac.stop();
+  await until("the LNS to follow", async () => (await lnsDp.listTunnels()).length === 0);
+  await lns.stop();
 });
