@@ -456,6 +456,17 @@ export interface ControlConnectionOptions<S extends SessionParams = SessionParam
   onEvent?: (event: ConnectionEvent<S>) => void;
   /** Responder: the SCCRQ datagram that created the connection (from a listener). */
   initial?: Datagram;
+  /**
+   * Where datagrams read from the socket that belong to another control connection go: a
+   * control message for another tunnel ID, or, for a responder, one with tunnel ID 0 that is
+   * not a ZLB (a new SCCRQ). Several tunnels with one peer address and port (RFC 2661 allows
+   * any number between two hosts; xl2tpd, for one, sends every tunnel from its one UDP port)
+   * have sockets with the same addresses and ports, and the kernel delivers each datagram to
+   * one of them, so a listener routes them (see control/listener.ts). Return true when the
+   * datagram was taken; false lets this connection process it as it would without the hook.
+   * Datagrams given to {@linkcode ControlConnection.receive} are never passed here.
+   */
+  onForeign?: (d: Datagram) => boolean;
   /** Transport tuning (StopCCN hold, acknowledgement delay, ...). */
   transport?: Pick<
     ControlTransportOptions,
@@ -1139,9 +1150,11 @@ export class ControlConnection<S extends SessionParams = SessionParams>
   }
 
   async #readLoop(): Promise<void> {
+    const foreign = this.#opts.onForeign;
     try {
       for await (const d of this.#socket) {
         if (this.#state === "dead") break;
+        if (foreign !== undefined && this.#isForeign(d) && foreign(d)) continue;
         this.receive(d);
       }
     } catch (e) {
@@ -1152,6 +1165,19 @@ export class ControlConnection<S extends SessionParams = SessionParams>
         });
       }
     }
+  }
+
+  /** A control message for another tunnel, or (responder) a non-ZLB one for tunnel ID 0. */
+  #isForeign(d: Datagram): boolean {
+    let peek;
+    try {
+      peek = peekHeader(d.data, this.#ipPrefix ? "ip" : "udp");
+    } catch {
+      return false;
+    }
+    if (peek.kind !== "control") return false;
+    if (peek.tunnelId !== 0) return peek.tunnelId !== this.#localTunnelId;
+    return this.#role === "responder" && !peek.zlb;
   }
 
   #send(packet: Uint8Array): void {

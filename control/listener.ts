@@ -19,6 +19,13 @@
  * - An SCCRQ that crosses one of our own (the daemon's `contest` hook asks our initiator, see
  *   {@linkcode ControlConnection.contest}) is ignored when we win the tie breaker.
  *
+ * Several tunnels from one peer address and port (RFC 2661 allows any number between two
+ * hosts; xl2tpd sends all its tunnels from its one UDP port) get sockets with the same addresses
+ * and ports, and the kernel delivers each datagram from that peer to one of them, whichever
+ * tunnel it is for; a new SCCRQ from that peer reaches one of them too, not this socket. So what
+ * an accepted connection's socket reads for another tunnel ID, or with tunnel ID 0, comes back
+ * here (the connection's `onForeign`) and is handled as above.
+ *
  * The per-tunnel socket comes from the injected {@linkcode TunnelSocketFactory} (the daemon's
  * opens a UDP socket bound to the listener's address and port with SO_REUSEADDR and connected to
  * the peer, or an L2TP/IP socket bound to the new control connection ID and connected to the
@@ -82,6 +89,7 @@ export type ResponderOptions<S extends SessionParams = SessionParams> = Omit<
   | "initial"
   | "localTunnelId"
   | "tunnelIds"
+  | "onForeign"
 >;
 
 /**
@@ -335,16 +343,23 @@ export class Listener<S extends SessionParams = SessionParams> {
     return this.#opts.ipPrefix && this.#opts.encap === "ip" ? "ip" : "udp";
   }
 
-  #onDatagram(d: Datagram): void {
+  /**
+   * A datagram that reached the listening socket, or (`via`) one that reached the socket of the
+   * accepted connection `via` but is not for it (see `onForeign` in control/connection.ts).
+   * Returns whether it was taken (handed to a connection, accepted, refused or dropped here);
+   * `via` processes what was not.
+   */
+  #onDatagram(d: Datagram, via?: ControlConnection<S>): boolean {
     const peek = peekHeader(d.data, this.#wire());
-    if (peek.kind !== "control") return;
+    if (peek.kind !== "control") return false;
     const version = peek.version;
     if (peek.tunnelId !== 0) {
       const a = this.#byTunnelId.get(`${version}|${peek.tunnelId}`);
-      if (a !== undefined) a.conn.receive(d);
-      return;
+      if (a === undefined || a.conn === via) return false;
+      a.conn.receive(d);
+      return true;
     }
-    if (peek.zlb || this.#closing) return;
+    if (peek.zlb || this.#closing) return false;
     const byAddress = this.#opts.tunnels.filter((t) =>
       t.version === version && t.peer !== undefined && t.peer.address === d.from.address
     );
@@ -365,36 +380,39 @@ export class Listener<S extends SessionParams = SessionParams> {
       }
     }
     if (msg === undefined) {
+      if (via !== undefined) return false;
       this.#log.warn("listener on {local}: SCCRQ from {from} refused: {error}", {
         local: endpointText(this.#opts.local),
         from: endpointText(d.from),
         error: `cannot decode or authenticate it (${lastError}); wrong shared secret?`,
       });
-      return;
+      return true;
     }
-    if (msg.type !== MessageType.SCCRQ) return;
+    if (msg.type !== MessageType.SCCRQ) return false;
     const assigned = version === 2
       ? getAvp(msg, AvpType.AssignedTunnelId)
       : getAvp(msg, AvpType.AssignedControlConnectionId);
     if (!assigned) {
+      if (via !== undefined) return false;
       this.#log.warn("listener on {local}: SCCRQ from {from} without a tunnel ID: dropped", {
         local: endpointText(this.#opts.local),
         from: endpointText(d.from),
       });
-      return;
+      return true;
     }
     const key = `${version}|${endpointText(d.from)}|${assigned}`;
     const known = this.#bySccrq.get(key);
     if (known !== undefined) {
+      if (known.conn === via) return false;
       known.conn.receive(d);
-      return;
+      return true;
     }
     if (tunnel === undefined) {
       this.#reject(d, version, peek.ns, assigned, {
         resultCode: StopCcnResult.NotAuthorized,
         errorMessage: "not a configured peer",
       }, "not a configured peer");
-      return;
+      return true;
     }
     const max = this.#opts.maxTunnels;
     const count = (t: ListenerTunnel<S>): number =>
@@ -408,7 +426,7 @@ export class Listener<S extends SessionParams = SessionParams> {
         errorCode: ErrorCode.NoResources,
         errorMessage: "tunnel limit reached",
       }, "tunnel limit reached");
-      return;
+      return true;
     }
     const verdict = this.#opts.contest?.(d.from, version, getAvp(msg, AvpType.TieBreaker)) ??
       "none";
@@ -420,9 +438,20 @@ export class Listener<S extends SessionParams = SessionParams> {
           from: endpointText(d.from),
         },
       );
-      return;
+      return true;
     }
     this.#accept(d, version, assigned, tunnel, key);
+    return true;
+  }
+
+  /** A datagram read by an accepted connection's socket that is not for it. Never throws. */
+  #foreign(d: Datagram, via: ControlConnection<S> | undefined): boolean {
+    if (via === undefined) return false;
+    try {
+      return this.#onDatagram(d, via);
+    } catch {
+      return false;
+    }
   }
 
   #decode(d: Datagram, version: L2tpVersion, t: ListenerTunnel<S> | undefined): ControlMessage {
@@ -497,6 +526,7 @@ export class Listener<S extends SessionParams = SessionParams> {
       });
       return;
     }
+    const self: { conn?: ControlConnection<S> } = {};
     const conn = new ControlConnection<S>({
       ...(this.#opts.clock ? { clock: this.#opts.clock } : {}),
       ...(this.#opts.log ? { log: this.#opts.log } : {}),
@@ -513,7 +543,9 @@ export class Listener<S extends SessionParams = SessionParams> {
       initial: d,
       localTunnelId,
       tunnelIds: ids,
+      onForeign: (f) => this.#foreign(f, self.conn),
     });
+    self.conn = conn;
     const a: Accepted<S> = { conn, tunnel, key, socket };
     this.#accepted.set(conn, a);
     this.#bySccrq.set(key, a);

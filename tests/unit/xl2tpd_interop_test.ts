@@ -39,6 +39,7 @@ import {
   startXl2tpd,
   stopAllXl2tpd,
   xl2tpdInstalled,
+  type Xl2tpdLac,
   type Xl2tpdOptions,
 } from "../kernel/_xl2tpd.ts";
 
@@ -500,9 +501,96 @@ Deno.test({
       const answer = decodeControl((reply.value as Datagram).data, { version: 2 });
       assert.equal(answer.type, MessageType.SCCRP);
       assert.equal(answer.tunnelId, 4321, "xl2tpd answers the tunnel ID it decrypted");
-      assert.match(xl.output(), /using peer's tunnel 4321/);
+      await xl.waitFor(/using peer's tunnel 4321/, 5000);
     } finally {
       await stopAllXl2tpd();
     }
+  },
+});
+
+Deno.test({
+  name: "keep-alive: xl2tpd acknowledges our HELLOs; once it is killed (no StopCCN) our side " +
+    "declares it dead and removes tunnel and session",
+  ignore: !stub,
+  fn: async () => {
+    const e = endpoints(49);
+    await withBoth(
+      {
+        config: {
+          global: { listenAddr: e.theirs, port: e.port, debug: true },
+          lns: [{ hostname: "xlns", assignIp: false }],
+        },
+        stubPppd: true,
+      },
+      ourTunnel({
+        peer: { address: e.theirs, port: e.port },
+        helloTimeoutMs: 200,
+        retryTimeoutMs: 200,
+        maxRetries: 2,
+      }),
+      async (xl, { dp, log }) => {
+        await xl.waitFor(/Call established with/);
+        await xl.waitFor(/(message type 6 \(Hello\)[^]*){4}/, 5000);
+        assert.equal((await dp.listTunnels()).length, 1, "HELLOs acknowledged: still up");
+        assert.equal((await dp.listSessions()).length, 1);
+        assert.doesNotMatch(log.text(), /peer silent/);
+        await xl.stop("SIGKILL");
+        await until(
+          "our side to give the silent peer up",
+          async () =>
+            (await dp.listTunnels()).length === 0 && (await dp.listSessions()).length === 0,
+        );
+        assert.match(log.text(), /peer silent/);
+      },
+    );
+  },
+});
+
+Deno.test({
+  name: "xl2tpd LAC -> our LNS, two tunnels from its one UDP port (two [lac] sections, the " +
+    "second dialled later): both come up and go down on their own",
+  ignore: !stub,
+  fn: async () => {
+    const e = endpoints(50);
+    const lac = (name: string): Xl2tpdLac => ({
+      name,
+      lns: `${e.ours}:${e.ourPort}`,
+      hostname: `xlac-${name}`,
+    });
+    await withBoth(
+      {
+        config: {
+          global: { listenAddr: e.theirs, port: e.port, debug: true },
+          lac: [{ ...lac("one"), autodial: true }, lac("two")],
+        },
+        stubPppd: true,
+      },
+      ourTunnel({
+        role: "lns",
+        local: { address: e.ours, port: e.ourPort },
+        peer: { address: e.theirs, port: 0 },
+      }),
+      async (xl, { dp, log }) => {
+        await xl.waitFor(/Call established with/);
+        await until("the first tunnel", async () => (await dp.listSessions()).length === 1);
+        // Its SCCRQ comes from the port of the first tunnel, whose socket at our end reads it.
+        await xl.control("c two");
+        await until(
+          "both tunnels and calls at our end",
+          async () =>
+            (await dp.listTunnels()).length === 2 && (await dp.listSessions()).length === 2,
+        );
+        assert.equal(establishedCalls(xl.output()).length, 2);
+        assert.match(log.text(), /\(xlac-one\)/);
+        assert.match(log.text(), /\(xlac-two\)/);
+        await xl.control("d one");
+        await until("the first tunnel to go", async () => (await dp.listTunnels()).length === 1);
+        assert.equal((await dp.listSessions()).length, 1);
+        const [left] = await dp.listTunnels();
+        assert.equal(left.peerTunnelId, establishedTunnel(xl.output())?.local);
+        assert.doesNotMatch(xl.output(), /out of order|bad control packet/);
+      },
+      true,
+    );
   },
 });
