@@ -29,25 +29,23 @@ async function pppdCount(): Promise<number> {
   return Number(r.stdout.trim() || "0");
 }
 
-for (const stopFirst of ["LAC", "LNS"] as const) {
-  Deno.test({
-    name: `L2TPv2 LAC <-> LNS with pppd: PPP up, ping, ${stopFirst} stops first, all clean`,
-    ignore: !inVm,
-    fn: async () => {
-      await using topo = await Topology.create({ hosts: 2 });
-      const [h1, h2] = topo.hosts;
-      const dir = await Deno.makeTempDir({ prefix: "l2tpv2-" });
-      Deno.writeTextFileSync(
-        `${dir}/lns.pppd`,
-        "noauth\n10.99.0.1:10.99.0.2\nnodefaultroute\nlcp-echo-interval 0\n",
-      );
-      Deno.writeTextFileSync(
-        `${dir}/lac.pppd`,
-        "noauth\nnodefaultroute\nipcp-accept-local\nipcp-accept-remote\nlcp-echo-interval 0\n",
-      );
-      Deno.writeTextFileSync(
-        `${dir}/lns.toml`,
-        `[tunnel.lns]
+/** Our LNS on host 2 and our LAC on host 1, with pppd on both; resolves once PPP is up. */
+async function bringUp(
+  topo: Topology,
+  dir: string,
+): Promise<{ lac: DaemonProcess; lns: DaemonProcess }> {
+  const [h1, h2] = topo.hosts;
+  Deno.writeTextFileSync(
+    `${dir}/lns.pppd`,
+    "noauth\n10.99.0.1:10.99.0.2\nnodefaultroute\nlcp-echo-interval 0\n",
+  );
+  Deno.writeTextFileSync(
+    `${dir}/lac.pppd`,
+    "noauth\nnodefaultroute\nipcp-accept-local\nipcp-accept-remote\nlcp-echo-interval 0\n",
+  );
+  Deno.writeTextFileSync(
+    `${dir}/lns.toml`,
+    `[tunnel.lns]
 mode = "dynamic"
 role = "lns"
 version = "l2tpv2"
@@ -61,10 +59,10 @@ pseudowire = "ppp"
 pppd_args = "lns.pppd"
 lns_mode = true
 `,
-      );
-      Deno.writeTextFileSync(
-        `${dir}/lac.toml`,
-        `[tunnel.lac]
+  );
+  Deno.writeTextFileSync(
+    `${dir}/lac.toml`,
+    `[tunnel.lac]
 version = "l2tpv2"
 peer = "${h2.ipv4}:1701"
 secret = "correct horse"
@@ -74,26 +72,39 @@ host_name = "lac"
 pseudowire = "ppp"
 pppd_args = "lac.pppd"
 `,
-      );
-      const lns = startDaemon(topo, 2, `${dir}/lns.toml`, ["--verbose"]);
-      await waitFor("the LNS to listen", () => {
-        if (lns.exited()) throw new Error(`LNS exited:\n${lns.output()}`);
-        return /Listening/.test(lns.output());
-      });
-      const lac = startDaemon(topo, 1, `${dir}/lac.toml`, ["--verbose"]);
+  );
+  const lns = startDaemon(topo, 2, `${dir}/lns.toml`, ["--verbose"]);
+  await waitFor("the LNS to listen", () => {
+    if (lns.exited()) throw new Error(`LNS exited:\n${lns.output()}`);
+    return /Listening/.test(lns.output());
+  });
+  const lac = startDaemon(topo, 1, `${dir}/lac.toml`, ["--verbose"]);
+  const daemons: DaemonProcess[] = [lac, lns];
+  for (const host of [1, 2]) {
+    await waitFor(`a ppp interface with an address on host ${host}`, async () => {
+      for (const d of daemons) {
+        if (d.exited()) throw new Error(`a daemon exited:\n${d.output()}`);
+      }
+      const [ifname] = await pppInterfaces(topo, host);
+      if (!ifname) return false;
+      const a = await topo.exec(host, ["ip", "-j", "addr", "show", "dev", ifname]);
+      return a.stdout.includes("10.99.0.");
+    }, 45_000);
+  }
+  return { lac, lns };
+}
+
+for (const stopFirst of ["LAC", "LNS"] as const) {
+  Deno.test({
+    name: `L2TPv2 LAC <-> LNS with pppd: PPP up, ping, ${stopFirst} stops first, all clean`,
+    ignore: !inVm,
+    fn: async () => {
+      await using topo = await Topology.create({ hosts: 2 });
+      const [h1, h2] = topo.hosts;
+      const dir = await Deno.makeTempDir({ prefix: "l2tpv2-" });
+      const { lac, lns } = await bringUp(topo, dir);
       const daemons: DaemonProcess[] = [lac, lns];
       try {
-        for (const host of [1, 2]) {
-          await waitFor(`a ppp interface with an address on host ${host}`, async () => {
-            for (const d of daemons) {
-              if (d.exited()) throw new Error(`a daemon exited:\n${d.output()}`);
-            }
-            const [ifname] = await pppInterfaces(topo, host);
-            if (!ifname) return false;
-            const a = await topo.exec(host, ["ip", "-j", "addr", "show", "dev", ifname]);
-            return a.stdout.includes("10.99.0.");
-          }, 45_000);
-        }
         assert.equal((await ipTunnels(h1.netns)).length, 1);
         assert.equal((await ipSessions(h2.netns)).length, 1);
         await topo.ping(1, "10.99.0.1", { count: 3 });
@@ -133,3 +144,39 @@ pppd_args = "lac.pppd"
     },
   });
 }
+
+Deno.test({
+  name: "L2TPv2: a pppd that exits ends its session with a CDN; the tunnel stays",
+  ignore: !inVm,
+  fn: async () => {
+    await using topo = await Topology.create({ hosts: 2 });
+    const [h1, h2] = topo.hosts;
+    const dir = await Deno.makeTempDir({ prefix: "l2tpv2-cdn-" });
+    const { lac, lns } = await bringUp(topo, dir);
+    try {
+      const inLac = (await sh(["ip", "netns", "pids", h1.netns])).stdout.split(/\s+/);
+      const pppds = (await sh(["pgrep", "-x", "pppd"])).stdout.split(/\s+/).filter(Boolean);
+      const lacPppd = pppds.filter((p) => inLac.includes(p));
+      assert.equal(lacPppd.length, 1, "one pppd on the LAC side");
+      await sh(["kill", "-KILL", lacPppd[0]]);
+      await waitFor(
+        "the CDN to remove the session at both ends",
+        async () =>
+          (await ipSessions(h1.netns)).length === 0 && (await ipSessions(h2.netns)).length === 0 &&
+          (await pppdCount()) === 0,
+        20_000,
+      );
+      assert.match(lac.output(), /pppd exited/);
+      assert.match(lns.output(), /Session \d+ down/);
+      assert.equal((await ipTunnels(h1.netns)).length, 1, "the LAC's tunnel stays up");
+      assert.equal((await ipTunnels(h2.netns)).length, 1, "the LNS's tunnel stays up");
+    } finally {
+      for (const d of [lac, lns]) {
+        const st = await d.stop("SIGTERM");
+        assert.equal(st.code, 0, d.output());
+      }
+      await Deno.remove(dir, { recursive: true });
+    }
+    for (const h of topo.hosts) assert.deepEqual(await ipTunnels(h.netns), []);
+  },
+});
