@@ -119,17 +119,25 @@ async function run(command: RunCommand): Promise<number> {
   }
   for (const warning of config.warnings ?? []) log.warn("config: {warning}", { warning });
 
-  // Signals are wired before anything is brought up, so a SIGTERM during bring-up still stops
-  // the daemon cleanly.
+  // Signals are wired before anything is brought up; a signal during bring-up takes effect once
+  // bring-up is over. A second signal ends the process at once, without the cleanup.
   const controller = new AbortController();
   const onSignal = (name: string): () => void => () => {
     if (controller.signal.aborted) {
-      log.info("{signal} received: shutdown already in progress", { signal: name });
-      return;
+      log.error("{signal} received again: exiting now, without cleanup", { signal: name });
+      Deno.exit(1);
     }
     log.info("{signal} received: shutting down", { signal: name });
     controller.abort();
   };
+  // A bug must not leave the kernel half-programmed: log it and shut down cleanly (exit 1).
+  let internalError = false;
+  globalThis.addEventListener("unhandledrejection", (e) => {
+    e.preventDefault();
+    internalError = true;
+    log.fatal("Internal error: {error}; shutting down", { error: errorText(e.reason) });
+    controller.abort();
+  });
   const handlers = { SIGINT: onSignal("SIGINT"), SIGTERM: onSignal("SIGTERM") } as const;
   Deno.addSignalListener("SIGINT", handlers.SIGINT);
   Deno.addSignalListener("SIGTERM", handlers.SIGTERM);
@@ -162,7 +170,7 @@ async function run(command: RunCommand): Promise<number> {
       dataPlane.close();
     }
     log.info("shutdown complete");
-    return 0;
+    return internalError ? 1 : 0;
   } finally {
     Deno.removeSignalListener("SIGINT", handlers.SIGINT);
     Deno.removeSignalListener("SIGTERM", handlers.SIGTERM);

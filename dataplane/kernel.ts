@@ -246,21 +246,25 @@ export class KernelDataPlane implements DataPlane {
       ? await this.#versionOf(spec.tunnelId)
       : undefined;
     await this.#request(sessionCreateRequest(spec, version), op);
-    const info = await this.getSession(spec.tunnelId, spec.sessionId);
-    if (info === undefined) {
-      throw new Error(`Cannot ${op}: the kernel did not report the session after creating it`);
-    }
-    if (spec.pseudowire === "eth" && spec.mtu !== undefined && info.ifname !== undefined) {
-      try {
-        if (this.#getMtu(info.ifname) !== spec.mtu) this.#setMtu(info.ifname, spec.mtu);
-      } catch (e) {
-        await this.deleteSession(spec.tunnelId, spec.sessionId).catch(() => {});
-        throw new Error(`Cannot ${op}: ${e instanceof Error ? e.message : String(e)}`, {
-          cause: e,
-        });
+    // From here on a failure must not leave the new session behind.
+    try {
+      const info = await this.getSession(spec.tunnelId, spec.sessionId);
+      if (info === undefined) {
+        throw new Error("the kernel did not report the session after creating it");
       }
+      if (spec.pseudowire === "eth" && spec.mtu !== undefined && info.ifname !== undefined) {
+        if (this.#getMtu(info.ifname) !== spec.mtu) this.#setMtu(info.ifname, spec.mtu);
+      }
+      return info;
+    } catch (e) {
+      let rollback = "";
+      await this.deleteSession(spec.tunnelId, spec.sessionId).catch((d) => {
+        rollback = `; and it could not be deleted again: ${d instanceof Error ? d.message : d}`;
+      });
+      throw new Error(`Cannot ${op}: ${e instanceof Error ? e.message : String(e)}${rollback}`, {
+        cause: e,
+      });
     }
-    return info;
   }
 
   /**

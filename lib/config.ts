@@ -475,6 +475,8 @@ const SESSION_KEYS = [
 ] as const;
 
 const U32_MAX = 0xffffffff;
+/** The longest timer JavaScript can arm (2^31 - 1 ms, about 24.8 days). */
+const TIMER_MAX = 0x7fffffff;
 const U16_MAX = 0xffff;
 
 // ---------------------------------------------------------------------------------------------
@@ -1017,9 +1019,9 @@ function parseTunnel(
   const modeKey = r.oneOf("mode", ["static", "quiescent", "dynamic"] as const);
   const versionKey = r.oneOf("version", ["l2tpv2", "l2tpv3"] as const);
   const encapKey = r.oneOf("encap", ["udp", "ip"] as const);
-  const helloMs = r.int("hello_timeout", 0, U32_MAX, " (milliseconds)");
+  const helloMs = r.int("hello_timeout", 0, TIMER_MAX, " (milliseconds)");
   const windowSize = r.int("window_size", 0, U16_MAX, " (messages)");
-  const retryMs = r.int("retry_timeout", 0, U32_MAX, " (milliseconds)");
+  const retryMs = r.int("retry_timeout", 0, TIMER_MAX, " (milliseconds)");
   const maxRetries = r.int("max_retries", 0, U16_MAX);
   const hostName = r.string("host_name");
   const framingCaps = r.stringArray("framing_caps", ["sync", "async"] as const);
@@ -1375,12 +1377,13 @@ function parseSession(
   }
   if (ifname !== undefined) {
     if (
-      ifname.length === 0 || ifname.length > 15 || /[\s/:]/.test(ifname) || ifname === "." ||
+      ifname.length === 0 || new TextEncoder().encode(ifname).length > 15 ||
+      /[\s/:]/.test(ifname) || ifname === "." ||
       ifname === ".."
     ) {
       r.fail(
         "interface_name",
-        `expected a Linux interface name (1..15 characters, no whitespace, "/" or ":"), got ` +
+        `expected a Linux interface name (1..15 bytes, no whitespace, "/" or ":"), got ` +
           quote(ifname),
       );
     }

@@ -93,8 +93,8 @@ interface LiveTunnel {
  * own socket from the configured addresses. A quiescent tunnel is a managed static tunnel that
  * also runs HELLO keep-alives over its socket ({@linkcode QuiescentTunnel}); when the peer stops
  * answering, that tunnel and its sessions are taken down and the daemon carries on. Dynamic
- * tunnels need the full control protocol, which this daemon does not run yet: a configuration
- * that has one is refused before anything is created.
+ * tunnels run the full control protocol ({@linkcode DynamicTunnels}), started once every static
+ * tunnel is up.
  *
  * @example Usage
  * ```ts
@@ -130,6 +130,8 @@ export class Daemon {
   readonly #pppd: boolean;
   #reactor?: Reactor;
   #dynamic?: DynamicTunnels;
+  /** Tunnels being taken down after their peer died; stop() waits for them. */
+  readonly #teardowns = new Set<Promise<void>>();
   #live: LiveTunnel[] = [];
   #state: "idle" | "starting" | "running" | "stopping" | "stopped" = "idle";
 
@@ -160,8 +162,8 @@ export class Daemon {
    */
   async start(): Promise<void> {
     if (this.#state !== "idle") throw new Error(`Cannot start the daemon: it is ${this.#state}`);
-    this.#state = "starting";
     refuseUnsupported(this.#config);
+    this.#state = "starting";
     try {
       // Resolve every host name first, so a name that does not resolve starts nothing.
       const resolved: TunnelConfig[] = [];
@@ -178,6 +180,12 @@ export class Daemon {
       if (dynamic.length > 0) {
         this.#dynamic = new DynamicTunnels({
           tunnels: dynamic,
+          // Dynamic tunnels must not draw IDs the static ones already use.
+          reserved: resolved.filter((t) => t.mode !== "dynamic").map((t) => ({
+            version: t.version,
+            tunnelId: t.tid,
+            sessionIds: t.sessions.map((s) => s.sid),
+          })),
           dataPlane: this.#dp,
           reactor: this.#reactorNow(),
           pppd: this.#pppd,
@@ -205,7 +213,12 @@ export class Daemon {
   async stop(): Promise<void> {
     if (this.#state === "stopped" || this.#state === "stopping") return;
     this.#state = "stopping";
-    await this.#dynamic?.stop();
+    try {
+      await this.#dynamic?.stop();
+    } catch (error) {
+      this.#log.error("Cannot stop the dynamic tunnels cleanly: {error}", { error: String(error) });
+    }
+    await Promise.all(this.#teardowns);
     await this.#tearDown();
     this.#reactor?.close();
     this.#state = "stopped";
@@ -270,6 +283,7 @@ export class Daemon {
       udpChecksum: config.udpChecksum,
       udp6ZeroChecksumTx: config.udp6ZeroChecksumTx,
       udp6ZeroChecksumRx: config.udp6ZeroChecksumRx,
+      debug: config.debug,
     };
     if (config.managed) {
       live.socket = this.#openSocket({
@@ -318,7 +332,8 @@ export class Daemon {
         peer,
         pppdArgs: session.pppdArgsList,
         log: slog,
-        onPppdExit: () => slog.error("pppd exited; the static session stays without PPP"),
+        onPppdExit: () =>
+          slog.error("pppd exited, and its kernel session with it; restart the daemon to redial"),
       });
       live.live.push(s);
       const info = s.info ??
@@ -358,6 +373,11 @@ export class Daemon {
       maxRetries: config.maxRetries,
       windowSize: config.windowSize,
       clock: this.#clock,
+      onError: (e) =>
+        this.#log.with({ tunnel: config.name }).warn("Control channel {kind} error: {error}", {
+          kind: e.kind,
+          error: e.error instanceof Error ? e.error.message : String(e.error),
+        }),
     });
     this.#log.with({ tunnel: config.name }).info(
       "Keep-alive running: HELLO after {helloTimeoutMs} ms of silence",
@@ -366,15 +386,18 @@ export class Daemon {
     live.quiescent.ended.then((end) => this.#quiescentEnded(live, end));
   }
 
-  async #quiescentEnded(live: LiveTunnel, end: TransportEnd): Promise<void> {
+  #quiescentEnded(live: LiveTunnel, end: TransportEnd): void {
     if (end.reason !== "failed" || !this.#live.includes(live) || this.#state !== "running") return;
     this.#log.with({ tunnel: live.config.name }).error(
       "Tunnel {tunnelId}: the peer stopped answering ({detail}); tearing the tunnel down",
       { tunnelId: live.tunnelId, detail: end.error?.message ?? "no acknowledgement" },
     );
     this.#live = this.#live.filter((t) => t !== live);
-    await this.#tearDownTunnel(live);
-    if (this.#live.length === 0) this.#log.warn("No tunnel is up any more");
+    const done = this.#tearDownTunnel(live).then(() => {
+      if (this.#live.length === 0) this.#log.warn("No tunnel is up any more");
+    });
+    this.#teardowns.add(done);
+    done.finally(() => this.#teardowns.delete(done));
   }
 
   #register(socket: TunnelSocketHandle): ControlChannel {

@@ -46,6 +46,8 @@ export interface DynamicOptions {
   clock?: Clock;
   /** How long a StopCCN may wait for its acknowledgement at shutdown (default 1000 ms). */
   stopGraceMs?: number;
+  /** IDs the static tunnels use: never allocated to a dynamic tunnel or session. */
+  reserved?: readonly { version: 2 | 3; tunnelId?: number; sessionIds: (number | undefined)[] }[];
 }
 
 type Conn = ControlConnection<SessionConfig>;
@@ -74,6 +76,12 @@ export class DynamicTunnels {
   /** Prepare; nothing happens until {@linkcode DynamicTunnels.start}. */
   constructor(options: DynamicOptions) {
     this.#o = options;
+    for (const r of options.reserved ?? []) {
+      if (r.tunnelId !== undefined) this.#tunnelIds[r.version].reserve(r.tunnelId);
+      if (r.version === 3) {
+        for (const sid of r.sessionIds) if (sid !== undefined) this.#sessionIds3.reserve(sid);
+      }
+    }
   }
 
   /**
@@ -99,26 +107,44 @@ export class DynamicTunnels {
 
   /** Close every control connection (StopCCN), wait briefly for the acknowledgements, end. */
   async stop(): Promise<void> {
-    const conns = [
-      ...this.#initiators.map((i) => i.conn),
-      ...this.#listeners.flatMap((l) => l.listener.connections),
-    ];
-    await Promise.all(conns.map((c) => c.close().catch(() => {})));
-    await sleep(this.#o.stopGraceMs ?? 1000);
+    const open = this.#connections();
+    await Promise.all(open.map((c) =>
+      c.close().catch((error) => {
+        this.#o.log.warn("Cannot close tunnel {tunnelId}: {error}", {
+          tunnelId: c.localTunnelId,
+          error: String(error),
+        });
+      })
+    ));
+    // The transport keeps retransmitting the StopCCNs meanwhile; their hold time is not waited.
+    if (open.length > 0) await sleep(this.#o.stopGraceMs ?? 1000);
     this.#abortAll();
-    await Promise.all(conns.map((c) => c.done));
+    // Listeners may have accepted more connections during the grace time: those too.
+    await Promise.all(this.#connections().map((c) => c.done));
     for (const s of this.#sessions.values()) await s.down();
     this.#sessions.clear();
   }
 
+  #connections(): Conn[] {
+    return [
+      ...this.#initiators.map((i) => i.conn),
+      ...this.#listeners.flatMap((l) => l.listener.connections),
+    ];
+  }
+
   #abortAll(): void {
-    for (const { conn, socket } of this.#initiators) {
-      conn.abort("shutting down");
-      conn.done.then(() => socket.close());
-    }
+    for (const { conn } of this.#initiators) conn.abort("shutting down");
     for (const { listener, socket } of this.#listeners) {
       listener.abort();
+      this.#close(socket);
+    }
+  }
+
+  #close(socket: { close(): void }): void {
+    try {
       socket.close();
+    } catch (error) {
+      this.#o.log.warn("Cannot close a control socket: {error}", { error: String(error) });
     }
   }
 
@@ -155,26 +181,35 @@ export class DynamicTunnels {
     const local: Endpoint = t.local ?? { address: wildcard, port: 0 };
     let localTunnelId: number | undefined;
     let socket: ReactorSocket;
+    const ids = this.#tunnelIds[t.version];
+    if (t.tid !== undefined && !ids.reserve(t.tid)) {
+      throw new Error(`Cannot start tunnel "${t.name}": tid ${t.tid} is already in use`);
+    }
     if (t.encap === "ip") {
       // An L2TP/IP socket is bound to our connection ID: pick it first.
-      localTunnelId = t.tid ?? this.#tunnelIds[3].allocate();
-      this.#tunnelIds[3].reserve(localTunnelId);
+      localTunnelId = t.tid ?? ids.allocate();
       socket = this.#o.reactor.l2tpip({ local, connId: localTunnelId });
     } else {
       socket = this.#o.reactor.udp({ local });
     }
-    const conn: Conn = new ControlConnection<SessionConfig>({
-      ...this.#common(t),
-      socket,
-      peer,
-      connected: false,
-      localTunnelId: localTunnelId ?? t.tid,
-      tunnelIds: this.#tunnelIds[t.version],
-    });
+    let conn: Conn;
+    try {
+      conn = new ControlConnection<SessionConfig>({
+        ...this.#common(t),
+        socket,
+        peer,
+        connected: false,
+        localTunnelId: localTunnelId ?? t.tid,
+        tunnelIds: ids,
+      });
+    } catch (error) {
+      this.#close(socket);
+      throw error;
+    }
     this.#initiators.push({ conn, socket });
     conn.start();
     for (const s of t.sessions) conn.openSession(s);
-    conn.done.then(() => socket.close());
+    conn.done.then(() => this.#close(socket));
   }
 
   #startListener(group: TunnelConfig[]): void {
@@ -195,25 +230,31 @@ export class DynamicTunnels {
         connection,
       };
     });
-    const listener = new Listener<SessionConfig>({
-      socket,
-      encap: first.encap,
-      local,
-      tunnels,
-      openSocket: (r) =>
-        r.encap === "ip"
-          ? reactor.l2tpip({
-            local: r.local,
-            peer: r.peer,
-            connId: r.localTunnelId,
-            peerConnId: r.peerTunnelId,
-          })
-          : reactor.udp({ local: r.local, peer: r.peer }),
-      tunnelIds: this.#tunnelIds,
-      sessionIds: this.#sessionIds3,
-      clock: this.#o.clock,
-      log: this.#o.log.with({ listener: endpointText(local) }),
-    });
+    let listener: Listener<SessionConfig>;
+    try {
+      listener = new Listener<SessionConfig>({
+        socket,
+        encap: first.encap,
+        local,
+        tunnels,
+        openSocket: (r) =>
+          r.encap === "ip"
+            ? reactor.l2tpip({
+              local: r.local,
+              peer: r.peer,
+              connId: r.localTunnelId,
+              peerConnId: r.peerTunnelId,
+            })
+            : reactor.udp({ local: r.local, peer: r.peer }),
+        tunnelIds: this.#tunnelIds,
+        sessionIds: this.#sessionIds3,
+        clock: this.#o.clock,
+        log: this.#o.log.with({ listener: endpointText(local) }),
+      });
+    } catch (error) {
+      this.#close(socket);
+      throw error;
+    }
     this.#listeners.push({ listener, socket });
     listener.start();
     this.#o.log.info("Listening for {encap} control connections on {local} ({tunnels})", {
@@ -230,7 +271,6 @@ export class DynamicTunnels {
       tunnelUp: async (info) => {
         const fd = (info.socket as Partial<ReactorSocket>).fd;
         if (fd === undefined) throw new Error("Cannot create kernel tunnel: the socket has no fd");
-        fds.set(info.localTunnelId, fd);
         await dp.createTunnel({
           tunnelId: info.localTunnelId,
           peerTunnelId: info.peerTunnelId,
@@ -242,10 +282,11 @@ export class DynamicTunnels {
           udp6ZeroChecksumRx: t.udp6ZeroChecksumRx,
           debug: t.debug,
         });
+        fds.set(info.localTunnelId, fd);
       },
       tunnelDown: async (info) => {
         fds.delete(info.localTunnelId);
-        await dp.deleteTunnel(info.localTunnelId).catch(() => {});
+        await dp.deleteTunnel(info.localTunnelId);
       },
       sessionUp: async (s) => {
         const key = `${s.localTunnelId}/${s.localSessionId}`;
@@ -277,13 +318,19 @@ export class DynamicTunnels {
             peer: s.peer,
             pppdArgs: cfg.pppdArgsList,
             log: this.#o.log.with({ tunnel: t.name, session: cfg.name }),
-            onPppdExit: () => {
+            onPppdExit: (exit) => {
               this.#sessions.delete(key);
-              const conn = this.#connectionOf(s.localTunnelId);
-              conn?.closeSession(s.localSessionId, {
+              const conn = this.#connections().find((c) => c.localTunnelId === s.localTunnelId);
+              if (!conn) return;
+              conn.closeSession(s.localSessionId, {
                 resultCode: CdnResult.GeneralError,
-                errorMessage: "pppd exited",
-              }).catch(() => {});
+                errorMessage: `pppd exited: ${exit.reason}`,
+              }).catch((error) => {
+                this.#o.log.warn("Cannot close session {sessionId}: {error}", {
+                  sessionId: s.localSessionId,
+                  error: String(error),
+                });
+              });
             },
           },
         );
@@ -296,14 +343,6 @@ export class DynamicTunnels {
         await live?.down();
       },
     };
-  }
-
-  #connectionOf(localTunnelId: number): Conn | undefined {
-    const all = [
-      ...this.#initiators.map((i) => i.conn),
-      ...this.#listeners.flatMap((l) => l.listener.connections),
-    ];
-    return all.find((c) => c.localTunnelId === localTunnelId);
   }
 
   #event(t: TunnelConfig, e: ConnectionEvent<SessionConfig>): void {
@@ -352,11 +391,12 @@ export class DynamicTunnels {
   }
 }
 
-/** Where a responder tunnel listens: its `local`, else every address on port 1701. */
+/** Where a responder tunnel listens: its `local` (the configuration requires one). */
 function listenEndpoint(t: TunnelConfig): Endpoint {
-  if (t.local) return t.local;
-  const v6 = t.peer?.address.includes(":") ?? false;
-  return { address: v6 ? "::" : "0.0.0.0", port: t.encap === "udp" ? 1701 : 0 };
+  if (!t.local) {
+    throw new TypeError(`Cannot listen for tunnel "${t.name}": key "local" is required`);
+  }
+  return t.local;
 }
 
 function sleep(ms: number): Promise<void> {

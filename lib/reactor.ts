@@ -44,6 +44,7 @@ import {
   openTunnelSocket,
   type TunnelSocket,
   type TunnelSocketOptions,
+  ZONE_RESOLVER,
 } from "./socket.ts";
 
 export type { Datagram, Encap, Endpoint, IpFamily, OsError, TunnelSocket, TunnelSocketOptions };
@@ -195,7 +196,9 @@ class SocketState {
             `address family differs`,
         );
       }
-      sa = this.sock.encap === "udp" ? encodeSockaddr(to) : encodeL2tpipSockaddr(to.address, 0);
+      sa = this.sock.encap === "udp"
+        ? encodeSockaddr(to, ZONE_RESOLVER)
+        : encodeL2tpipSockaddr(to.address, 0, ZONE_RESOLVER);
       if (this.addrCache.size >= 1024) this.addrCache.clear();
       this.addrCache.set(key, sa);
     }

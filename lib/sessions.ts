@@ -2,10 +2,10 @@
  * Bringing one session's data path up and down: the kernel session, and for PPP pseudowires the
  * pppd that terminates the PPP link.
  *
- * Ethernet sessions are created over netlink. PPP sessions are created by the PPPoL2TP socket
- * that pppd's pppol2tp plugin is given (the kernel makes the session on its connect); an L2TPv3
- * PPP session that needs the L2-Specific Sublayer (for sequencing) is created over netlink first
- * and the socket attaches to it. Without pppd (the null data plane, or `pppd: false`) a PPP
+ * Ethernet sessions are created over netlink. L2TPv2 PPP sessions are created by the PPPoL2TP
+ * socket that pppd's pppol2tp plugin is given (the kernel makes the session on its connect);
+ * L2TPv3 PPP sessions are created over netlink first (with their cookies and L2-Specific
+ * Sublayer) and the socket attaches to them. Without pppd (the null data plane, or `pppd: false`) a PPP
  * session is only recorded in the data plane.
  *
  * @module
@@ -103,9 +103,10 @@ export interface LiveSession {
  */
 export async function sessionUp(spec: SessionSpec, p: SessionPlumbing): Promise<LiveSession> {
   const runPppd = spec.pseudowire === "ppp" && p.pppd;
-  // The kernel makes a PPP session itself on the PPPoL2TP connect, but without the L2-Specific
-  // Sublayer; an L2TPv3 session that wants one is created over netlink first.
-  const viaNetlink = !runPppd || (p.version === 3 && spec.l2specType === "default");
+  // The kernel makes a PPP session itself on the PPPoL2TP connect, but an L2TPv3 session made
+  // that way has neither cookies nor an L2-Specific Sublayer: L2TPv3 sessions are created over
+  // netlink first, and the PPPoL2TP socket attaches to them.
+  const viaNetlink = !runPppd || p.version === 3;
   let info: SessionInfo | undefined;
   if (viaNetlink) info = await p.dataPlane.createSession(spec);
   let pppd: PppdProcess | undefined;
@@ -129,6 +130,7 @@ export async function sessionUp(spec: SessionSpec, p: SessionPlumbing): Promise<
         sendSeq: spec.sendSeq,
         recvSeq: spec.recvSeq,
         reorderTimeoutMs: spec.reorderTimeoutMs,
+        debugMask: spec.debug,
         ifname: spec.ifname,
         extraArgs: p.pppdArgs,
         onOutput: (line) => p.log.debug("pppd: {line}", { line }),
@@ -143,7 +145,11 @@ export async function sessionUp(spec: SessionSpec, p: SessionPlumbing): Promise<
   pppd?.exited.then((exit) => {
     if (stopping) return;
     p.log.warn("pppd exited: {reason}", { reason: exit.reason });
-    p.onPppdExit?.(exit);
+    try {
+      p.onPppdExit?.(exit);
+    } catch (error) {
+      p.log.error("Cannot handle the pppd exit: {error}", { error: String(error) });
+    }
   });
   let downed: Promise<void> | undefined;
   return {

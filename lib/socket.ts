@@ -95,7 +95,16 @@ export interface TunnelSocketOptions {
   reuseAddress?: boolean;
 }
 
-const ZONE_RESOLVER = (name: string): number =>
+/**
+ * Resolves an IPv6 zone ("%eth0") to its interface index.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { ZONE_RESOLVER } from "./socket.ts";
+ * console.log(ZONE_RESOLVER("lo")); // 1
+ * ```
+ */
+export const ZONE_RESOLVER = (name: string): number =>
   libc().if_nametoindex(new TextEncoder().encode(name + "\0"));
 
 function osError(call: string, code: number): OsError {
