@@ -808,8 +808,10 @@ export class ControlConnection<S extends SessionParams = SessionParams>
       this.#localTunnelId = this.#tunnelIds.allocate();
     }
     this.#secret = options.secret && options.secret.length > 0 ? options.secret : undefined;
+    // RFC 3931 §4.3: L2TPv3 authenticates with the Message Digest; with a shared secret it is on
+    // unless turned off explicitly, over IP and UDP alike.
     const digest = options.messageDigest ??
-      (version === 3 && encap === "ip" && this.#secret !== undefined ? "md5" : "none");
+      (version === 3 && this.#secret !== undefined ? "md5" : "none");
     if (digest !== "none" && (version !== 3 || this.#secret === undefined)) {
       throw new TypeError(
         "Cannot create control connection: a Message Digest needs L2TPv3 and a shared secret",

@@ -407,6 +407,18 @@ export class Listener<S extends SessionParams = SessionParams> {
       known.conn.receive(d);
       return true;
     }
+    // A new control connection starts at Ns 0 and Nr 0 (RFC 2661 §5.8); anything else would sit
+    // in the new transport's queue, never delivered, and hold a socket until setup time ran out.
+    if (peek.ns !== 0 || peek.nr !== 0) {
+      if (via !== undefined) return false;
+      this.#log.warn("listener on {local}: SCCRQ from {from} with Ns {ns}, Nr {nr}: dropped", {
+        local: endpointText(this.#opts.local),
+        from: endpointText(d.from),
+        ns: peek.ns,
+        nr: peek.nr,
+      });
+      return true;
+    }
     if (tunnel === undefined) {
       this.#reject(d, version, peek.ns, assigned, {
         resultCode: StopCcnResult.NotAuthorized,
@@ -457,8 +469,7 @@ export class Listener<S extends SessionParams = SessionParams> {
   #decode(d: Datagram, version: L2tpVersion, t: ListenerTunnel<S> | undefined): ControlMessage {
     const secret = t?.connection.secret;
     const v3digest = version === 3 && secret !== undefined && secret.length > 0;
-    const digestOn = v3digest &&
-      (t?.connection.messageDigest ?? (this.#opts.encap === "ip" ? "md5" : "none")) !== "none";
+    const digestOn = v3digest && (t?.connection.messageDigest ?? "md5") !== "none";
     return decodeControl(d.data, {
       transport: this.#wire(),
       version,
@@ -530,7 +541,8 @@ export class Listener<S extends SessionParams = SessionParams> {
     const conn = new ControlConnection<S>({
       ...(this.#opts.clock ? { clock: this.#opts.clock } : {}),
       ...(this.#opts.log ? { log: this.#opts.log } : {}),
-      ...(this.#opts.sessionIds ? { sessionIds: this.#opts.sessionIds } : {}),
+      // The shared allocator hands out 32-bit IDs: L2TPv3 only (v2 session IDs are per tunnel).
+      ...(this.#opts.sessionIds && version === 3 ? { sessionIds: this.#opts.sessionIds } : {}),
       name: tunnel.name,
       ...tunnel.connection,
       version,

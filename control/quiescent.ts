@@ -15,7 +15,7 @@
 import type { Datagram } from "../lib/socket.ts";
 import type { Clock } from "./clock.ts";
 import type { ControlMessage } from "./message.ts";
-import { IP_CONTROL_PREFIX_LENGTH, type L2tpVersion, type Transport } from "./header.ts";
+import type { L2tpVersion, Transport } from "./header.ts";
 import { ControlTransport, type TransportEnd, type TransportErrorEvent } from "./transport.ts";
 
 /** The socket a quiescent tunnel runs over: the managed tunnel socket, already connected. */
@@ -64,8 +64,6 @@ export interface QuiescentOptions {
 export class QuiescentTunnel implements Disposable {
   readonly #transport: ControlTransport;
   readonly #socket: QuiescentSocket;
-  /** L2TP/IP sockets carry control messages without the 4-byte zero session ID. */
-  readonly #ipSocket: boolean;
   #closed = false;
 
   /** Start the control connection: reading the socket and the HELLO timer. */
@@ -76,7 +74,6 @@ export class QuiescentTunnel implements Disposable {
       );
     }
     this.#socket = options.socket;
-    this.#ipSocket = options.encap === "ip";
     this.#transport = new ControlTransport({
       version: options.version,
       encap: options.encap,
@@ -86,10 +83,10 @@ export class QuiescentTunnel implements Disposable {
       maxRetransmits: options.maxRetries,
       receiveWindow: options.windowSize,
       clock: options.clock,
+      // On an L2TP/IP socket the kernel adds and strips the zero session ID.
+      ipPrefix: false,
       send: (bytes) => {
-        // The transport frames v3-over-IP as the IP payload; the socket wants it without the
-        // zero session ID, which the kernel adds.
-        if (!this.#socket.send(this.#ipSocket ? bytes.subarray(IP_CONTROL_PREFIX_LENGTH) : bytes)) {
+        if (!this.#socket.send(bytes)) {
           throw new Error("Cannot send control message: the socket's queue is full");
         }
       },
@@ -121,17 +118,10 @@ export class QuiescentTunnel implements Disposable {
   }
 
   async #pump(): Promise<void> {
-    const prefix = new Uint8Array(IP_CONTROL_PREFIX_LENGTH);
     try {
       for await (const d of this.#socket) {
         if (this.#closed) break;
-        if (this.#ipSocket) {
-          const framed = new Uint8Array(prefix.length + d.data.length);
-          framed.set(d.data, prefix.length);
-          this.#transport.receive(framed);
-        } else {
-          this.#transport.receive(d.data);
-        }
+        this.#transport.receive(d.data);
       }
     } catch {
       // The socket was closed under us: the owner is tearing down.

@@ -790,8 +790,8 @@ export class ControlTransport implements AsyncIterable<ControlMessage>, Disposab
     const off = peek.offset;
     const d = seqDiff(peek.ns, this.#nr);
     const ackOnly = peek.zlb || isAckMessage(packet, off, peek.length);
-    // Whatever is not decoded below is authenticated here first.
-    if ((ackOnly || d !== 0) && !this.#authentic(packet, off)) return;
+    // Authenticated before anything of it is believed: its Nr, its liveness, its body.
+    if (!this.#authentic(packet, off)) return;
     this.#lastHeard = this.#clock.now();
     if (ackOnly) {
       this.#stats.acksReceived++;
@@ -823,7 +823,7 @@ export class ControlTransport implements AsyncIterable<ControlMessage>, Disposab
     // In order: take the acknowledgement, the message and whatever the queue now holds in order,
     // and only then send what the window allows, so that it carries the newest Nr.
     this.#onNr(peek.nr, false);
-    if (!this.#accept(packet, this.#decodeOptions)) {
+    if (!this.#accept(packet, this.#decodeVerified)) {
       this.#pump();
       return;
     }
@@ -1055,9 +1055,9 @@ export class ControlTransport implements AsyncIterable<ControlMessage>, Disposab
       try {
         this.#onMessage(msg);
       } catch (e) {
-        queueMicrotask(() => {
-          throw e;
-        });
+        // A bug in the consumer: surface it as an unhandled rejection (the daemon logs it and
+        // shuts down cleanly) rather than an uncaught exception that ends the process at once.
+        Promise.reject(e);
       }
       return;
     }
@@ -1194,9 +1194,7 @@ export class ControlTransport implements AsyncIterable<ControlMessage>, Disposab
       try {
         l(e);
       } catch (err) {
-        queueMicrotask(() => {
-          throw err;
-        });
+        Promise.reject(err); // as in #deliver
       }
     }
   }

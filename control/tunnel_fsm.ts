@@ -301,6 +301,8 @@ const ROWS: Rows = [
   [SETUP, ["close", "unknown-avp", "timeout"], STOP_AND_DOWN, "closing", CCS],
   [["wait-up", "established"], ["close", "unknown-avp"], STOP_AND_DOWN, "closing", CCS],
   ["idle", "unknown-avp", ["send-stopccn"], "closing", CCS],
+  // A responder whose SCCRQ never came through in sequence gives up when setup time runs out.
+  ["idle", "timeout", ["finish"], "dead", CCS],
   [ALIVE.filter((s) => s !== "idle"), "recv-stopccn", ["bring-down"], "closing", STOP],
   ["idle", "recv-stopccn", [], "closing", STOP],
   [ALIVE, ["transport-failed", "transport-ended"], ["bring-down", "finish"], "dead", STOP],

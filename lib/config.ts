@@ -193,7 +193,7 @@ export interface TunnelConfig {
   hideAvps?: boolean;
   /**
    * L2TPv3 Message Digest (`message_digest`); for dynamic L2TPv3 tunnels with a secret it
-   * defaults to `md5` over IP and `none` over UDP.
+   * defaults to `md5` whenever an L2TPv3 tunnel has a secret.
    */
   messageDigest?: MessageDigest;
   /** L2TPv3 Router ID (`router_id`, dotted IPv4 form or integer); absent: chosen at random. */
@@ -1563,6 +1563,9 @@ function checkControlKeys(r: TableReader, c: Collector, where: Where, k: Control
     r.fail("accept_any_peer", 'only a tunnel with role = "lns" accepts peers');
   } else if (k.acceptAnyPeer === true && !haveSecret && !r.bad.has("secret")) {
     r.fail("accept_any_peer", "accepting any peer needs a shared secret: set secret too");
+  } else if (k.acceptAnyPeer === true && k.version === 3 && k.digest === "none") {
+    // L2TPv3 authenticates only through the Message Digest (RFC 3931 §4.3).
+    r.fail("accept_any_peer", 'accepting any L2TPv3 peer needs message_digest "md5" or "sha1"');
   }
   if (r.has("max_tunnels") && !r.bad.has("max_tunnels") && k.role !== "lns") {
     r.fail("max_tunnels", 'only a tunnel with role = "lns" accepts tunnels');
@@ -1590,7 +1593,7 @@ function dynamicKeys(
   const ok = (key: string): boolean => !r.bad.has(key);
   const secret = v.secret !== undefined && v.secret !== "" ? v.secret : undefined;
   const digest = v.version === 3
-    ? (v.digest ?? (secret !== undefined ? (v.encap === "ip" ? "md5" : "none") : undefined))
+    ? (v.digest ?? (secret !== undefined ? "md5" : undefined))
     : undefined;
   return compact({
     secret,

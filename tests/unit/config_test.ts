@@ -559,12 +559,13 @@ Deno.test("dynamic keys: secret, hide_avps, message_digest, router_id, limits, r
   assert.equal(s.pseudowire, "eth_vlan");
   assert.equal(s.callType, "outgoing");
   assert.equal(config.warnings, undefined);
-  // Over UDP the digest defaults to none; an integer Router ID and Remote End ID are accepted.
+  // Over UDP too the digest defaults to md5 with a secret (L2TPv3 authenticates only that way);
+  // an integer Router ID and Remote End ID are accepted.
   const udp = parseConfig(
     dynamic(`secret = "k"\nrouter_id = 42`, "remote_end_id = 1002"),
     "t.toml",
   ).tunnels[0];
-  assert.equal(udp.messageDigest, "none");
+  assert.equal(udp.messageDigest, "md5");
   assert.equal(udp.routerId, 42);
   assert.deepEqual(udp.sessions[0].remoteEndId, new Uint8Array([0, 0, 3, 0xea]));
   // Without a secret there is no digest to speak of.

@@ -267,8 +267,16 @@ Deno.test("L2TPv3 digest with the wrong secret: messages dropped, peer named, no
   await p.end();
 });
 
-Deno.test("L2TPv3 over UDP: no digest by default; an SHA-1 digest when asked", async () => {
-  const plain = pair({ version: 3, secret: "k" });
+Deno.test("L2TPv3 over UDP with a secret: MD5 digest by default; none or SHA-1 when asked", async () => {
+  const md5 = pair({ version: 3, secret: "k" });
+  md5.b.start();
+  md5.a.start();
+  await settle(md5.clock, 300);
+  assert.equal(await md5.a.established, true);
+  assert.equal(getAvp(decoded(md5.wire)[0], AvpType.MessageDigest)?.digestType, 0);
+  await md5.end();
+
+  const plain = pair({ version: 3, secret: "k", messageDigest: "none" });
   plain.b.start();
   plain.a.start();
   await settle(plain.clock, 300);

@@ -159,6 +159,28 @@ Deno.test("listener: a configured peer gets its own tunnel socket; a repeated SC
   await r.end();
 });
 
+Deno.test("listener: an SCCRQ that does not start at Ns 0, Nr 0 opens nothing", async () => {
+  const r = rig([lnsTunnel()]);
+  const lac = r.lac(ep("192.0.2.1", 40000));
+  await settle(r.clock, 300);
+  assert.equal(await lac.established, true);
+  const sccrq = r.wire.find((d) => d.to.port === 1701 && d.data[11] === 0 && d.data.length > 12);
+  assert.ok(sccrq);
+  const opened = r.opened.length;
+  for (const [ns, nr] of [[1, 0], [0, 1], [7, 3]]) {
+    const forged = sccrq.data.slice();
+    forged[8] = 0;
+    forged[9] = ns;
+    forged[10] = 0;
+    forged[11] = nr;
+    r.listener.receive({ data: forged, from: ep("192.0.2.1", 40001) });
+  }
+  await settle(r.clock, 100);
+  assert.equal(r.opened.length, opened, "no tunnel socket was opened for them");
+  assert.equal(r.listener.connections.length, 1);
+  await r.end();
+});
+
 Deno.test("listener: an unknown peer gets StopCCN result 4 and a log line", async () => {
   const r = rig([lnsTunnel()]);
   const stranger = r.lac(ep("198.51.100.9", 1701));

@@ -655,6 +655,29 @@ Deno.test("L2TPv3 Message Digest: bad digests are dropped unacknowledged", () =>
   t.close();
 });
 
+Deno.test("L2TPv3 Message Digest: a forged in-order message acknowledges nothing", async () => {
+  const key = digestKey("secret");
+  const { t, out, clock } = rig({
+    version: 3,
+    encodeOptions: { digest: { key } },
+    decodeOptions: { digest: { key, required: true } },
+  }, false);
+  let acked = false;
+  t.send({ type: HELLO }).then(() => acked = true, () => {});
+  assert.equal(out.length, 1);
+  // In sequence (Ns 0) and acknowledging our HELLO (Nr 1), but signed with another key.
+  t.receive(encodeControl({ version: 3, tunnelId: 1, ns: 0, nr: 1, type: HELLO }, {
+    digest: { key: digestKey("wrong") },
+  }));
+  await Promise.resolve();
+  assert.equal(acked, false, "our HELLO is still unacknowledged");
+  assert.equal(t.inFlight, 1);
+  assert.equal(t.nr, 0, "the forged message was not taken in sequence");
+  clock.advance(1000);
+  assert.equal(out.length, 2, "and it is retransmitted");
+  t.close();
+});
+
 Deno.test("close() cancels every timer, rejects pending sends and is idempotent", async () => {
   const { t, clock } = rig({ helloInterval: 60_000 }, false);
   const ack = t.send({ type: HELLO });
