@@ -629,6 +629,11 @@ Deno.test("dynamic keys: mistakes name the tunnel, session and key", () => {
       /key "accept_any_peer": accepting any peer needs a shared secret/,
     ],
     [
+      `[tunnel.t1]\nrole = "lns"\nlocal = "0.0.0.0"\nversion = "l2tpv3"\naccept_any_peer = true\n` +
+      `secret = "k"\nmessage_digest = "none"`,
+      /key "accept_any_peer": accepting any L2TPv3 peer needs message_digest "md5" or "sha1"/,
+    ],
+    [
       `[tunnel.t1]\nrole = "lns"\nlocal = "0.0.0.0"\nversion = "l2tpv2"`,
       /tunnel "t1" key "peer": missing: a tunnel with role "lns" accepts the peer named here/,
     ],
