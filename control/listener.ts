@@ -194,6 +194,11 @@ export interface ListenerOptions<S extends SessionParams = SessionParams> {
   openSocket: TunnelSocketFactory;
   /** Most tunnels at once over all entries (default unlimited). */
   maxTunnels?: number;
+  /**
+   * Most tunnels still being set up at once (default 64). SCCRQs beyond it are dropped without
+   * an answer, so a flood of them (L2TPv2 authenticates only at the SCCCN) costs little.
+   */
+  maxHalfOpen?: number;
   /** Tunnel ID allocators per version (default private ones). */
   tunnelIds?: { 2?: IdAllocator; 3?: IdAllocator };
   /** Session ID allocator shared by the connections (L2TPv3: host-wide). */
@@ -214,6 +219,14 @@ interface Accepted<S extends SessionParams> {
   key: string;
   socket: TunnelSocket;
 }
+
+/** Tunnel states of a connection that is accepted but not yet established. */
+const SETTING_UP: ReadonlySet<string> = new Set([
+  "idle",
+  "wait-ctl-conn",
+  "wait-ctl-ack",
+  "wait-up",
+]);
 
 const noop = (): void => {};
 const NOOP_LOG: ControlLog = { debug: noop, info: noop, warn: noop, error: noop };
@@ -245,6 +258,9 @@ const NOOP_LOG: ControlLog = { debug: noop, info: noop, warn: noop, error: noop 
  */
 export class Listener<S extends SessionParams = SessionParams> {
   readonly #opts: ListenerOptions<S>;
+  #warnWindow = -Infinity;
+  #warnCount = 0;
+  #warnSuppressed = 0;
   readonly #log: ControlLog;
   readonly #ids: { 2: IdAllocator; 3: IdAllocator };
   readonly #accepted = new Map<ControlConnection<S>, Accepted<S>>();
@@ -310,7 +326,7 @@ export class Listener<S extends SessionParams = SessionParams> {
     try {
       this.#onDatagram(d);
     } catch (e) {
-      this.#log.warn("listener on {local}: dropped a datagram from {from}: {error}", {
+      this.#warn("listener on {local}: dropped a datagram from {from}: {error}", {
         local: endpointText(this.#opts.local),
         from: endpointText(d.from),
         error: e instanceof Error ? e.message : String(e),
@@ -381,7 +397,7 @@ export class Listener<S extends SessionParams = SessionParams> {
     }
     if (msg === undefined) {
       if (via !== undefined) return false;
-      this.#log.warn("listener on {local}: SCCRQ from {from} refused: {error}", {
+      this.#warn("listener on {local}: SCCRQ from {from} refused: {error}", {
         local: endpointText(this.#opts.local),
         from: endpointText(d.from),
         error: `cannot decode or authenticate it (${lastError}); wrong shared secret?`,
@@ -394,7 +410,7 @@ export class Listener<S extends SessionParams = SessionParams> {
       : getAvp(msg, AvpType.AssignedControlConnectionId);
     if (!assigned) {
       if (via !== undefined) return false;
-      this.#log.warn("listener on {local}: SCCRQ from {from} without a tunnel ID: dropped", {
+      this.#warn("listener on {local}: SCCRQ from {from} without a tunnel ID: dropped", {
         local: endpointText(this.#opts.local),
         from: endpointText(d.from),
       });
@@ -411,7 +427,7 @@ export class Listener<S extends SessionParams = SessionParams> {
     // in the new transport's queue, never delivered, and hold a socket until setup time ran out.
     if (peek.ns !== 0 || peek.nr !== 0) {
       if (via !== undefined) return false;
-      this.#log.warn("listener on {local}: SCCRQ from {from} with Ns {ns}, Nr {nr}: dropped", {
+      this.#warn("listener on {local}: SCCRQ from {from} with Ns {ns}, Nr {nr}: dropped", {
         local: endpointText(this.#opts.local),
         from: endpointText(d.from),
         ns: peek.ns,
@@ -424,6 +440,15 @@ export class Listener<S extends SessionParams = SessionParams> {
         resultCode: StopCcnResult.NotAuthorized,
         errorMessage: "not a configured peer",
       }, "not a configured peer");
+      return true;
+    }
+    const halfOpen = [...this.#accepted.keys()].filter((c) => SETTING_UP.has(c.state)).length;
+    if (halfOpen >= (this.#opts.maxHalfOpen ?? 64)) {
+      this.#warn("listener on {local}: SCCRQ from {from} dropped: {n} tunnels already setting up", {
+        local: endpointText(this.#opts.local),
+        from: endpointText(d.from),
+        n: halfOpen,
+      });
       return true;
     }
     const max = this.#opts.maxTunnels;
@@ -479,6 +504,24 @@ export class Listener<S extends SessionParams = SessionParams> {
     });
   }
 
+  /** A warning caused by what a peer sent: at most 10 per 10 s, then a count of the rest. */
+  #warn(message: string, properties: Record<string, unknown>): void {
+    const now = this.#opts.clock?.now() ?? Date.now();
+    if (now - this.#warnWindow >= 10_000) {
+      if (this.#warnSuppressed > 0) {
+        this.#log.warn("listener on {local}: {n} more such warnings were suppressed", {
+          local: endpointText(this.#opts.local),
+          n: this.#warnSuppressed,
+        });
+      }
+      this.#warnWindow = now;
+      this.#warnCount = 0;
+      this.#warnSuppressed = 0;
+    }
+    if (this.#warnCount++ < 10) this.#log.warn(message, properties);
+    else this.#warnSuppressed++;
+  }
+
   #reject(
     d: Datagram,
     version: L2tpVersion,
@@ -487,7 +530,7 @@ export class Listener<S extends SessionParams = SessionParams> {
     result: ResultCodeValue,
     why: string,
   ): void {
-    this.#log.warn("listener on {local}: SCCRQ from {from} refused: {why}", {
+    this.#warn("listener on {local}: SCCRQ from {from} refused: {why}", {
       local: endpointText(this.#opts.local),
       from: endpointText(d.from),
       why,

@@ -35,7 +35,12 @@ interface Rig {
 
 function rig(
   tunnels: ListenerTunnel[],
-  opts: { encap?: "udp" | "ip"; maxTunnels?: number; contest?: "win" | "lose" | "none" } = {},
+  opts: {
+    encap?: "udp" | "ip";
+    maxTunnels?: number;
+    maxHalfOpen?: number;
+    contest?: "win" | "lose" | "none";
+  } = {},
 ): Rig {
   const clock = new FakeClock();
   const net = new MemoryNetwork();
@@ -59,6 +64,7 @@ function rig(
     log: rec.log,
     tunnels,
     maxTunnels: opts.maxTunnels,
+    maxHalfOpen: opts.maxHalfOpen,
     ...(opts.contest
       ? {
         contest: (_peer: Endpoint, _v: 2 | 3, tb?: bigint): "win" | "lose" | "none" => {
@@ -178,6 +184,27 @@ Deno.test("listener: an SCCRQ that does not start at Ns 0, Nr 0 opens nothing", 
   await settle(r.clock, 100);
   assert.equal(r.opened.length, opened, "no tunnel socket was opened for them");
   assert.equal(r.listener.connections.length, 1);
+  await r.end();
+});
+
+Deno.test("listener: SCCRQs beyond the half-open cap are dropped unanswered, warnings capped", async () => {
+  const r = rig([lnsTunnel()], { maxHalfOpen: 2 });
+  const lac = r.lac(ep("192.0.2.1", 40000));
+  await settle(r.clock, 300);
+  assert.equal(await lac.established, true);
+  const sccrq = r.wire.find((d) => d.to.port === 1701 && d.data[11] === 0 && d.data.length > 12);
+  assert.ok(sccrq);
+  const before = r.wire.length;
+  // The same SCCRQ from 40 other ports of that peer: 40 would-be tunnels that never finish.
+  for (let port = 41000; port < 41040; port++) {
+    r.listener.receive({ data: sccrq.data, from: ep("192.0.2.1", port) });
+  }
+  await settle(r.clock, 100);
+  assert.equal(r.opened.length, 1 + 2, "only two half-open tunnels were accepted");
+  const answers = r.wire.slice(before).filter((d) => d.from.port === 1701);
+  assert.equal(answers.length, 2, "the dropped SCCRQs got no answer");
+  const warnings = r.rec.logs.filter((l) => /tunnels already setting up/.test(l.text));
+  assert.ok(warnings.length <= 10, `warnings capped: ${warnings.length}`);
   await r.end();
 });
 
