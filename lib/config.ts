@@ -202,6 +202,10 @@ export interface TunnelConfig {
   acceptAnyPeer?: boolean;
   /** Most sessions at once in this tunnel (`max_sessions`); absent: no limit. Dynamic. */
   maxSessions?: number;
+  /** Role `lac`: dial again after the tunnel goes down (`redial`, milliseconds to wait). */
+  redialTimeoutMs?: number;
+  /** Role `lac`: give up after this many redials in a row (`max_redials`); absent: never. */
+  maxRedials?: number;
   /** Role `lns`: most tunnels accepted at once for this entry (`max_tunnels`); absent: no limit. */
   maxTunnels?: number;
   /**
@@ -448,6 +452,9 @@ const TUNNEL_KEYS = [
   "accept_any_peer",
   "max_sessions",
   "max_tunnels",
+  "redial",
+  "redial_timeout",
+  "max_redials",
 ] as const;
 
 const SESSION_KEYS = [
@@ -1038,6 +1045,9 @@ function parseTunnel(
   const acceptAnyPeer = r.bool("accept_any_peer");
   const maxSessions = r.int("max_sessions", 1, U32_MAX, " (sessions)");
   const maxTunnels = r.int("max_tunnels", 1, U32_MAX, " (tunnels)");
+  const redial = r.bool("redial");
+  const redialMs = r.int("redial_timeout", 0, TIMER_MAX, " (milliseconds)");
+  const maxRedials = r.int("max_redials", 1, U32_MAX, " (redials)");
   const localText = r.string("local");
   const peerText = r.string("peer");
 
@@ -1253,6 +1263,9 @@ function parseTunnel(
       acceptAnyPeer,
       maxSessions,
       maxTunnels,
+      redial,
+      redialMs,
+      maxRedials,
     }),
     sessions: [],
   });
@@ -1534,6 +1547,9 @@ const DYNAMIC_KEYS = [
   "accept_any_peer",
   "max_sessions",
   "max_tunnels",
+  "redial",
+  "redial_timeout",
+  "max_redials",
 ] as const;
 
 /** Checks of the dynamic control connection keys (secret, hiding, digest, roles, limits). */
@@ -1570,6 +1586,11 @@ function checkControlKeys(r: TableReader, c: Collector, where: Where, k: Control
   if (r.has("max_tunnels") && !r.bad.has("max_tunnels") && k.role !== "lns") {
     r.fail("max_tunnels", 'only a tunnel with role = "lns" accepts tunnels');
   }
+  for (const key of ["redial", "redial_timeout", "max_redials"]) {
+    if (r.has(key) && !r.bad.has(key) && k.role === "lns") {
+      r.fail(key, 'only a tunnel with role = "lac" dials (a responder waits for its peers)');
+    }
+  }
 }
 
 /** The dynamic keys' values for the tunnel (nothing for other modes), defaults filled in. */
@@ -1587,6 +1608,9 @@ function dynamicKeys(
     acceptAnyPeer: boolean | undefined;
     maxSessions: number | undefined;
     maxTunnels: number | undefined;
+    redial: boolean | undefined;
+    redialMs: number | undefined;
+    maxRedials: number | undefined;
   },
 ): Partial<TunnelConfig> {
   if (!dynamic) return {};
@@ -1603,6 +1627,12 @@ function dynamicKeys(
     acceptAnyPeer: v.role === "lns" ? v.acceptAnyPeer : undefined,
     maxSessions: v.maxSessions,
     maxTunnels: v.role === "lns" ? v.maxTunnels : undefined,
+    // `redial = true` waits 30 s (xl2tpd's default); a redial_timeout alone implies redial.
+    redialTimeoutMs: v.role !== "lns" && v.redial !== false &&
+        (v.redial === true || v.redialMs !== undefined)
+      ? (v.redialMs ?? 30_000)
+      : undefined,
+    maxRedials: v.role !== "lns" && v.redial !== false ? v.maxRedials : undefined,
   });
 }
 
@@ -1822,6 +1852,9 @@ export function formatConfig(config: Config): string {
     kv("accept_any_peer", t.acceptAnyPeer?.toString());
     kv("max_sessions", t.maxSessions?.toString());
     kv("max_tunnels", t.maxTunnels?.toString());
+    kv("redial", t.redialTimeoutMs === undefined ? undefined : "true");
+    kv("redial_timeout", t.redialTimeoutMs?.toString());
+    kv("max_redials", t.maxRedials?.toString());
     for (const s of t.sessions) {
       out.push("", `[tunnel.${tableKey(t.name)}.session.${tableKey(s.name)}]`);
       kv("sid", s.sid?.toString());

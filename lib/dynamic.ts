@@ -72,6 +72,8 @@ export class DynamicTunnels {
   readonly #initiators: { conn: Conn; socket: ReactorSocket }[] = [];
   readonly #listeners: { listener: Listener<SessionConfig>; socket: ReactorSocket }[] = [];
   readonly #sessions = new Map<string, LiveSession>();
+  readonly #redials = new Set<ReturnType<typeof setTimeout>>();
+  #stopping = false;
 
   /** Prepare; nothing happens until {@linkcode DynamicTunnels.start}. */
   constructor(options: DynamicOptions) {
@@ -107,15 +109,19 @@ export class DynamicTunnels {
 
   /** Close every control connection (StopCCN), wait briefly for the acknowledgements, end. */
   async stop(): Promise<void> {
+    this.#stopping = true;
+    for (const timer of this.#redials) clearTimeout(timer);
+    this.#redials.clear();
     const open = this.#connections();
-    await Promise.all(open.map((c) =>
-      c.close().catch((error) => {
-        this.#o.log.warn("Cannot close tunnel {tunnelId}: {error}", {
-          tunnelId: c.localTunnelId,
-          error: String(error),
-        });
-      })
-    ));
+    const warn = (what: string) => (error: unknown): void => {
+      this.#o.log.warn("Cannot close {what}: {error}", { what, error: String(error) });
+    };
+    // Listeners stop accepting at once and close their tunnels (StopCCN); so do initiators.
+    // Everything they started is awaited below, through each connection's `done`.
+    for (const { listener } of this.#listeners) listener.close().catch(warn("a listener"));
+    for (const { conn } of this.#initiators) {
+      conn.close().catch(warn(`tunnel ${conn.localTunnelId}`));
+    }
     // The transport keeps retransmitting the StopCCNs meanwhile; their hold time is not waited.
     if (open.length > 0) await sleep(this.#o.stopGraceMs ?? 1000);
     this.#abortAll();
@@ -174,7 +180,7 @@ export class DynamicTunnels {
     };
   }
 
-  #startInitiator(t: TunnelConfig): void {
+  #startInitiator(t: TunnelConfig, attempt = 0): void {
     if (!t.peer) throw new TypeError(`Cannot start tunnel "${t.name}": key "peer" is required`);
     const peer = t.peer;
     const wildcard = peer.address.includes(":") ? "::" : "0.0.0.0";
@@ -192,10 +198,23 @@ export class DynamicTunnels {
     } else {
       socket = this.#o.reactor.udp({ local });
     }
+    // Redial once per connection: when its tunnel goes down (before the StopCCN hold), or when
+    // it ends without ever reporting that.
+    let redialled = false;
+    const redial = (wasUp: boolean): void => {
+      if (redialled) return;
+      redialled = true;
+      this.#redial(t, wasUp ? 1 : attempt + 1);
+    };
+    const common = this.#common(t);
     let conn: Conn;
     try {
       conn = new ControlConnection<SessionConfig>({
-        ...this.#common(t),
+        ...common,
+        onEvent: (e) => {
+          common.onEvent?.(e);
+          if (e.type === "tunnel-down") redial(e.tunnel.wasUp);
+        },
         socket,
         peer,
         connected: false,
@@ -206,10 +225,41 @@ export class DynamicTunnels {
       this.#close(socket);
       throw error;
     }
-    this.#initiators.push({ conn, socket });
+    const entry = { conn, socket };
+    this.#initiators.push(entry);
     conn.start();
     for (const s of t.sessions) conn.openSession(s);
-    conn.done.then(() => this.#close(socket));
+    conn.done.then(async () => {
+      this.#close(socket);
+      const i = this.#initiators.indexOf(entry);
+      if (i >= 0) this.#initiators.splice(i, 1);
+      redial(await conn.established);
+    });
+  }
+
+  /** Dial a LAC tunnel again after it went down, when configured to (`redial`). */
+  #redial(t: TunnelConfig, attempt: number): void {
+    const log = this.#o.log.with({ tunnel: t.name });
+    if (this.#stopping || t.redialTimeoutMs === undefined) return;
+    if (t.maxRedials !== undefined && attempt > t.maxRedials) {
+      log.error("Tunnel down; giving up after {n} redials", { n: t.maxRedials });
+      return;
+    }
+    log.info("Tunnel down; redialling in {ms} ms (attempt {attempt})", {
+      ms: t.redialTimeoutMs,
+      attempt,
+    });
+    const timer = setTimeout(() => {
+      this.#redials.delete(timer);
+      if (this.#stopping) return;
+      try {
+        this.#startInitiator(t, attempt);
+      } catch (error) {
+        log.error("Cannot redial: {error}", { error: String(error) });
+        this.#redial(t, attempt + 1);
+      }
+    }, t.redialTimeoutMs);
+    this.#redials.add(timer);
   }
 
   #startListener(group: TunnelConfig[]): void {

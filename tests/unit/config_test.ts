@@ -539,6 +539,28 @@ ${sessionExtra}
 `;
 }
 
+Deno.test("redial keys: redial waits 30 s by default, redial_timeout alone turns it on", () => {
+  const on = parseConfig(dynamic("redial = true\nmax_redials = 3"), "t.toml").tunnels[0];
+  assert.equal(on.redialTimeoutMs, 30_000);
+  assert.equal(on.maxRedials, 3);
+  const timed = parseConfig(dynamic("redial_timeout = 5000"), "t.toml").tunnels[0];
+  assert.equal(timed.redialTimeoutMs, 5000);
+  const off = parseConfig(dynamic("redial = false\nredial_timeout = 5000"), "t.toml").tunnels[0];
+  assert.equal(off.redialTimeoutMs, undefined);
+  assert.equal(parseConfig(dynamic(), "t.toml").tunnels[0].redialTimeoutMs, undefined);
+  // The effective configuration keeps it.
+  const again = parseConfig(formatConfig({ file: "t.toml", tunnels: [timed] }), "t.toml");
+  assert.equal(again.tunnels[0].redialTimeoutMs, 5000);
+  assert.throws(
+    () =>
+      parseConfig(
+        `[tunnel.t1]\nrole = "lns"\nlocal = "0.0.0.0"\npeer = "192.0.2.1"\nredial = true`,
+        "t.toml",
+      ),
+    /tunnel "t1" key "redial": only a tunnel with role = "lac" dials/,
+  );
+});
+
 Deno.test("dynamic keys: secret, hide_avps, message_digest, router_id, limits, remote_end_id", () => {
   const config = parseConfig(
     dynamic(

@@ -399,3 +399,58 @@ Deno.test("garbage at a running LNS is dropped: the daemon keeps serving its tun
   await until("the LNS to follow", async () => (await lnsDp.listTunnels()).length === 0);
   await lns.stop();
 });
+
+Deno.test("redial: a LAC whose LNS went away dials again and comes back up", async () => {
+  using lacDp = new NullDataPlane();
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const s: SessionConfig = {
+    name: "ppp",
+    pseudowire: "ppp",
+    sendSeqnum: false,
+    recvSeqnum: false,
+    l2specType: "none",
+  };
+  const common = { mode: "dynamic", version: 2, encap: "udp", managed: true } as const;
+  const lnsConfig = config({
+    ...common,
+    name: "lns",
+    role: "lns",
+    local: { address: "127.0.0.1", port },
+    peer: { address: "127.0.0.1", port: 0 },
+    sessions: [s],
+  });
+  const lac = new Daemon({
+    dataPlane: lacDp,
+    pppd: false,
+    config: config({
+      ...common,
+      name: "lac",
+      role: "lac",
+      peer: { address: "127.0.0.1", port },
+      sessions: [s],
+      redialTimeoutMs: 200,
+      maxRedials: 50,
+      retryTimeoutMs: 100,
+    }),
+  });
+  using dp1 = new NullDataPlane();
+  const lns1 = new Daemon({ dataPlane: dp1, pppd: false, config: lnsConfig });
+  await lns1.start();
+  await lac.start();
+  await until("the first tunnel", async () => (await lacDp.listSessions()).length === 1);
+  const first = (await lacDp.listTunnels())[0].tunnelId;
+  await lns1.stop(); // StopCCN: the LAC's tunnel goes down
+  await until("the LAC to notice", async () => (await lacDp.listTunnels()).length === 0);
+  using dp2 = new NullDataPlane();
+  const lns2 = new Daemon({ dataPlane: dp2, pppd: false, config: lnsConfig });
+  await lns2.start();
+  await until(
+    "the redialled tunnel and session",
+    async () =>
+      (await lacDp.listSessions()).length === 1 && (await dp2.listSessions()).length === 1,
+  );
+  assert.equal((await lacDp.listTunnels()).length, 1);
+  assert.ok(first > 0);
+  await lac.stop();
+  await lns2.stop();
+});
