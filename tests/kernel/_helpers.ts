@@ -164,3 +164,15 @@ export async function sessionStats(
   assert.ok(stats, `session ${tunnelId}/${sessionId} exists in host ${host}`);
   return stats;
 }
+
+/** The ppp interfaces of a host. */
+export async function pppInterfaces(topo: Topology, host: number): Promise<string[]> {
+  const r = await topo.exec(host, ["ip", "-j", "link", "show", "type", "ppp"]);
+  return (JSON.parse(r.stdout || "[]") as { ifname: string }[]).map((l) => l.ifname);
+}
+
+/** How many pppd processes run (in any namespace: the VM shares one PID namespace). */
+export async function pppdCount(): Promise<number> {
+  const r = await sh(["pgrep", "-c", "-x", "pppd"], { allowFailure: true });
+  return Number(r.stdout.trim() || "0");
+}

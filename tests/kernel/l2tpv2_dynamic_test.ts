@@ -14,20 +14,12 @@ import {
   inVm,
   ipSessions,
   ipTunnels,
+  pppdCount,
+  pppInterfaces,
   sh,
   startDaemon,
   waitFor,
 } from "./_helpers.ts";
-
-async function pppInterfaces(topo: Topology, host: number): Promise<string[]> {
-  const r = await topo.exec(host, ["ip", "-j", "link", "show", "type", "ppp"]);
-  return (JSON.parse(r.stdout || "[]") as { ifname: string }[]).map((l) => l.ifname);
-}
-
-async function pppdCount(): Promise<number> {
-  const r = await sh(["pgrep", "-c", "-x", "pppd"], { allowFailure: true });
-  return Number(r.stdout.trim() || "0");
-}
 
 /** Our LNS on host 2 and our LAC on host 1, with pppd on both; resolves once PPP is up. */
 async function bringUp(

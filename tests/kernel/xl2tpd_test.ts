@@ -24,21 +24,12 @@ import {
   type IpSession,
   ipSessions,
   ipTunnels,
-  sh,
+  pppdCount,
+  pppInterfaces,
   startDaemon,
   waitFor,
 } from "./_helpers.ts";
 import { startXl2tpd, stopAllXl2tpd, type Xl2tpd, xl2tpdInstalled } from "./_xl2tpd.ts";
-
-async function pppInterfaces(topo: Topology, host: number): Promise<string[]> {
-  const r = await topo.exec(host, ["ip", "-j", "link", "show", "type", "ppp"]);
-  return (JSON.parse(r.stdout || "[]") as { ifname: string }[]).map((l) => l.ifname);
-}
-
-async function pppdCount(): Promise<number> {
-  const r = await sh(["pgrep", "-c", "-x", "pppd"], { allowFailure: true });
-  return Number(r.stdout.trim() || "0");
-}
 
 /** Both hosts have a ppp interface with a 10.99.0.x address. */
 async function pppUp(topo: Topology, check: () => void): Promise<void> {
