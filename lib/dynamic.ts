@@ -28,7 +28,7 @@ import {
 import { Listener, type ListenerTunnel } from "../control/listener.ts";
 import { IdAllocator } from "../control/ids.ts";
 import type { SessionConfig } from "./config.ts";
-import { CdnResult } from "../control/constants.ts";
+import { CdnResult, StopCcnResult } from "../control/constants.ts";
 
 /** What {@linkcode DynamicTunnels} needs from the daemon. */
 export interface DynamicOptions {
@@ -120,7 +120,8 @@ export class DynamicTunnels {
     // Everything they started is awaited below, through each connection's `done`.
     for (const { listener } of this.#listeners) listener.close().catch(warn("a listener"));
     for (const { conn } of this.#initiators) {
-      conn.close().catch(warn(`tunnel ${conn.localTunnelId}`));
+      conn.close({ resultCode: StopCcnResult.ShuttingDown })
+        .catch(warn(`tunnel ${conn.localTunnelId}`));
     }
     // The transport keeps retransmitting the StopCCNs meanwhile; their hold time is not waited.
     if (open.length > 0) await sleep(this.#o.stopGraceMs ?? 1000);

@@ -222,7 +222,8 @@ Deno.test({
           5000,
           mark,
         );
-        assert.match(xl.output().slice(mark), /peer closing for reason 1 /);
+        // A daemon that stops says so: StopCCN result 6, "requester is being shut down".
+        assert.match(xl.output().slice(mark), /peer closing for reason 6 /);
         assert.equal((await dp.listTunnels()).length, 0);
         assert.equal((await dp.listSessions()).length, 0);
         assert.equal(xl.exited(), false, "xl2tpd keeps running");
@@ -393,7 +394,8 @@ Deno.test({
         const mark = out.length;
         await daemon.stop();
         await xl.waitFor(/Connection closed to|peer closing for reason/, 5000, mark);
-        assert.match(xl.output().slice(mark), /peer closing for reason 1 /);
+        // A daemon that stops says so: StopCCN result 6, "requester is being shut down".
+        assert.match(xl.output().slice(mark), /peer closing for reason 6 /);
         assert.equal(xl.exited(), false, "xl2tpd keeps running");
       },
       true,

@@ -9,7 +9,9 @@
  *   exit status is written there to the file `exit`.
  *
  * The root file system is an overlay: the host's `/` over 9p (read-only) below, tmpfs above, so
- * every path (HOME, the Deno cache, `/etc`) is writable and every write vanishes at power-off.
+ * every path (HOME, the Deno cache, `/etc`, `/tmp`) is writable and every write vanishes at
+ * power-off. `/run` and `/dev/shm` are fresh tmpfs; `/tmp` is not, so a project checked out under
+ * the host's `/tmp` can be run.
  *
  * @module
  */
@@ -198,7 +200,8 @@ mount -t sysfs sysfs /newroot/sys
 mkdir -p /newroot/dev/pts /newroot/dev/shm
 mount -t devpts -o gid=5,mode=0620,ptmxmode=0666 devpts /newroot/dev/pts
 mount -t tmpfs -o mode=1777 shm /newroot/dev/shm
-mount -t tmpfs -o mode=1777 tmp /newroot/tmp
+# /tmp stays on the overlay (writable, and private to the VM like every path), so a checkout
+# that lives under the host's /tmp (as CI clones can) is visible inside.
 mount -t tmpfs -o mode=0755 run /newroot/run
 mkdir -p /newroot${GUEST_JOB_DIR}
 mount -t 9p -o ${NINEP_OPTS} ${JOB_TAG} /newroot${GUEST_JOB_DIR} ||
