@@ -175,17 +175,31 @@ function scanDigests(message: Uint8Array): DigestScan {
   return { messageType, slots };
 }
 
+/** Longest digest (HMAC-SHA-1): the zeros that stand in for a digest field. */
+const ZERO_DIGEST = new Uint8Array(20);
+
+/**
+ * HMAC over the nonces and the message, with each digest field read as zeros (no copy of the
+ * message is made).
+ */
 function hmac(
   type: number,
   key: Uint8Array,
   first: Uint8Array | undefined,
   second: Uint8Array | undefined,
   message: Uint8Array,
+  zeroed: readonly DigestSlot[] = [],
 ): Uint8Array {
   const h = createHmac(type === DigestType.HmacSha1 ? "sha1" : "md5", key);
   if (first) h.update(first);
   if (second) h.update(second);
-  h.update(message);
+  let at = 0;
+  for (const z of zeroed) {
+    h.update(message.subarray(at, z.offset));
+    h.update(ZERO_DIGEST.subarray(0, z.length));
+    at = z.offset + z.length;
+  }
+  h.update(message.subarray(at));
   return new Uint8Array(h.digest());
 }
 
@@ -262,13 +276,11 @@ export type DigestVerdict = "valid" | "invalid" | "missing";
 export function verifyMessageDigest(message: Uint8Array, ctx: DigestContext): DigestVerdict {
   const { messageType, slots } = scanDigests(message);
   if (slots.length === 0) return "missing";
-  const zeroed = message.slice();
-  for (const s of slots) zeroed.fill(0, s.offset, s.offset + s.length);
   const sccrq = messageType === MessageType.SCCRQ;
   const first = sccrq ? undefined : ctx.remoteNonce;
   const second = sccrq ? undefined : ctx.localNonce;
   for (const s of slots) {
-    const expected = hmac(s.type, ctx.key, first, second, zeroed);
+    const expected = hmac(s.type, ctx.key, first, second, message, slots);
     if (timingSafeEqual(expected, message.subarray(s.offset, s.offset + s.length))) return "valid";
   }
   return "invalid";
