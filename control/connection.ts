@@ -1290,9 +1290,11 @@ export class ControlConnection<S extends SessionParams = SessionParams>
       });
       return;
     }
+    // The SCCRP's nonce is needed to verify it (and everything after it): only with a digest,
+    // and only while we wait for that reply.
     if (
-      this.#role === "initiator" && this.#digestKey !== undefined &&
-      this.#remoteNonce === undefined && !peek.zlb
+      this.#role === "initiator" && this.#digestType !== undefined &&
+      this.#state === "wait-ctl-reply" && this.#remoteNonce === undefined && !peek.zlb
     ) {
       this.#learnNonce(d);
     }
