@@ -515,6 +515,9 @@ export interface SessionStatus {
   name?: string;
 }
 
+/** Session messages kept while the tunnel completes its setup (see the "defer" action). */
+const MAX_DEFERRED = 256;
+
 interface Deferred<T> {
   promise: Promise<T>;
   resolve: (v: T) => void;
@@ -1706,7 +1709,14 @@ export class ControlConnection<S extends SessionParams = SessionParams>
         return;
       }
       case "defer":
-        if (c.msg) this.#deferred.push(c.msg);
+        // Session messages that beat the tunnel's last step wait for it; a peer that floods
+        // them meanwhile loses the excess (its sessions then time out) rather than our memory.
+        if (c.msg && this.#deferred.length < MAX_DEFERRED) this.#deferred.push(c.msg);
+        else if (c.msg) {
+          this.#log.warn("{tunnel}: dropped a session message received before the tunnel was up", {
+            tunnel: this.#name,
+          });
+        }
         return;
       case "dispatch":
         if (c.msg) await this.#dispatch(c.msg);
