@@ -37,6 +37,7 @@
 
 import { parse as parseToml, TomlError } from "smol-toml";
 import type { Endpoint } from "../dataplane/dataplane.ts";
+import { formatEndpoint } from "./ffi/sockaddr.ts";
 
 /**
  * How much of the control protocol a tunnel runs.
@@ -656,7 +657,8 @@ export function parseEndpoint(text: string, defaultPort: number): Endpoint {
 }
 
 /**
- * Render an endpoint as `address:port`, bracketing IPv6 addresses.
+ * Render an endpoint as `address:port`, bracketing IPv6 addresses (the socket layer's
+ * formatting, re-exported for configuration users).
  *
  * @example Usage
  * ```ts
@@ -664,11 +666,7 @@ export function parseEndpoint(text: string, defaultPort: number): Endpoint {
  * console.log(formatEndpoint({ address: "2001:db8::1", port: 1701 })); // [2001:db8::1]:1701
  * ```
  */
-export function formatEndpoint(endpoint: Endpoint): string {
-  return endpoint.address.includes(":")
-    ? `[${endpoint.address}]:${endpoint.port}`
-    : `${endpoint.address}:${endpoint.port}`;
-}
+export { formatEndpoint };
 
 // ---------------------------------------------------------------------------------------------
 // pppd arguments

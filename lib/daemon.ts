@@ -16,7 +16,6 @@ import {
   type SessionInfo,
   type SessionSpec,
   type TunnelSpec,
-  zeroStats,
 } from "../dataplane/dataplane.ts";
 import { openTunnelSocket, TunnelSocket } from "./socket.ts";
 import { Reactor } from "./reactor.ts";
@@ -26,6 +25,7 @@ import type { TransportEnd } from "../control/transport.ts";
 import { DynamicTunnels } from "./dynamic.ts";
 import { kernelSessionSpec, type LiveSession, sessionUp } from "./sessions.ts";
 import { resolveHost } from "./ffi/resolve.ts";
+import { formatEndpoint, ipFamily } from "./ffi/sockaddr.ts";
 import { getLog, type Log } from "./log.ts";
 
 /** A socket handed to the kernel for a managed tunnel: the daemon keeps it open while it lives. */
@@ -81,8 +81,7 @@ interface LiveTunnel {
   socket?: TunnelSocketHandle;
   channel?: ControlChannel;
   quiescent?: QuiescentTunnel;
-  sessions: SessionInfo[];
-  live: LiveSession[];
+  sessions: LiveSession[];
 }
 
 /**
@@ -152,7 +151,7 @@ export class Daemon {
     return this.#live.map((t) => ({
       name: t.config.name,
       tunnelId: t.tunnelId,
-      sessions: t.sessions,
+      sessions: t.sessions.map((s) => s.info),
     }));
   }
 
@@ -234,7 +233,7 @@ export class Daemon {
     }
     const unresolved = config.unresolved ?? [];
     const familyOf = (e?: Endpoint): 4 | 6 | undefined =>
-      e === undefined ? undefined : e.address.includes(":") ? 6 : 4;
+      e === undefined ? undefined : ipFamily(e.address);
     const lookup = async (
       key: "local" | "peer",
       e: Endpoint,
@@ -272,7 +271,7 @@ export class Daemon {
   ): Promise<void> {
     const tunnelId = required(config, "tid", config.tid);
     const peerTunnelId = required(config, "ptid", config.ptid);
-    const live: LiveTunnel = { config, tunnelId, sessions: [], live: [] };
+    const live: LiveTunnel = { config, tunnelId, sessions: [] };
     const log = this.#log.with({ tunnel: config.name });
 
     const spec: TunnelSpec = {
@@ -335,17 +334,8 @@ export class Daemon {
         onPppdExit: () =>
           slog.error("pppd exited, and its kernel session with it; restart the daemon to redial"),
       });
-      live.live.push(s);
-      const info = s.info ??
-        {
-          ...spec,
-          sendSeq: !!spec.sendSeq,
-          recvSeq: !!spec.recvSeq,
-          lnsMode: !!spec.lnsMode,
-          reorderTimeoutMs: spec.reorderTimeoutMs ?? 0,
-          stats: zeroStats(),
-        };
-      live.sessions.push(info);
+      live.sessions.push(s);
+      const { info } = s;
       log.with({ session: session.name }).info(
         info.ifname
           ? "Session {sessionId} up ({pseudowire}, {ifname})"
@@ -423,7 +413,7 @@ export class Daemon {
   async #tearDownTunnel(live: LiveTunnel): Promise<void> {
     const log = this.#log.with({ tunnel: live.config.name });
     live.quiescent?.close();
-    for (const s of live.live.toReversed()) {
+    for (const s of live.sessions.toReversed()) {
       try {
         await s.down();
       } catch (error) {
@@ -478,13 +468,11 @@ function waitForAbort(signal: AbortSignal): Promise<void> {
 }
 
 function refuseUnsupported(config: Config): void {
-  const problems: string[] = [];
-  const pppac = config.tunnels.flatMap((t) =>
+  const problems = config.tunnels.flatMap((t) =>
     t.sessions.filter((s) => s.pseudowire === "pppac").map((s) =>
       `tunnel "${t.name}" session "${s.name}" uses pseudowire "pppac"`
     )
   );
-  problems.push(...pppac);
   if (problems.length > 0) {
     throw new Error(
       `Cannot start ${config.file}: pseudowire "pppac" (PPP relayed to PPPoE) is not ` +
@@ -512,8 +500,4 @@ function required<T>(
     throw new TypeError(`Cannot bring up ${where}: key "${key}" is required for a static tunnel`);
   }
   return value;
-}
-
-function formatEndpoint(e: Endpoint): string {
-  return e.address.includes(":") ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
 }

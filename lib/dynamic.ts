@@ -14,6 +14,7 @@
 
 import type { TunnelConfig } from "./config.ts";
 import type { Log } from "./log.ts";
+import { ipFamily } from "./ffi/sockaddr.ts";
 import type { Reactor, ReactorSocket } from "./reactor.ts";
 import { kernelSessionSpec, type LiveSession, sessionUp } from "./sessions.ts";
 import type { DataPlane, Endpoint } from "../dataplane/dataplane.ts";
@@ -184,7 +185,7 @@ export class DynamicTunnels {
   #startInitiator(t: TunnelConfig, attempt = 0): void {
     if (!t.peer) throw new TypeError(`Cannot start tunnel "${t.name}": key "peer" is required`);
     const peer = t.peer;
-    const wildcard = peer.address.includes(":") ? "::" : "0.0.0.0";
+    const wildcard = ipFamily(peer.address) === 6 ? "::" : "0.0.0.0";
     const local: Endpoint = t.local ?? { address: wildcard, port: 0 };
     let localTunnelId: number | undefined;
     let socket: ReactorSocket;

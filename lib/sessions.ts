@@ -11,7 +11,13 @@
  * @module
  */
 
-import type { DataPlane, Endpoint, SessionInfo, SessionSpec } from "../dataplane/dataplane.ts";
+import {
+  type DataPlane,
+  type Endpoint,
+  type SessionInfo,
+  type SessionSpec,
+  zeroStats,
+} from "../dataplane/dataplane.ts";
 import { type PppdExit, type PppdProcess, startPppd } from "../dataplane/pppd.ts";
 import type { Log } from "./log.ts";
 import type { SessionConfig } from "./config.ts";
@@ -80,8 +86,11 @@ export interface SessionPlumbing {
 
 /** A session whose data path is up. */
 export interface LiveSession {
-  /** What the data plane reported (interface name, ...), when it created the session. */
-  info?: SessionInfo;
+  /**
+   * The session: as the data plane reported it when it created it (interface name, ...), or as
+   * asked for when the PPPoL2TP connect created it.
+   */
+  info: SessionInfo;
   /** The pppd running for it. */
   pppd?: PppdProcess;
   /** Take the data path down (stop pppd, delete the kernel session). Idempotent. */
@@ -107,12 +116,12 @@ export async function sessionUp(spec: SessionSpec, p: SessionPlumbing): Promise<
   // that way has neither cookies nor an L2-Specific Sublayer: L2TPv3 sessions are created over
   // netlink first, and the PPPoL2TP socket attaches to them.
   const viaNetlink = !runPppd || p.version === 3;
-  let info: SessionInfo | undefined;
-  if (viaNetlink) info = await p.dataPlane.createSession(spec);
+  let created: SessionInfo | undefined;
+  if (viaNetlink) created = await p.dataPlane.createSession(spec);
   let pppd: PppdProcess | undefined;
   if (runPppd) {
     if (p.tunnelFd === undefined) {
-      if (info) await p.dataPlane.deleteSession(spec.tunnelId, spec.sessionId).catch(() => {});
+      if (created) await p.dataPlane.deleteSession(spec.tunnelId, spec.sessionId).catch(() => {});
       throw new Error(
         `Cannot start pppd for session ${spec.tunnelId}/${spec.sessionId}: no tunnel socket`,
       );
@@ -136,7 +145,7 @@ export async function sessionUp(spec: SessionSpec, p: SessionPlumbing): Promise<
         onOutput: (line) => p.log.debug("pppd: {line}", { line }),
       });
     } catch (error) {
-      if (info) await p.dataPlane.deleteSession(spec.tunnelId, spec.sessionId).catch(() => {});
+      if (created) await p.dataPlane.deleteSession(spec.tunnelId, spec.sessionId).catch(() => {});
       throw error;
     }
     p.log.info("pppd {pid} started", { pid: pppd.pid });
@@ -153,7 +162,14 @@ export async function sessionUp(spec: SessionSpec, p: SessionPlumbing): Promise<
   });
   let downed: Promise<void> | undefined;
   return {
-    info,
+    info: created ?? {
+      ...spec,
+      sendSeq: !!spec.sendSeq,
+      recvSeq: !!spec.recvSeq,
+      lnsMode: !!spec.lnsMode,
+      reorderTimeoutMs: spec.reorderTimeoutMs ?? 0,
+      stats: zeroStats(),
+    },
     pppd,
     down: () =>
       downed ??= (async () => {

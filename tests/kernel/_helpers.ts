@@ -176,3 +176,10 @@ export async function pppdCount(): Promise<number> {
   const r = await sh(["pgrep", "-c", "-x", "pppd"], { allowFailure: true });
   return Number(r.stdout.trim() || "0");
 }
+
+/** pppd options of the side that assigns addresses: append "LOCAL:REMOTE\n". */
+export const PPPD_SERVER = "noauth\nnodefaultroute\nlcp-echo-interval 0\n";
+
+/** pppd options of the side that takes the addresses its peer assigns. */
+export const PPPD_CLIENT =
+  "noauth\nnodefaultroute\nipcp-accept-local\nipcp-accept-remote\nlcp-echo-interval 0\n";

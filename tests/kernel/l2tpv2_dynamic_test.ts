@@ -14,6 +14,8 @@ import {
   inVm,
   ipSessions,
   ipTunnels,
+  PPPD_CLIENT,
+  PPPD_SERVER,
   pppdCount,
   pppInterfaces,
   sh,
@@ -29,11 +31,11 @@ async function bringUp(
   const [h1, h2] = topo.hosts;
   Deno.writeTextFileSync(
     `${dir}/lns.pppd`,
-    "noauth\n10.99.0.1:10.99.0.2\nnodefaultroute\nlcp-echo-interval 0\n",
+    `${PPPD_SERVER}10.99.0.1:10.99.0.2\n`,
   );
   Deno.writeTextFileSync(
     `${dir}/lac.pppd`,
-    "noauth\nnodefaultroute\nipcp-accept-local\nipcp-accept-remote\nlcp-echo-interval 0\n",
+    PPPD_CLIENT,
   );
   Deno.writeTextFileSync(
     `${dir}/lns.toml`,

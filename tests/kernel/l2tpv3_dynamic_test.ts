@@ -16,6 +16,8 @@ import {
   inVm,
   ipSessions,
   ipTunnels,
+  PPPD_CLIENT,
+  PPPD_SERVER,
   sh,
   startDaemon,
   waitFor,
@@ -80,11 +82,11 @@ for (const [encap, family] of variants) {
       const dir = await Deno.makeTempDir({ prefix: "l2tpv3-" });
       Deno.writeTextFileSync(
         `${dir}/lns.pppd`,
-        "noauth\n10.98.0.1:10.98.0.2\nlcp-echo-interval 0\n",
+        `${PPPD_SERVER}10.98.0.1:10.98.0.2\n`,
       );
       Deno.writeTextFileSync(
         `${dir}/lac.pppd`,
-        "noauth\nipcp-accept-local\nipcp-accept-remote\nlcp-echo-interval 0\n",
+        PPPD_CLIENT,
       );
       Deno.writeTextFileSync(
         `${dir}/h1.toml`,

@@ -9,7 +9,16 @@
 
 import assert from "node:assert/strict";
 import { Topology } from "../vm/topology.ts";
-import { inVm, ipSessions, ipTunnels, sessionStats, startDaemon, waitFor } from "./_helpers.ts";
+import {
+  inVm,
+  ipSessions,
+  ipTunnels,
+  PPPD_CLIENT,
+  PPPD_SERVER,
+  sessionStats,
+  startDaemon,
+  waitFor,
+} from "./_helpers.ts";
 
 interface Scenario {
   name: string;
@@ -205,9 +214,7 @@ Deno.test({
       const other = topo.hosts[1 - i];
       Deno.writeTextFileSync(
         `${dir}/h${i + 1}.pppd`,
-        i === 0
-          ? "noauth\n10.97.0.1:10.97.0.2\nlcp-echo-interval 0\n"
-          : "noauth\nlcp-echo-interval 0\n",
+        i === 0 ? `${PPPD_SERVER}10.97.0.1:10.97.0.2\n` : PPPD_CLIENT,
       );
       const path = `${dir}/h${i + 1}.toml`;
       Deno.writeTextFileSync(

@@ -24,6 +24,8 @@ import {
   type IpSession,
   ipSessions,
   ipTunnels,
+  PPPD_CLIENT,
+  PPPD_SERVER,
   pppdCount,
   pppInterfaces,
   startDaemon,
@@ -71,10 +73,6 @@ function assertSessionPair(ours: IpSession[], theirs: IpSession[]): void {
   assert.equal(real[0].peer_session_id, ours[0].session_id);
 }
 
-const PPP_LNS = "noauth\nnodefaultroute\nlcp-echo-interval 0\n";
-const PPP_LAC =
-  "noauth\nnodefaultroute\nipcp-accept-local\nipcp-accept-remote\nlcp-echo-interval 0\n";
-
 for (const stopFirst of ["ours", "xl2tpd"] as const) {
   Deno.test({
     name: `our LAC -> xl2tpd LNS with pppd: PPP up, ping, ${stopFirst} stops first, all clean`,
@@ -86,8 +84,8 @@ for (const stopFirst of ["ours", "xl2tpd"] as const) {
       let lac: DaemonProcess | undefined;
       let xl: Xl2tpd | undefined;
       try {
-        Deno.writeTextFileSync(`${dir}/xl2tpd.ppp`, PPP_LNS);
-        Deno.writeTextFileSync(`${dir}/lac.pppd`, PPP_LAC);
+        Deno.writeTextFileSync(`${dir}/xl2tpd.ppp`, PPPD_SERVER);
+        Deno.writeTextFileSync(`${dir}/lac.pppd`, PPPD_CLIENT);
         Deno.writeTextFileSync(
           `${dir}/lac.toml`,
           `[tunnel.lac]
@@ -172,8 +170,8 @@ pppd_args = "lac.pppd"
       let lns: DaemonProcess | undefined;
       let xl: Xl2tpd | undefined;
       try {
-        Deno.writeTextFileSync(`${dir}/lns.pppd`, `${PPP_LNS}10.99.0.1:10.99.0.2\n`);
-        Deno.writeTextFileSync(`${dir}/xl2tpd.ppp`, PPP_LAC);
+        Deno.writeTextFileSync(`${dir}/lns.pppd`, `${PPPD_SERVER}10.99.0.1:10.99.0.2\n`);
+        Deno.writeTextFileSync(`${dir}/xl2tpd.ppp`, PPPD_CLIENT);
         Deno.writeTextFileSync(
           `${dir}/lns.toml`,
           `[tunnel.lns]
@@ -278,12 +276,12 @@ Deno.test({
     try {
       Deno.writeTextFileSync(
         `${dir}/lns.pppd`,
-        "noauth\nnodefaultroute\nipcp-accept-local\nipcp-accept-remote\nlcp-echo-interval 0\n",
+        PPPD_CLIENT,
       );
       for (const n of [1, 2]) {
         Deno.writeTextFileSync(
           `${dir}/xl2tpd-${n}.ppp`,
-          `noauth\nnodefaultroute\nlcp-echo-interval 0\n10.99.${n}.2:10.99.${n}.1\n`,
+          `${PPPD_SERVER}10.99.${n}.2:10.99.${n}.1\n`,
         );
       }
       Deno.writeTextFileSync(
