@@ -585,32 +585,35 @@ function u8in16(name: string, mand: { v2: boolean; v3: boolean }, hideable: bool
   };
 }
 
-function u16(name: string, mand: { v2: boolean; v3: boolean }, hideable: boolean): AvpCodec<
-  number
-> {
+/** An unsigned integer value of 2 or 4 bytes, network order. */
+function uint(
+  bytes: 2 | 4,
+  name: string,
+  mand: { v2: boolean; v3: boolean },
+  hideable: boolean,
+): AvpCodec<number> {
+  const max = bytes === 2 ? 0xffff : 0xffffffff;
   return {
     name,
     mandatory: mand,
     hideable,
-    check: lengthIs(2),
-    decode: (b) => readU16(b, 0),
-    size: (v) => (checkInt(name, v, 0xffff), 2),
-    write: (v, out, o) => writeU16(out, o, v),
+    check: lengthIs(bytes),
+    decode: bytes === 2 ? (b) => readU16(b, 0) : (b) => readU32(b, 0),
+    size: (v) => (checkInt(name, v, max), bytes),
+    write: bytes === 2 ? (v, out, o) => writeU16(out, o, v) : (v, out, o) => writeU32(out, o, v),
   };
+}
+
+function u16(name: string, mand: { v2: boolean; v3: boolean }, hideable: boolean): AvpCodec<
+  number
+> {
+  return uint(2, name, mand, hideable);
 }
 
 function u32(name: string, mand: { v2: boolean; v3: boolean }, hideable: boolean): AvpCodec<
   number
 > {
-  return {
-    name,
-    mandatory: mand,
-    hideable,
-    check: lengthIs(4),
-    decode: (b) => readU32(b, 0),
-    size: (v) => (checkInt(name, v, 0xffffffff), 4),
-    write: (v, out, o) => writeU32(out, o, v),
-  };
+  return uint(4, name, mand, hideable);
 }
 
 function u64(name: string, mand: { v2: boolean; v3: boolean }, hideable: boolean): AvpCodec<
