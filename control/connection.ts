@@ -53,8 +53,8 @@
  * @module
  */
 
-import type { Endpoint } from "../dataplane/dataplane.ts";
-import type { Datagram } from "../lib/socket.ts";
+import type { Endpoint } from "./types.ts";
+import type { Datagram } from "./types.ts";
 import { chapResponse, digestKey, verifyChapResponse, verifyMessageDigest } from "./auth.ts";
 import type { CircuitStatusValue, ResultCodeValue } from "./avp.ts";
 import {
@@ -114,7 +114,7 @@ import { randomBytes } from "node:crypto";
 
 /**
  * The socket a control connection runs over: datagrams in (async iterable), datagrams out, and
- * connect. A `ReactorSocket` (lib/reactor.ts) is one.
+ * connect. A `ReactorSocket` (dataplane/reactor.ts) is one.
  *
  * For L2TP/IP the datagrams are control messages without the 4-byte zero Session ID (what a real
  * L2TP/IP socket delivers), unless the connection's `ipPrefix` option says otherwise.

@@ -13,28 +13,22 @@
 import { readU16, readU32, writeU16, writeU32 } from "./bytes.ts";
 import { HeaderBits } from "./constants.ts";
 import { ParseError } from "./errors.ts";
+import type { Encap, L2tpVersion } from "./types.ts";
+
+export type { L2tpVersion };
 
 /**
- * L2TP protocol version carried in the Ver field.
- *
- * @example Usage
- * ```ts
- * import type { L2tpVersion } from "./header.ts";
- * const v: L2tpVersion = 3;
- * ```
- */
-export type L2tpVersion = 2 | 3;
-
-/**
- * Where an L2TP packet travels: over UDP, or (L2TPv3 only) directly over IP protocol 115.
+ * Where an L2TP packet travels: over UDP, or (L2TPv3 only) directly over IP protocol 115. The
+ * same type as {@linkcode Encap}.
  *
  * @example Usage
  * ```ts
  * import type { Transport } from "./header.ts";
  * const t: Transport = "ip";
+ * console.log(t); // ip
  * ```
  */
-export type Transport = "udp" | "ip";
+export type Transport = Encap;
 
 /**
  * Size of a control message header with the L and S bits set (both versions).

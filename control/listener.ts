@@ -47,8 +47,8 @@
  * @module
  */
 
-import type { Endpoint } from "../dataplane/dataplane.ts";
-import type { Datagram } from "../lib/socket.ts";
+import type { Endpoint } from "./types.ts";
+import type { Datagram } from "./types.ts";
 import { digestKey } from "./auth.ts";
 import { buildStopccn } from "./builders.ts";
 import type { Clock } from "./clock.ts";

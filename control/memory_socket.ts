@@ -23,8 +23,8 @@
  * @module
  */
 
-import type { Endpoint } from "../dataplane/dataplane.ts";
-import type { Datagram } from "../lib/socket.ts";
+import type { Endpoint } from "./types.ts";
+import type { Datagram } from "./types.ts";
 import type { ControlSocket } from "./connection.ts";
 
 /**

@@ -12,7 +12,7 @@
  * @module
  */
 
-import type { Datagram } from "../lib/socket.ts";
+import type { Datagram } from "./types.ts";
 import type { Clock } from "./clock.ts";
 import type { ControlMessage } from "./message.ts";
 import type { L2tpVersion, Transport } from "./header.ts";

@@ -52,7 +52,7 @@
  * ```ts ignore
  * import { ControlTransport } from "./transport.ts";
  * import { MessageType } from "./constants.ts";
- * import { Reactor } from "../lib/reactor.ts";
+ * import { Reactor } from "../dataplane/reactor.ts";
  * await using reactor = new Reactor();
  * const sock = reactor.udp({ local: { address: "0.0.0.0", port: 1701 }, peer: { address: "192.0.2.1", port: 1701 } });
  * using transport = new ControlTransport({ version: 2, send: (p) => void sock.send(p), peerTunnelId: 42 });

@@ -8,33 +8,15 @@
  * @module
  */
 
-/** L2TP protocol version: 2 (RFC 2661) or 3 (RFC 3931). */
-export type L2tpVersion = 2 | 3;
+import type { Encap, Endpoint, L2tpVersion } from "../control/types.ts";
 
-/** Tunnel encapsulation: over UDP, or directly over IP (protocol 115, L2TPv3 only). */
-export type Encap = "udp" | "ip";
+export type { Encap, Endpoint, L2tpVersion };
 
 /** Pseudowire types the Linux kernel can carry: Ethernet (`l2tp_eth`) and PPP (`l2tp_ppp`). */
 export type PseudowireType = "eth" | "ppp";
 
 /** L2-Specific Sublayer: none, or the RFC 3931 §4.6 default (4 bytes, with sequencing). */
 export type L2SpecType = "none" | "default";
-
-/**
- * An IP endpoint. `family` is implied by the address text (`:` means IPv6).
- *
- * @example Usage
- * ```ts
- * import type { Endpoint } from "./dataplane.ts";
- * const peer: Endpoint = { address: "192.0.2.1", port: 1701 };
- * ```
- */
-export interface Endpoint {
-  /** IPv4 dotted quad or IPv6 text form. */
-  address: string;
-  /** UDP port; 0 for IP encapsulation or "any". */
-  port: number;
-}
 
 /**
  * What the kernel needs to create a tunnel context.

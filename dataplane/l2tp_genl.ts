@@ -27,7 +27,7 @@ import type {
 import { zeroStats } from "./dataplane.ts";
 import { AttributeDecoder, AttributeEncoder } from "./netlink/attr.ts";
 import { NetlinkDecodeError } from "./netlink/errors.ts";
-import { formatIP, isIP, parseIP, splitZone } from "../lib/ffi/sockaddr.ts";
+import { formatIP, isIP, parseIP, splitZone } from "./ffi/sockaddr.ts";
 import type { GenlMessage } from "./netlink/message.ts";
 
 /** The family name to resolve. */

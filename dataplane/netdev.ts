@@ -7,7 +7,7 @@
  * @module
  */
 
-import { errno, libc, OsError, strerror } from "../lib/ffi/libc.ts";
+import { errno, libc, OsError, strerror } from "./ffi/libc.ts";
 
 const AF_INET = 2;
 const SOCK_DGRAM = 2;

@@ -33,7 +33,7 @@
  */
 
 import type { Endpoint, L2tpVersion } from "./dataplane.ts";
-import { openPppol2tpSocket, setInheritable } from "../lib/socket.ts";
+import { openPppol2tpSocket, setInheritable } from "./socket.ts";
 
 export type { Endpoint, L2tpVersion };
 
@@ -626,7 +626,7 @@ async function pumpLines(
  * @example Usage
  * ```ts ignore
  * import { launchPppd } from "./pppd.ts";
- * import { openPppol2tpSocket } from "../lib/socket.ts";
+ * import { openPppol2tpSocket } from "./socket.ts";
  * const sock = openPppol2tpSocket({
  *   tunnelFd: 5, tunnelId: 1, sessionId: 2, peerTunnelId: 3, peerSessionId: 4,
  *   peer: { address: "192.0.2.2", port: 1701 }, version: 2,

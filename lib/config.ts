@@ -28,7 +28,7 @@
  *    pseudowire = "eth"`,
  *   "example.toml",
  * );
- * console.log(config.tunnels[0].mode); // "static"
+ * console.log(config.tunnels[0].config.mode); // "static"
  * console.log(formatConfig(config));
  * ```
  *
@@ -37,7 +37,7 @@
 
 import { parse as parseToml, TomlError } from "smol-toml";
 import type { Endpoint } from "../dataplane/dataplane.ts";
-import { formatEndpoint } from "./ffi/sockaddr.ts";
+import { formatEndpoint } from "../dataplane/ffi/sockaddr.ts";
 
 /**
  * How much of the control protocol a tunnel runs.
@@ -121,8 +121,8 @@ export type TunnelRole = "lac" | "lns";
 export interface Config {
   /** The file the configuration was read from (as given to {@linkcode loadConfig}). */
   file: string;
-  /** The tunnels, in file order. */
-  tunnels: TunnelConfig[];
+  /** The tunnels, in file order, each with its sessions in file order. */
+  tunnels: NamedTunnel[];
   /**
    * Things that were accepted but have no effect (for example a go-l2tp key that does not apply
    * to the tunnel's mode). Present only when there is at least one.
@@ -141,15 +141,13 @@ export interface Config {
  * ```ts
  * import type { TunnelConfig } from "./config.ts";
  * const t: TunnelConfig = {
- *   name: "t1", mode: "static", version: 3, encap: "ip", managed: false,
+ *   mode: "static", version: 3, encap: "ip", managed: false,
  *   local: { address: "192.0.2.1", port: 0 }, peer: { address: "192.0.2.2", port: 0 },
- *   tid: 1, ptid: 2, sessions: [],
+ *   tid: 1, ptid: 2,
  * };
  * ```
  */
 export interface TunnelConfig {
-  /** The tunnel's name: the NAME of `[tunnel.NAME]`. */
-  name: string;
   /** How much of the control protocol the tunnel runs. */
   mode: TunnelMode;
   /** L2TP version (`version = "l2tpv2"` or `"l2tpv3"`). */
@@ -214,8 +212,6 @@ export interface TunnelConfig {
    * before use (and their address family is not known yet). Present only when non-empty.
    */
   unresolved?: ("local" | "peer")[];
-  /** The tunnel's sessions, in file order. */
-  sessions: SessionConfig[];
 }
 
 /**
@@ -225,14 +221,12 @@ export interface TunnelConfig {
  * ```ts
  * import type { SessionConfig } from "./config.ts";
  * const s: SessionConfig = {
- *   name: "s1", sid: 10, psid: 20, pseudowire: "eth", sendSeqnum: false, recvSeqnum: false,
+ *   sid: 10, psid: 20, pseudowire: "eth", sendSeqnum: false, recvSeqnum: false,
  *   l2specType: "none", reorderTimeoutMs: 0, lnsMode: false,
  * };
  * ```
  */
 export interface SessionConfig {
-  /** The session's name: the last NAME of `[tunnel.T.session.NAME]`. */
-  name: string;
   /** Our session ID (`sid`); absent means allocated at run time (dynamic tunnels). */
   sid?: number;
   /** The peer's session ID (`psid`); static and quiescent tunnels only. */
@@ -274,6 +268,126 @@ export interface SessionConfig {
   remoteEndId?: Uint8Array;
   /** How a dynamic session is opened (`call_type`); absent: `incoming`. */
   callType?: CallType;
+}
+
+/**
+ * A tunnel of a configuration file: its name (the NAME of `[tunnel.NAME]`), its settings and
+ * its sessions in file order (go-l2tp's `NamedTunnel`).
+ *
+ * @example Usage
+ * ```ts
+ * import { parseConfig } from "./config.ts";
+ * const { tunnels } = parseConfig('[tunnel.t1]\npeer = "192.0.2.2"\n[tunnel.t1.session.s1]\n');
+ * console.log(tunnels[0].name, tunnels[0].sessions[0].name); // t1 s1
+ * ```
+ */
+export interface NamedTunnel {
+  /** The tunnel's name. */
+  name: string;
+  /** Its settings, every default filled in. */
+  config: TunnelConfig;
+  /** Its sessions, in file order. */
+  sessions: NamedSession[];
+}
+
+/**
+ * A session of a configuration file: its name (the last NAME of `[tunnel.T.session.NAME]`) and
+ * its settings (go-l2tp's `NamedSession`).
+ *
+ * @example Usage
+ * ```ts
+ * import type { NamedSession } from "./config.ts";
+ * const s: NamedSession = {
+ *   name: "s1",
+ *   config: { pseudowire: "ppp", sendSeqnum: false, recvSeqnum: false, l2specType: "none" },
+ * };
+ * console.log(s.name); // s1
+ * ```
+ */
+export interface NamedSession {
+  /** The session's name. */
+  name: string;
+  /** Its settings, every default filled in. */
+  config: SessionConfig;
+}
+
+/**
+ * A session's settings together with its name: how the runtime carries a session.
+ *
+ * @example Usage
+ * ```ts
+ * import type { SessionEntry } from "./config.ts";
+ * const s: SessionEntry = {
+ *   name: "s1", pseudowire: "eth", sendSeqnum: false, recvSeqnum: false, l2specType: "none",
+ * };
+ * console.log(s.name); // s1
+ * ```
+ */
+export interface SessionEntry extends SessionConfig {
+  /** The session's name. */
+  name: string;
+}
+
+/**
+ * A tunnel's settings together with its name and sessions: how the runtime carries a tunnel.
+ *
+ * @example Usage
+ * ```ts
+ * import { tunnelEntry } from "./config.ts";
+ * const t = tunnelEntry({
+ *   name: "t1",
+ *   config: { mode: "dynamic", version: 2, encap: "udp", managed: true, role: "lns" },
+ *   sessions: [],
+ * });
+ * console.log(t.name, t.role); // t1 lns
+ * ```
+ */
+export interface TunnelEntry extends TunnelConfig {
+  /** The tunnel's name. */
+  name: string;
+  /** Its sessions, in order. */
+  sessions: SessionEntry[];
+}
+
+/**
+ * Flatten a {@linkcode NamedTunnel} into a {@linkcode TunnelEntry}.
+ *
+ * @example Usage
+ * ```ts
+ * import { parseConfig, tunnelEntry } from "./config.ts";
+ * const [t] = parseConfig('[tunnel.t1]\npeer = "192.0.2.2"\n[tunnel.t1.session.s1]\n').tunnels;
+ * console.log(tunnelEntry(t).sessions[0].name); // s1
+ * ```
+ */
+export function tunnelEntry(t: NamedTunnel): TunnelEntry {
+  return {
+    ...t.config,
+    name: t.name,
+    sessions: t.sessions.map((s) => ({ ...s.config, name: s.name })),
+  };
+}
+
+/**
+ * The inverse of {@linkcode tunnelEntry}: a flat tunnel back into its name, settings and sessions.
+ *
+ * @example Usage
+ * ```ts
+ * import { namedTunnel } from "./config.ts";
+ * const t = namedTunnel({
+ *   name: "t1", mode: "dynamic", version: 2, encap: "udp", managed: true, role: "lns",
+ *   sessions: [{ name: "s1", pseudowire: "ppp", sendSeqnum: false, recvSeqnum: false,
+ *     l2specType: "none" }],
+ * });
+ * console.log(t.sessions[0].config.pseudowire); // ppp
+ * ```
+ */
+export function namedTunnel(t: TunnelEntry): NamedTunnel {
+  const { name, sessions, ...config } = t;
+  return {
+    name,
+    config,
+    sessions: sessions.map(({ name, ...config }) => ({ name, config })),
+  };
 }
 
 /**
@@ -929,11 +1043,24 @@ interface PppdRef {
   tunnel: string;
   session: string;
   path: string;
-  target: SessionConfig;
+  target: SessionEntry;
+}
+
+/** A configuration as the parser builds it: tunnels flat, until {@linkcode toConfig}. */
+interface FlatConfig {
+  file: string;
+  tunnels: TunnelEntry[];
+  warnings?: string[];
+}
+
+function toConfig(flat: FlatConfig): Config {
+  const config: Config = { file: flat.file, tunnels: flat.tunnels.map(namedTunnel) };
+  if (flat.warnings) config.warnings = flat.warnings;
+  return config;
 }
 
 interface ParseResult {
-  config: Config;
+  config: FlatConfig;
   collector: Collector;
   pppdRefs: PppdRef[];
 }
@@ -941,7 +1068,7 @@ interface ParseResult {
 function parseInternal(text: string, file: string, opts: ConfigOptions): ParseResult {
   const c = new Collector();
   const pppdRefs: PppdRef[] = [];
-  const config: Config = { file, tunnels: [] };
+  const config: FlatConfig = { file, tunnels: [] };
   let doc: TomlTable;
   try {
     doc = parseToml(text, { integersAsBigInt: true, unsafeKeyBehaviour: "throw" }) as TomlTable;
@@ -961,8 +1088,10 @@ function parseInternal(text: string, file: string, opts: ConfigOptions): ParseRe
   }
 
   const top = new TableReader(c, {}, doc, TOP_KEYS);
+  // A file without tunnels is valid: the daemon starts with nothing to run (as go-l2tp's does),
+  // and tunnels can be added to it while it runs.
   if (!top.has("tunnel")) {
-    c.add({}, undefined, "no tunnels defined: expected at least one [tunnel.NAME] table");
+    // Nothing to parse.
   } else if (!isTable(doc.tunnel)) {
     top.fail(
       "tunnel",
@@ -970,9 +1099,6 @@ function parseInternal(text: string, file: string, opts: ConfigOptions): ParseRe
     );
   } else {
     const tunnels = doc.tunnel;
-    if (Object.keys(tunnels).length === 0) {
-      c.add({}, "tunnel", "no tunnels defined: expected at least one [tunnel.NAME] table");
-    }
     for (const [name, value] of Object.entries(tunnels)) {
       if (!isTable(value)) {
         c.add(
@@ -1015,7 +1141,7 @@ function parseTunnel(
   table: TomlTable,
   opts: ConfigOptions,
   pppdRefs: PppdRef[],
-): TunnelConfig {
+): TunnelEntry {
   const where: Where = { tunnel: name };
   checkName(c, where, "tunnel", name);
   const r = new TableReader(c, where, table, TUNNEL_KEYS);
@@ -1227,7 +1353,7 @@ function parseTunnel(
   // both addresses given as host names, only what the file sets is kept.
   const v4Udp = encap === "udp" && family !== "ipv6";
   const v6Udp = encap === "udp" && family !== "ipv4";
-  const tunnel: TunnelConfig = compact({
+  const tunnel: TunnelEntry = compact({
     name,
     mode,
     version,
@@ -1306,13 +1432,13 @@ function familyName(kind: AddressKind): string {
 
 function parseSession(
   c: Collector,
-  tunnel: TunnelConfig,
+  tunnel: TunnelEntry,
   versionKnown: boolean,
   versionWhy: string,
   name: string,
   table: TomlTable,
   pppdRefs: PppdRef[],
-): SessionConfig {
+): SessionEntry {
   const where: Where = { tunnel: tunnel.name, session: name };
   checkName(c, where, "session", name);
   const r = new TableReader(c, where, table, SESSION_KEYS);
@@ -1434,7 +1560,7 @@ function parseSession(
     );
   }
 
-  const session: SessionConfig = compact({
+  const session: SessionEntry = compact({
     name,
     sid,
     psid,
@@ -1610,7 +1736,7 @@ function dynamicKeys(
     redialMs: number | undefined;
     maxRedials: number | undefined;
   },
-): Partial<TunnelConfig> {
+): Partial<TunnelEntry> {
   if (!dynamic) return {};
   const ok = (key: string): boolean => !r.bad.has(key);
   const secret = v.secret !== undefined && v.secret !== "" ? v.secret : undefined;
@@ -1647,7 +1773,7 @@ function remoteEndIdText(b: Uint8Array): string {
   return printable ? tomlString(text) : byteArray(b);
 }
 
-function crossChecks(c: Collector, tunnels: TunnelConfig[]): void {
+function crossChecks(c: Collector, tunnels: TunnelEntry[]): void {
   const tids = new Map<number, string>();
   const ifnames = new Map<string, string>();
   const v3Sids = new Map<number, string>();
@@ -1723,7 +1849,7 @@ function crossChecks(c: Collector, tunnels: TunnelConfig[]): void {
  * `pppdArgsList` stays unset).
  *
  * @param text TOML text.
- * @param file The file name to report in errors.
+ * @param file The file name to report in errors (default `<config>`).
  * @param opts Defaults that depend on how the daemon was invoked.
  * @throws {ConfigError} listing every problem found.
  *
@@ -1734,13 +1860,17 @@ function crossChecks(c: Collector, tunnels: TunnelConfig[]): void {
  *   '[tunnel.t1]\npeer = "192.0.2.2:1701"\nversion = "l2tpv2"\n[tunnel.t1.session.s1]\npseudowire = "ppp"',
  *   "kl2tpd.toml",
  * );
- * console.log(config.tunnels[0].mode); // "dynamic"
+ * console.log(config.tunnels[0].config.mode); // "dynamic"
  * ```
  */
-export function parseConfig(text: string, file: string, opts: ConfigOptions = {}): Config {
+export function parseConfig(
+  text: string,
+  file: string = "<config>",
+  opts: ConfigOptions = {},
+): Config {
   const { config, collector } = parseInternal(text, file, opts);
   if (collector.issues.length > 0) throw new ConfigError(file, collector.issues);
-  return config;
+  return toConfig(config);
 }
 
 /**
@@ -1779,7 +1909,7 @@ export async function loadConfig(path: string, opts: ConfigOptions = {}): Promis
     }
   }
   if (collector.issues.length > 0) throw new ConfigError(path, collector.issues);
-  return config;
+  return toConfig(config);
 }
 
 function dirname(path: string): string {
@@ -1816,7 +1946,7 @@ function readErrorText(e: unknown): string {
 export function formatConfig(config: Config): string {
   const out: string[] = [`# Effective configuration of ${config.file.replaceAll("\n", " ")}`];
   for (const w of config.warnings ?? []) out.push(`# warning: ${w.replaceAll("\n", " ")}`);
-  for (const t of config.tunnels) {
+  for (const t of config.tunnels.map(tunnelEntry)) {
     out.push("", `[tunnel.${tableKey(t.name)}]`);
     const kv = (key: string, value: string | undefined): void => {
       if (value !== undefined) out.push(`${key} = ${value}`);

@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { Config, SessionConfig, TunnelConfig } from "./config.ts";
+import { type Config, type SessionEntry, type TunnelEntry, tunnelEntry } from "./config.ts";
 import {
   type DataPlane,
   type Endpoint,
@@ -17,15 +17,15 @@ import {
   type SessionSpec,
   type TunnelSpec,
 } from "../dataplane/dataplane.ts";
-import { openTunnelSocket, TunnelSocket } from "./socket.ts";
-import { Reactor } from "./reactor.ts";
+import { openTunnelSocket, TunnelSocket } from "../dataplane/socket.ts";
+import { Reactor } from "../dataplane/reactor.ts";
 import { type QuiescentSocket, QuiescentTunnel } from "../control/quiescent.ts";
 import type { Clock } from "../control/clock.ts";
 import type { TransportEnd } from "../control/transport.ts";
 import { DynamicTunnels } from "./dynamic.ts";
 import { kernelSessionSpec, type LiveSession, sessionUp } from "./sessions.ts";
-import { resolveHost } from "./ffi/resolve.ts";
-import { formatEndpoint, ipFamily } from "./ffi/sockaddr.ts";
+import { resolveHost } from "../dataplane/ffi/resolve.ts";
+import { formatEndpoint, ipFamily } from "../dataplane/ffi/sockaddr.ts";
 import { getLog, type Log } from "./log.ts";
 
 /** A socket handed to the kernel for a managed tunnel: the daemon keeps it open while it lives. */
@@ -76,7 +76,7 @@ export interface ControlChannel extends QuiescentSocket {
 
 /** A tunnel the daemon brought up. */
 interface LiveTunnel {
-  config: TunnelConfig;
+  config: TunnelEntry;
   tunnelId: number;
   socket?: TunnelSocketHandle;
   channel?: ControlChannel;
@@ -165,8 +165,8 @@ export class Daemon {
     this.#state = "starting";
     try {
       // Resolve every host name first, so a name that does not resolve starts nothing.
-      const resolved: TunnelConfig[] = [];
-      for (const tunnel of this.#config.tunnels) {
+      const resolved: TunnelEntry[] = [];
+      for (const tunnel of this.#config.tunnels.map(tunnelEntry)) {
         resolved.push({ ...tunnel, ...await this.#endpoints(tunnel) });
       }
       for (const tunnel of resolved.filter((t) => t.mode !== "dynamic")) {
@@ -225,7 +225,7 @@ export class Daemon {
   }
 
   /** The tunnel's local and peer endpoints, host names resolved (same family for both). */
-  async #endpoints(config: TunnelConfig): Promise<{ local?: Endpoint; peer?: Endpoint }> {
+  async #endpoints(config: TunnelEntry): Promise<{ local?: Endpoint; peer?: Endpoint }> {
     let { local, peer } = config;
     if (config.mode !== "dynamic") {
       local = required(config, "local", local);
@@ -266,7 +266,7 @@ export class Daemon {
   }
 
   async #bringUp(
-    config: TunnelConfig,
+    config: TunnelEntry,
     { local, peer }: { local: Endpoint; peer: Endpoint },
   ): Promise<void> {
     const tunnelId = required(config, "tid", config.tid);
@@ -468,7 +468,7 @@ function waitForAbort(signal: AbortSignal): Promise<void> {
 }
 
 function refuseUnsupported(config: Config): void {
-  const problems = config.tunnels.flatMap((t) =>
+  const problems = config.tunnels.map(tunnelEntry).flatMap((t) =>
     t.sessions.filter((s) => s.pseudowire === "pppac").map((s) =>
       `tunnel "${t.name}" session "${s.name}" uses pseudowire "pppac"`
     )
@@ -481,7 +481,7 @@ function refuseUnsupported(config: Config): void {
   }
 }
 
-function sessionSpec(tunnel: TunnelConfig, tunnelId: number, s: SessionConfig): SessionSpec {
+function sessionSpec(tunnel: TunnelEntry, tunnelId: number, s: SessionEntry): SessionSpec {
   return kernelSessionSpec(tunnel.version, {
     tunnelId,
     sessionId: required(tunnel, "sid", s.sid, s),
@@ -490,10 +490,10 @@ function sessionSpec(tunnel: TunnelConfig, tunnelId: number, s: SessionConfig): 
 }
 
 function required<T>(
-  tunnel: TunnelConfig,
+  tunnel: TunnelEntry,
   key: string,
   value: T | undefined,
-  s?: SessionConfig,
+  s?: SessionEntry,
 ): T {
   if (value === undefined) {
     const where = s ? `tunnel "${tunnel.name}" session "${s.name}"` : `tunnel "${tunnel.name}"`;

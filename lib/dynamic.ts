@@ -12,10 +12,10 @@
  * @module
  */
 
-import type { TunnelConfig } from "./config.ts";
+import type { TunnelEntry } from "./config.ts";
 import type { Log } from "./log.ts";
-import { ipFamily } from "./ffi/sockaddr.ts";
-import type { Reactor, ReactorSocket } from "./reactor.ts";
+import { ipFamily } from "../dataplane/ffi/sockaddr.ts";
+import type { Reactor, ReactorSocket } from "../dataplane/reactor.ts";
 import { kernelSessionSpec, type LiveSession, sessionUp } from "./sessions.ts";
 import type { DataPlane, Endpoint } from "../dataplane/dataplane.ts";
 import type { Clock } from "../control/clock.ts";
@@ -28,13 +28,13 @@ import {
 } from "../control/connection.ts";
 import { Listener, type ListenerTunnel } from "../control/listener.ts";
 import { IdAllocator } from "../control/ids.ts";
-import type { SessionConfig } from "./config.ts";
+import type { SessionEntry } from "./config.ts";
 import { CdnResult, StopCcnResult } from "../control/constants.ts";
 
 /** What {@linkcode DynamicTunnels} needs from the daemon. */
 export interface DynamicOptions {
   /** The dynamic tunnels of the configuration, host names already resolved. */
-  tunnels: readonly TunnelConfig[];
+  tunnels: readonly TunnelEntry[];
   /** Where tunnels and sessions are programmed. */
   dataPlane: DataPlane;
   /** The daemon's reactor (sockets are registered with it). */
@@ -51,7 +51,7 @@ export interface DynamicOptions {
   reserved?: readonly { version: 2 | 3; tunnelId?: number; sessionIds: (number | undefined)[] }[];
 }
 
-type Conn = ControlConnection<SessionConfig>;
+type Conn = ControlConnection<SessionEntry>;
 
 /**
  * Runs the dynamic tunnels of a configuration.
@@ -71,7 +71,7 @@ export class DynamicTunnels {
   /** L2TPv3 session IDs are unique on the host (RFC 3931 §4.1: the session ID alone demuxes). */
   readonly #sessionIds3 = new IdAllocator(32);
   readonly #initiators: { conn: Conn; socket: ReactorSocket }[] = [];
-  readonly #listeners: { listener: Listener<SessionConfig>; socket: ReactorSocket }[] = [];
+  readonly #listeners: { listener: Listener<SessionEntry>; socket: ReactorSocket }[] = [];
   readonly #sessions = new Map<string, LiveSession>();
   readonly #redials = new Set<ReturnType<typeof setTimeout>>();
   #stopping = false;
@@ -95,7 +95,7 @@ export class DynamicTunnels {
     try {
       const responders = this.#o.tunnels.filter((t) => t.role === "lns");
       for (const t of this.#o.tunnels.filter((t) => t.role !== "lns")) this.#startInitiator(t);
-      const groups = new Map<string, TunnelConfig[]>();
+      const groups = new Map<string, TunnelEntry[]>();
       for (const t of responders) {
         const local = listenEndpoint(t);
         const key = `${t.encap} ${endpointText(local)}`;
@@ -156,7 +156,7 @@ export class DynamicTunnels {
     }
   }
 
-  #common(t: TunnelConfig): Omit<ControlConnectionOptions<SessionConfig>, "socket" | "peer"> {
+  #common(t: TunnelEntry): Omit<ControlConnectionOptions<SessionEntry>, "socket" | "peer"> {
     return {
       version: t.version,
       encap: t.encap,
@@ -182,7 +182,7 @@ export class DynamicTunnels {
     };
   }
 
-  #startInitiator(t: TunnelConfig, attempt = 0): void {
+  #startInitiator(t: TunnelEntry, attempt = 0): void {
     if (!t.peer) throw new TypeError(`Cannot start tunnel "${t.name}": key "peer" is required`);
     const peer = t.peer;
     const wildcard = ipFamily(peer.address) === 6 ? "::" : "0.0.0.0";
@@ -211,7 +211,7 @@ export class DynamicTunnels {
     const common = this.#common(t);
     let conn: Conn;
     try {
-      conn = new ControlConnection<SessionConfig>({
+      conn = new ControlConnection<SessionEntry>({
         ...common,
         onEvent: (e) => {
           common.onEvent?.(e);
@@ -240,7 +240,7 @@ export class DynamicTunnels {
   }
 
   /** Dial a LAC tunnel again after it went down, when configured to (`redial`). */
-  #redial(t: TunnelConfig, attempt: number): void {
+  #redial(t: TunnelEntry, attempt: number): void {
     const log = this.#o.log.with({ tunnel: t.name });
     if (this.#stopping || t.redialTimeoutMs === undefined) return;
     if (t.maxRedials !== undefined && attempt > t.maxRedials) {
@@ -264,14 +264,14 @@ export class DynamicTunnels {
     this.#redials.add(timer);
   }
 
-  #startListener(group: TunnelConfig[]): void {
+  #startListener(group: TunnelEntry[]): void {
     const first = group[0];
     const local = listenEndpoint(first);
     const reactor = this.#o.reactor;
     const socket = first.encap === "ip"
       ? reactor.l2tpip({ local, connId: 0 })
       : reactor.udp({ local });
-    const tunnels: ListenerTunnel<SessionConfig>[] = group.map((t) => {
+    const tunnels: ListenerTunnel<SessionEntry>[] = group.map((t) => {
       const { version: _v, encap: _e, role: _r, ...connection } = this.#common(t);
       return {
         name: t.name,
@@ -282,9 +282,9 @@ export class DynamicTunnels {
         connection,
       };
     });
-    let listener: Listener<SessionConfig>;
+    let listener: Listener<SessionEntry>;
     try {
-      listener = new Listener<SessionConfig>({
+      listener = new Listener<SessionEntry>({
         socket,
         encap: first.encap,
         local,
@@ -316,7 +316,7 @@ export class DynamicTunnels {
     });
   }
 
-  #hooks(t: TunnelConfig): ConnectionHooks<SessionConfig> {
+  #hooks(t: TunnelEntry): ConnectionHooks<SessionEntry> {
     const dp = this.#o.dataPlane;
     const fds = new Map<number, number>();
     return {
@@ -397,7 +397,7 @@ export class DynamicTunnels {
     };
   }
 
-  #event(t: TunnelConfig, e: ConnectionEvent<SessionConfig>): void {
+  #event(t: TunnelEntry, e: ConnectionEvent<SessionEntry>): void {
     const log = this.#o.log.with({ tunnel: t.name });
     switch (e.type) {
       case "tunnel-up":
@@ -444,7 +444,7 @@ export class DynamicTunnels {
 }
 
 /** Where a responder tunnel listens: its `local` (the configuration requires one). */
-function listenEndpoint(t: TunnelConfig): Endpoint {
+function listenEndpoint(t: TunnelEntry): Endpoint {
   if (!t.local) {
     throw new TypeError(`Cannot listen for tunnel "${t.name}": key "local" is required`);
   }

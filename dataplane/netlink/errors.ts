@@ -5,7 +5,7 @@
  * @module
  */
 
-import { strerror } from "../../lib/ffi/libc.ts";
+import { strerror } from "../ffi/libc.ts";
 
 /** errno values this layer refers to by name. */
 export const Errno = {

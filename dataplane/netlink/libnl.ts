@@ -12,7 +12,7 @@
  * @module
  */
 
-import { openLibrary } from "../../lib/ffi/libc.ts";
+import { openLibrary } from "../ffi/libc.ts";
 
 /** The libnl-3 symbols we use, with their C signatures. */
 export const LIBNL_SYMBOLS = {

@@ -13,7 +13,7 @@
  * @module
  */
 
-import { libc } from "../../lib/ffi/libc.ts";
+import { libc } from "../ffi/libc.ts";
 import type { Connection } from "./conn.ts";
 import { familyResolveError, libnl, LibnlError, libnlGenl, NLE, nlErrorText } from "./libnl.ts";
 

@@ -21,7 +21,7 @@
 import { parseArgs } from "node:util";
 import { ControlConnection, type SessionParams } from "../../control/connection.ts";
 import { Listener } from "../../control/listener.ts";
-import { Reactor } from "../../lib/reactor.ts";
+import { Reactor } from "../../dataplane/reactor.ts";
 
 /** Options of {@linkcode runControlBench}. */
 export interface ControlBenchOptions {

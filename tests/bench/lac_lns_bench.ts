@@ -31,7 +31,7 @@
 
 import { parseArgs } from "node:util";
 import { Daemon } from "../../lib/daemon.ts";
-import type { SessionConfig, TunnelConfig } from "../../lib/config.ts";
+import { namedTunnel, type SessionEntry, type TunnelEntry } from "../../lib/config.ts";
 import type { Log } from "../../lib/log.ts";
 import { NullDataPlane } from "../../dataplane/null.ts";
 import type { SessionInfo, SessionSpec } from "../../dataplane/dataplane.ts";
@@ -90,7 +90,7 @@ class CountingDataPlane extends NullDataPlane {
   }
 }
 
-function session(i: number): SessionConfig {
+function session(i: number): SessionEntry {
   return {
     name: `s${i}`,
     pseudowire: "ppp",
@@ -100,7 +100,7 @@ function session(i: number): SessionConfig {
   };
 }
 
-function lacTunnel(peer: { address: string; port: number }, sessions: number): TunnelConfig {
+function lacTunnel(peer: { address: string; port: number }, sessions: number): TunnelEntry {
   return {
     name: "lac",
     mode: "dynamic",
@@ -114,9 +114,9 @@ function lacTunnel(peer: { address: string; port: number }, sessions: number): T
   };
 }
 
-function daemon(tunnel: TunnelConfig, dp: NullDataPlane): Daemon {
+function daemon(tunnel: TunnelEntry, dp: NullDataPlane): Daemon {
   return new Daemon({
-    config: { file: "lac_lns_bench.toml", tunnels: [tunnel] },
+    config: { file: "lac_lns_bench.toml", tunnels: [namedTunnel(tunnel)] },
     dataPlane: dp,
     pppd: false,
     logger: QUIET,

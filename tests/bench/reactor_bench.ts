@@ -11,7 +11,7 @@
  * @module
  */
 
-import { Reactor } from "../../lib/reactor.ts";
+import { Reactor } from "../../dataplane/reactor.ts";
 
 /** One measured case. */
 export interface BenchResult {

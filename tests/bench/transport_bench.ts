@@ -21,7 +21,7 @@
 import { parseArgs } from "node:util";
 import { AvpType, MessageType } from "../../control/constants.ts";
 import { ControlTransport } from "../../control/transport.ts";
-import { Reactor, type ReactorSocket } from "../../lib/reactor.ts";
+import { Reactor, type ReactorSocket } from "../../dataplane/reactor.ts";
 
 /** Options of {@linkcode runTransportBench}. */
 export interface TransportBenchOptions {

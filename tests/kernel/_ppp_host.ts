@@ -24,7 +24,7 @@
 import { parseArgs } from "node:util";
 import { KernelDataPlane } from "../../dataplane/kernel.ts";
 import { startPppd } from "../../dataplane/pppd.ts";
-import { openTunnelSocket } from "../../lib/socket.ts";
+import { openTunnelSocket } from "../../dataplane/socket.ts";
 import type { Endpoint } from "../../dataplane/dataplane.ts";
 
 function endpoint(text: string): Endpoint {

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { KernelDataPlane } from "../../dataplane/kernel.ts";
 import { getInterfaceMtu } from "../../dataplane/netdev.ts";
 import type { Encap, L2tpVersion, PseudowireType, SessionSpec } from "../../dataplane/dataplane.ts";
-import { openTunnelSocket, type TunnelSocket } from "../../lib/socket.ts";
+import { openTunnelSocket, type TunnelSocket } from "../../dataplane/socket.ts";
 import { NetlinkError } from "../../dataplane/netlink/errors.ts";
 import { hex, inVm, ipSessions, ipTunnels, sh } from "./_helpers.ts";
 

@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { digestKey } from "../../control/auth.ts";
 import { FakeClock } from "../../control/clock.ts";
 import { ControlConnection, type SessionParams } from "../../control/connection.ts";
-import { parseConfig } from "../../lib/config.ts";
+import { parseConfig, tunnelEntry } from "../../lib/config.ts";
 import {
   AvpType,
   CdnResult,
@@ -859,7 +859,7 @@ peer_cookie = [1, 2, 3, 4]
 `,
     "t.toml",
   );
-  const [t] = config.tunnels;
+  const t = tunnelEntry(config.tunnels[0]);
   const s: SessionParams = t.sessions[0]; // compile-time check: SessionConfig is a SessionParams
   const p = pair({ version: 3, secret: t.secret, hideAvps: t.hideAvps }, {}, { sessions: [s] });
   p.b.start();

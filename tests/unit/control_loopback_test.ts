@@ -1,5 +1,5 @@
 /**
- * The control plane over real UDP sockets on 127.0.0.1 (lib/reactor.ts), real clock: an initiator
+ * The control plane over real UDP sockets on 127.0.0.1 (dataplane/reactor.ts), real clock: an initiator
  * and a listener whose per-tunnel sockets share the listening port (SO_REUSEADDR, connected to
  * the peer), a tunnel with three sessions set up and torn down, L2TPv2 and L2TPv3, and every fd
  * closed afterwards.
@@ -10,9 +10,9 @@
 import assert from "node:assert/strict";
 import { ControlConnection } from "../../control/connection.ts";
 import { Listener } from "../../control/listener.ts";
-import { libc } from "../../lib/ffi/libc.ts";
-import { Reactor } from "../../lib/reactor.ts";
-import { F_GETFD } from "../../lib/socket.ts";
+import { libc } from "../../dataplane/ffi/libc.ts";
+import { Reactor } from "../../dataplane/reactor.ts";
+import { F_GETFD } from "../../dataplane/socket.ts";
 import { ethSession, pppSession, recorder } from "./_control_rig.ts";
 
 /** Open fds of this process, probed with fcntl(F_GETFD) (/proc/self/fd needs --allow-all). */

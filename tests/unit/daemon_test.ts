@@ -6,11 +6,11 @@ import {
   type TunnelSocketOpener,
 } from "../../lib/daemon.ts";
 import { FakeClock } from "../../control/clock.ts";
-import { type Datagram, openTunnelSocket } from "../../lib/socket.ts";
-import type { Config, SessionConfig, TunnelConfig } from "../../lib/config.ts";
+import { type Datagram, openTunnelSocket } from "../../dataplane/socket.ts";
+import { type Config, namedTunnel, type SessionEntry, type TunnelEntry } from "../../lib/config.ts";
 import { NullDataPlane } from "../../dataplane/null.ts";
 
-function session(name: string, sid: number, psid: number): SessionConfig {
+function session(name: string, sid: number, psid: number): SessionEntry {
   return {
     name,
     sid,
@@ -22,7 +22,7 @@ function session(name: string, sid: number, psid: number): SessionConfig {
   };
 }
 
-function tunnel(name: string, tid: number, extra: Partial<TunnelConfig> = {}): TunnelConfig {
+function tunnel(name: string, tid: number, extra: Partial<TunnelEntry> = {}): TunnelEntry {
   return {
     name,
     mode: "static",
@@ -38,8 +38,8 @@ function tunnel(name: string, tid: number, extra: Partial<TunnelConfig> = {}): T
   };
 }
 
-function config(...tunnels: TunnelConfig[]): Config {
-  return { file: "test.toml", tunnels };
+function config(...tunnels: TunnelEntry[]): Config {
+  return { file: "test.toml", tunnels: tunnels.map(namedTunnel) };
 }
 
 /** A socket opener that hands out fake fds and records which are open. */
@@ -81,7 +81,7 @@ Deno.test("daemon brings up every static tunnel and session, then removes them a
 
 Deno.test("daemon maps session config to the data plane spec", async () => {
   using dp = new NullDataPlane();
-  const s: SessionConfig = {
+  const s: SessionEntry = {
     ...session("s", 7, 8),
     cookie: new Uint8Array([1, 2, 3, 4]),
     peerCookie: new Uint8Array([5, 6, 7, 8, 9, 10, 11, 12]),
@@ -179,7 +179,7 @@ for (const version of [2, 3] as const) {
     using lnsDp = new NullDataPlane();
     const port = 20000 + Math.floor(Math.random() * 20000);
     const pw = version === 2 ? "ppp" : "eth";
-    const s = (name: string): SessionConfig => ({
+    const s = (name: string): SessionEntry => ({
       name,
       pseudowire: pw,
       sendSeqnum: false,
@@ -340,7 +340,7 @@ Deno.test("garbage at a running LNS is dropped: the daemon keeps serving its tun
   using lnsDp = new NullDataPlane();
   using lacDp = new NullDataPlane();
   const port = 20000 + Math.floor(Math.random() * 20000);
-  const s: SessionConfig = {
+  const s: SessionEntry = {
     name: "ppp",
     pseudowire: "ppp",
     sendSeqnum: false,
@@ -403,7 +403,7 @@ Deno.test("garbage at a running LNS is dropped: the daemon keeps serving its tun
 Deno.test("redial: a LAC whose LNS went away dials again and comes back up", async () => {
   using lacDp = new NullDataPlane();
   const port = 20000 + Math.floor(Math.random() * 20000);
-  const s: SessionConfig = {
+  const s: SessionEntry = {
     name: "ppp",
     pseudowire: "ppp",
     sendSeqnum: false,

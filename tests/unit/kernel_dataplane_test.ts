@@ -17,7 +17,7 @@ import {
 } from "../../dataplane/netlink/fake.ts";
 import { LibnlError } from "../../dataplane/netlink/libnl.ts";
 import { decodeGenl, type Message, NLM_F_DUMP } from "../../dataplane/netlink/message.ts";
-import { OsError } from "../../lib/ffi/libc.ts";
+import { OsError } from "../../dataplane/ffi/libc.ts";
 
 const FAMILY = 0x1c;
 

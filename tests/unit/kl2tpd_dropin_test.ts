@@ -6,6 +6,7 @@
 
 import assert from "node:assert/strict";
 import { Daemon } from "../../lib/daemon.ts";
+import { namedTunnel } from "../../lib/config.ts";
 import { NullDataPlane } from "../../dataplane/null.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
@@ -27,7 +28,7 @@ Deno.test("kl2tpd personality runs go-l2tp's README config with -config -null -v
     pppd: false,
     config: {
       file: "lns.toml",
-      tunnels: [{
+      tunnels: [namedTunnel({
         name: "lns",
         mode: "dynamic",
         role: "lns",
@@ -43,7 +44,7 @@ Deno.test("kl2tpd personality runs go-l2tp's README config with -config -null -v
           recvSeqnum: false,
           l2specType: "none",
         }],
-      }],
+      })],
     },
   });
   await lns.start();

@@ -16,13 +16,13 @@
 
 import assert from "node:assert/strict";
 import { Daemon } from "../../lib/daemon.ts";
-import { Reactor, type ReactorSocket } from "../../lib/reactor.ts";
+import { Reactor, type ReactorSocket } from "../../dataplane/reactor.ts";
 import { NullDataPlane } from "../../dataplane/null.ts";
 import { ControlConnection, type ControlSocket } from "../../control/connection.ts";
 import { peekHeader } from "../../control/header.ts";
 import type { Endpoint } from "../../dataplane/dataplane.ts";
-import type { Datagram } from "../../lib/socket.ts";
-import type { SessionConfig } from "../../lib/config.ts";
+import type { Datagram } from "../../dataplane/socket.ts";
+import { namedTunnel, type SessionEntry } from "../../lib/config.ts";
 
 /** One UDP socket shared by several initiators: datagrams go to the tunnel ID in the header. */
 class SharedPort {
@@ -82,7 +82,7 @@ class SharedPort {
   }
 }
 
-const ppp = (name: string): SessionConfig => ({
+const ppp = (name: string): SessionEntry => ({
   name,
   pseudowire: "ppp",
   sendSeqnum: false,
@@ -107,7 +107,7 @@ Deno.test("LNS: a second tunnel from the same peer address and port comes up whi
     pppd: false,
     config: {
       file: "same-peer.toml",
-      tunnels: [{
+      tunnels: [namedTunnel({
         name: "lns",
         mode: "dynamic",
         role: "lns",
@@ -119,7 +119,7 @@ Deno.test("LNS: a second tunnel from the same peer address and port comes up whi
         peer: { address: "127.0.0.1", port: 0 },
         retryTimeoutMs: 200,
         sessions: [ppp("any")],
-      }],
+      })],
     },
   });
   await lns.start();

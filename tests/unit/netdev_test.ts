@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { getInterfaceMtu, setInterfaceMtu } from "../../dataplane/netdev.ts";
-import { OsError } from "../../lib/ffi/libc.ts";
+import { OsError } from "../../dataplane/ffi/libc.ts";
 
 Deno.test("getInterfaceMtu reads the loopback MTU", () => {
   const mtu = getInterfaceMtu("lo");

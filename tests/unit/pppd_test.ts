@@ -17,7 +17,7 @@ import {
   resolvePppdPaths,
   startPppd,
 } from "../../dataplane/pppd.ts";
-import { openTunnelSocket, type TunnelSocket } from "../../lib/socket.ts";
+import { openTunnelSocket, type TunnelSocket } from "../../dataplane/socket.ts";
 
 const PLUGIN = "/usr/lib/pppd/2.4.9/pppol2tp.so";
 

@@ -4,7 +4,7 @@ import { type QuiescentSocket, QuiescentTunnel } from "../../control/quiescent.t
 import { peekHeader } from "../../control/header.ts";
 import { MessageType } from "../../control/constants.ts";
 import type { ControlMessage } from "../../control/message.ts";
-import type { Datagram } from "../../lib/socket.ts";
+import type { Datagram } from "../../dataplane/socket.ts";
 
 /** One end of an in-memory datagram link; `cut` makes it drop everything it is given. */
 class FakeSocket implements QuiescentSocket {

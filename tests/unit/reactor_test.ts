@@ -1,14 +1,14 @@
 /**
- * Tests for lib/reactor.ts over loopback: echo v4/v6, batching, wake-up on close, detach, idle
+ * Tests for dataplane/reactor.ts over loopback: echo v4/v6, batching, wake-up on close, detach, idle
  * exit (subprocess) and fd leaks.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
-import { errno, libc } from "../../lib/ffi/libc.ts";
-import { type Datagram, Reactor, type ReactorSocket } from "../../lib/reactor.ts";
-import { Errno, F_GETFD, openTunnelSocket, TunnelSocket } from "../../lib/socket.ts";
+import { errno, libc } from "../../dataplane/ffi/libc.ts";
+import { type Datagram, Reactor, type ReactorSocket } from "../../dataplane/reactor.ts";
+import { Errno, F_GETFD, openTunnelSocket, TunnelSocket } from "../../dataplane/socket.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -245,7 +245,7 @@ async function runChild(code: string): Promise<{ status: Deno.CommandStatus; out
   return { status, out: out + err };
 }
 
-const REACTOR_URL = new URL("../../lib/reactor.ts", import.meta.url).href;
+const REACTOR_URL = new URL("../../dataplane/reactor.ts", import.meta.url).href;
 
 Deno.test("a program with an idle reactor exits on its own", async () => {
   const { status, out } = await runChild(`

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { resolveHost } from "../../lib/ffi/resolve.ts";
+import { resolveHost } from "../../dataplane/ffi/resolve.ts";
 
 Deno.test("resolveHost finds localhost through /etc/hosts, per family", async () => {
   assert.deepEqual(await resolveHost("localhost", 4), ["127.0.0.1"]);

@@ -26,7 +26,7 @@ import {
   parseIPv6,
   scopeIdOf,
   splitZone,
-} from "../../lib/ffi/sockaddr.ts";
+} from "../../dataplane/ffi/sockaddr.ts";
 
 function hex(b: Uint8Array): string {
   return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");

@@ -1,11 +1,11 @@
 /**
- * Tests for lib/socket.ts over loopback (no root, no l2tp modules needed).
+ * Tests for dataplane/socket.ts over loopback (no root, no l2tp modules needed).
  *
  * @module
  */
 
 import assert from "node:assert/strict";
-import { errno, libc, OsError } from "../../lib/ffi/libc.ts";
+import { errno, libc, OsError } from "../../dataplane/ffi/libc.ts";
 import {
   Errno,
   F_GETFD,
@@ -14,7 +14,7 @@ import {
   openTunnelSocket,
   setInheritable,
   TunnelSocket,
-} from "../../lib/socket.ts";
+} from "../../dataplane/socket.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

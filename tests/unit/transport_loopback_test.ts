@@ -1,6 +1,6 @@
 /**
  * Two control transports (control/transport.ts) talking over real UDP sockets on 127.0.0.1
- * (lib/reactor.ts), through an impairment proxy: a UDP relay that drops, duplicates and delays
+ * (dataplane/reactor.ts), through an impairment proxy: a UDP relay that drops, duplicates and delays
  * (hence reorders) datagrams, with decisions drawn from a seeded PRNG. Every message must be
  * delivered exactly once and in order, both ways, within a hard time limit; every fd opened is
  * closed again.
@@ -16,7 +16,7 @@ import type { Clock, Timer } from "../../control/clock.ts";
 import { AvpType, MessageType } from "../../control/constants.ts";
 import { getAvp } from "../../control/message.ts";
 import { ControlTransport, type TransportErrorEvent } from "../../control/transport.ts";
-import { type Endpoint, Reactor, type ReactorSocket } from "../../lib/reactor.ts";
+import { type Endpoint, Reactor, type ReactorSocket } from "../../dataplane/reactor.ts";
 
 /** How much faster than real time the transports' clock runs. */
 const SPEEDUP = 25;

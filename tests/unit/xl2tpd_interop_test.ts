@@ -24,14 +24,14 @@
 
 import assert from "node:assert/strict";
 import { Daemon } from "../../lib/daemon.ts";
-import type { SessionConfig, TunnelConfig } from "../../lib/config.ts";
+import { namedTunnel, type SessionEntry, type TunnelEntry } from "../../lib/config.ts";
 import type { Log, LogProperties } from "../../lib/log.ts";
 import { NullDataPlane } from "../../dataplane/null.ts";
-import { Reactor } from "../../lib/reactor.ts";
+import { Reactor } from "../../dataplane/reactor.ts";
 import { buildSccrq } from "../../control/builders.ts";
 import { decodeControl, encodeControl } from "../../control/message.ts";
 import { MessageType } from "../../control/constants.ts";
-import type { Datagram } from "../../lib/socket.ts";
+import type { Datagram } from "../../dataplane/socket.ts";
 import {
   canStubPppd,
   establishedCalls,
@@ -107,7 +107,7 @@ function endpoints(n: number): { ours: string; theirs: string; ourPort: number; 
   return { ours: `127.0.${n}.2`, theirs: `127.0.${n}.3`, ourPort: port + 1, port };
 }
 
-const ppp: SessionConfig = {
+const ppp: SessionEntry = {
   name: "ppp",
   pseudowire: "ppp",
   sendSeqnum: false,
@@ -115,7 +115,7 @@ const ppp: SessionConfig = {
   l2specType: "none",
 };
 
-function ourTunnel(extra: Partial<TunnelConfig>): TunnelConfig {
+function ourTunnel(extra: Partial<TunnelEntry>): TunnelEntry {
   return {
     name: extra.role === "lns" ? "lns" : "lac",
     mode: "dynamic",
@@ -135,11 +135,11 @@ interface Ours {
   log: MemoryLog;
 }
 
-async function startOurs(tunnel: TunnelConfig): Promise<Ours> {
+async function startOurs(tunnel: TunnelEntry): Promise<Ours> {
   const dp = new NullDataPlane();
   const log = new MemoryLog();
   const daemon = new Daemon({
-    config: { file: "xl2tpd-interop.toml", tunnels: [tunnel] },
+    config: { file: "xl2tpd-interop.toml", tunnels: [namedTunnel(tunnel)] },
     dataPlane: dp,
     pppd: false,
     logger: log,
@@ -151,7 +151,7 @@ async function startOurs(tunnel: TunnelConfig): Promise<Ours> {
 /** Run `fn` with xl2tpd and our daemon; stop both (and every xl2tpd) whatever happens. */
 async function withBoth(
   xlOptions: Xl2tpdOptions,
-  tunnel: TunnelConfig,
+  tunnel: TunnelEntry,
   fn: (
     xl: Awaited<ReturnType<typeof startXl2tpd>>,
     ours: Ours,

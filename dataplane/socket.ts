@@ -14,7 +14,7 @@
  * @module
  */
 
-import type { Encap, Endpoint, L2tpVersion } from "../dataplane/dataplane.ts";
+import type { Datagram, Encap, Endpoint, L2tpVersion } from "../control/types.ts";
 import { errno, libc, OsError, strerror } from "./ffi/libc.ts";
 import {
   AF_INET,
@@ -71,13 +71,7 @@ export const Errno = {
   ECONNREFUSED: 111,
 } as const;
 
-/** A received datagram: its bytes and where it came from. */
-export interface Datagram {
-  /** Payload (a view of the receive buffer or a copy, as documented by the producer). */
-  data: Uint8Array;
-  /** Source address (port 0 for L2TP/IP). */
-  from: Endpoint;
-}
+export type { Datagram };
 
 /** Options of {@linkcode openTunnelSocket}. */
 export interface TunnelSocketOptions {
