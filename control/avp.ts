@@ -22,14 +22,14 @@ import {
   writeUtf8,
 } from "./bytes.ts";
 import { AvpType, type KnownAvpType } from "./constants.ts";
-import type { L2tpVersion } from "./header.ts";
+import type { L2tpVersion } from "./types.ts";
 
 /**
  * Size of the AVP header: flags+length, Vendor ID, Attribute Type.
  *
  * @example Usage
  * ```ts
- * import { AVP_HEADER_LENGTH } from "./avp.ts";
+ * import { AVP_HEADER_LENGTH } from "./avp.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * console.log(AVP_HEADER_LENGTH); // 6
  * ```
  */
@@ -40,7 +40,7 @@ export const AVP_HEADER_LENGTH = 6;
  *
  * @example Usage
  * ```ts
- * import { AVP_MAX_LENGTH } from "./avp.ts";
+ * import { AVP_MAX_LENGTH } from "./avp.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * console.log(AVP_MAX_LENGTH); // 1023
  * ```
  */
@@ -51,7 +51,7 @@ export const AVP_MAX_LENGTH = 1023;
  *
  * @example Usage
  * ```ts
- * import { AvpBits } from "./avp.ts";
+ * import { AvpBits } from "./avp.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * console.log(AvpBits.MANDATORY, AvpBits.LENGTH_MASK); // 128 1023
  * ```
  */
@@ -69,8 +69,9 @@ export const AvpBits = {
  *
  * @example Usage
  * ```ts
- * import type { ResultCodeValue } from "./avp.ts";
+ * import type { ResultCodeValue } from "./avp.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const r: ResultCodeValue = { resultCode: 2, errorCode: 8, errorMessage: "unknown AVP 99" };
+ * console.log(r.errorCode); // 8
  * ```
  */
 export interface ResultCodeValue {
@@ -87,8 +88,9 @@ export interface ResultCodeValue {
  *
  * @example Usage
  * ```ts
- * import type { ProtocolVersionValue } from "./avp.ts";
+ * import type { ProtocolVersionValue } from "./avp.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const v: ProtocolVersionValue = { version: 1, revision: 0 };
+ * console.log(v.version); // 1
  * ```
  */
 export interface ProtocolVersionValue {
@@ -103,8 +105,9 @@ export interface ProtocolVersionValue {
  *
  * @example Usage
  * ```ts
- * import type { FramingBits } from "./avp.ts";
+ * import type { FramingBits } from "./avp.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const f: FramingBits = { async: true, sync: true };
+ * console.log(f.sync); // true
  * ```
  */
 export interface FramingBits {
@@ -119,8 +122,9 @@ export interface FramingBits {
  *
  * @example Usage
  * ```ts
- * import type { BearerBits } from "./avp.ts";
+ * import type { BearerBits } from "./avp.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const b: BearerBits = { analog: true, digital: false };
+ * console.log(b.analog); // true
  * ```
  */
 export interface BearerBits {
@@ -135,8 +139,9 @@ export interface BearerBits {
  *
  * @example Usage
  * ```ts
- * import type { Q931CauseValue } from "./avp.ts";
+ * import type { Q931CauseValue } from "./avp.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const c: Q931CauseValue = { causeCode: 16, causeMessage: 0x5a, advisory: "normal" };
+ * console.log(c.causeCode); // 16
  * ```
  */
 export interface Q931CauseValue {
@@ -153,11 +158,12 @@ export interface Q931CauseValue {
  *
  * @example Usage
  * ```ts
- * import type { CallErrorsValue } from "./avp.ts";
+ * import type { CallErrorsValue } from "./avp.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const e: CallErrorsValue = {
  *   crcErrors: 0, framingErrors: 0, hardwareOverruns: 1,
  *   bufferOverruns: 2, timeoutErrors: 3, alignmentErrors: 4,
  * };
+ * console.log(e.timeoutErrors); // 3
  * ```
  */
 export interface CallErrorsValue {
@@ -180,8 +186,9 @@ export interface CallErrorsValue {
  *
  * @example Usage
  * ```ts
- * import type { AccmValue } from "./avp.ts";
+ * import type { AccmValue } from "./avp.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const a: AccmValue = { sendAccm: 0xffffffff, receiveAccm: 0 };
+ * console.log(a.receiveAccm); // 0
  * ```
  */
 export interface AccmValue {
@@ -196,8 +203,9 @@ export interface AccmValue {
  *
  * @example Usage
  * ```ts
- * import type { ExtendedVendorValue } from "./avp.ts";
+ * import type { ExtendedVendorValue } from "./avp.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const x: ExtendedVendorValue = { vendorId: 70000, attributeType: 1, value: new Uint8Array([1]) };
+ * console.log(x.vendorId); // 70000
  * ```
  */
 export interface ExtendedVendorValue {
@@ -214,8 +222,9 @@ export interface ExtendedVendorValue {
  *
  * @example Usage
  * ```ts
- * import type { MessageDigestValue } from "./avp.ts";
+ * import type { MessageDigestValue } from "./avp.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const d: MessageDigestValue = { digestType: 0, digest: new Uint8Array(16) };
+ * console.log(d.digest.length); // 16
  * ```
  */
 export interface MessageDigestValue {
@@ -230,8 +239,9 @@ export interface MessageDigestValue {
  *
  * @example Usage
  * ```ts
- * import type { CircuitStatusValue } from "./avp.ts";
+ * import type { CircuitStatusValue } from "./avp.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const s: CircuitStatusValue = { active: true, new: true };
+ * console.log(s.active); // true
  * ```
  */
 export interface CircuitStatusValue {
@@ -249,8 +259,9 @@ export interface CircuitStatusValue {
  * @example Usage
  * ```ts
  * import type { AvpValueMap } from "./avp.ts";
- * import { AvpType } from "./constants.ts";
+ * import { AvpType } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const host: AvpValueMap[typeof AvpType.HostName] = "lns.example.net";
+ * console.log(host); // lns.example.net
  * ```
  */
 export interface AvpValueMap {
@@ -374,10 +385,12 @@ export interface AvpValueMap {
  * @example Usage
  * ```ts
  * import type { IetfAvp } from "./avp.ts";
- * import { AvpType } from "./constants.ts";
+ * import { AvpType } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * function hostName(a: IetfAvp): string | undefined {
  *   return a.type === AvpType.HostName ? a.value : undefined;
  * }
+ * console.log(hostName({ kind: "ietf", vendorId: 0, type: AvpType.HostName, value: "lac",
+ *   mandatory: true, hidden: false })); // lac
  * ```
  */
 export type IetfAvp = {
@@ -404,8 +417,9 @@ export type IetfAvp = {
  *
  * @example Usage
  * ```ts
- * import type { RawAvp } from "./avp.ts";
+ * import type { RawAvp } from "./avp.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const a: RawAvp = { kind: "vendor", vendorId: 9, type: 1, value: new Uint8Array(4), mandatory: false, hidden: false };
+ * console.log(a.kind); // vendor
  * ```
  */
 export interface RawAvp {
@@ -428,10 +442,12 @@ export interface RawAvp {
  *
  * @example Usage
  * ```ts
- * import type { Avp } from "./avp.ts";
+ * import type { Avp } from "./avp.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * function describe(a: Avp): string {
  *   return a.kind === "ietf" ? `IETF ${a.type}` : `${a.kind} ${a.vendorId}/${a.type}`;
  * }
+ * console.log(describe({ kind: "vendor", vendorId: 9, type: 1, value: new Uint8Array(0),
+ *   mandatory: false, hidden: false })); // vendor 9/1
  * ```
  */
 export type Avp = IetfAvp | RawAvp;
@@ -443,8 +459,9 @@ export type Avp = IetfAvp | RawAvp;
  * @example Usage
  * ```ts
  * import type { IetfAvpInput } from "./avp.ts";
- * import { AvpType } from "./constants.ts";
+ * import { AvpType } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const a: IetfAvpInput = { type: AvpType.AssignedTunnelId, value: 42, hidden: true };
+ * console.log(a.value); // 42
  * ```
  */
 export type IetfAvpInput = {
@@ -470,8 +487,9 @@ export type IetfAvpInput = {
  *
  * @example Usage
  * ```ts
- * import type { RawAvpInput } from "./avp.ts";
+ * import type { RawAvpInput } from "./avp.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const a: RawAvpInput = { kind: "vendor", vendorId: 311, type: 1, value: new Uint8Array([1]) };
+ * console.log(a.vendorId); // 311
  * ```
  */
 export interface RawAvpInput {
@@ -495,11 +513,12 @@ export interface RawAvpInput {
  * @example Usage
  * ```ts
  * import type { AvpInput } from "./avp.ts";
- * import { AvpType } from "./constants.ts";
+ * import { AvpType } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const avps: AvpInput[] = [
  *   { type: AvpType.HostName, value: "lac" },
  *   { kind: "vendor", vendorId: 9, type: 1, value: new Uint8Array([0]) },
  * ];
+ * console.log(avps.length); // 2
  * ```
  */
 export type AvpInput = IetfAvpInput | RawAvpInput;
@@ -509,8 +528,9 @@ export type AvpInput = IetfAvpInput | RawAvpInput;
  *
  * @example Usage
  * ```ts
- * import { avpCodec, type AvpCheckFailure } from "./avp.ts";
+ * import { avpCodec, type AvpCheckFailure } from "./avp.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const f: AvpCheckFailure | null = avpCodec(9).check(new Uint8Array(3)); // "bad-avp-length"
+ * console.log(f); // bad-avp-length
  * ```
  */
 export type AvpCheckFailure = "bad-avp-length" | "bad-avp-value";
@@ -522,7 +542,7 @@ export type AvpCheckFailure = "bad-avp-length" | "bad-avp-value";
  *
  * @example Usage
  * ```ts
- * import { avpCodec, type AvpCodec } from "./avp.ts";
+ * import { avpCodec, type AvpCodec } from "./avp.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const c: AvpCodec<number> = avpCodec(10);
  * const out = new Uint8Array(c.size(4));
  * c.write(4, out, 0);
@@ -985,7 +1005,7 @@ const NEVER_HIDDEN: ReadonlySet<number> = new Set([
  *
  * @example Usage
  * ```ts
- * import { avpCodec } from "./avp.ts";
+ * import { avpCodec } from "./avp.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * console.log(avpCodec(7)?.name); // "Host Name"
  * ```
  */
@@ -998,7 +1018,7 @@ export function avpCodec<T extends KnownAvpType>(type: T): AvpCodec<AvpValueMap[
  *
  * @example Usage
  * ```ts
- * import { avpCodec } from "./avp.ts";
+ * import { avpCodec } from "./avp.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const t: number = 200;
  * console.log(avpCodec(t)); // undefined
  * ```
@@ -1019,7 +1039,7 @@ export function avpCodec(type: number): AvpCodec<unknown> | undefined {
  *
  * @example Usage
  * ```ts
- * import { neverHidden } from "./avp.ts";
+ * import { neverHidden } from "./avp.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * console.log(neverHidden(36), neverHidden(9)); // true false
  * ```
  */
@@ -1036,7 +1056,7 @@ export function neverHidden(type: number): boolean {
  *
  * @example Usage
  * ```ts
- * import { defaultMandatory } from "./avp.ts";
+ * import { defaultMandatory } from "./avp.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * console.log(defaultMandatory(5, 2), defaultMandatory(5, 3)); // false true
  * ```
  */
@@ -1053,7 +1073,7 @@ export function defaultMandatory(type: number, version: L2tpVersion): boolean {
  *
  * @example Usage
  * ```ts
- * import { avpName } from "./avp.ts";
+ * import { avpName } from "./avp.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * console.log(avpName(61)); // "Assigned Control Connection ID"
  * ```
  */

@@ -16,7 +16,7 @@
  * @example Usage
  * ```ts
  * import { buildSccrq, readTunnelAvps } from "./builders.ts";
- * import { encodeControl, decodeControl } from "./message.ts";
+ * import { encodeControl, decodeControl } from "./message.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const m = buildSccrq({ version: 2, hostName: "lac", receiveWindow: 8 }, 42, {});
  * const bytes = encodeControl({ version: 2, tunnelId: 0, ns: 0, nr: 0, ...m });
  * console.log(readTunnelAvps(decodeControl(bytes), 2).tunnelId); // 42
@@ -36,8 +36,9 @@ import type { TransportMessage } from "./transport.ts";
  *
  * @example Usage
  * ```ts
- * import type { PseudowireName } from "./builders.ts";
+ * import type { PseudowireName } from "./builders.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const pw: PseudowireName = "eth_vlan";
+ * console.log(pw); // eth_vlan
  * ```
  */
 export type PseudowireName = "eth" | "eth_vlan" | "ppp" | "pppac";
@@ -51,7 +52,7 @@ export type PseudowireName = "eth" | "eth_vlan" | "ppp" | "pppac";
  *
  * @example Usage
  * ```ts
- * import { pseudowireCode } from "./builders.ts";
+ * import { pseudowireCode } from "./builders.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * console.log(pseudowireCode("eth"), pseudowireCode("eth_vlan"), pseudowireCode("ppp")); // 5 4 7
  * ```
  */
@@ -71,9 +72,10 @@ export function pseudowireCode(name: PseudowireName): number {
  *
  * @example Usage
  * ```ts
- * import type { TunnelIdentity } from "./builders.ts";
+ * import type { TunnelIdentity } from "./builders.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const me: TunnelIdentity = { version: 3, hostName: "pe1", receiveWindow: 16, routerId: 1,
  *   pseudowires: [5] };
+ * console.log(me.hostName); // pe1
  * ```
  */
 export interface TunnelIdentity {
@@ -102,8 +104,9 @@ export interface TunnelIdentity {
  *
  * @example Usage
  * ```ts
- * import type { TunnelAuthAvps } from "./builders.ts";
+ * import type { TunnelAuthAvps } from "./builders.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const auth: TunnelAuthAvps = { challenge: new Uint8Array(16), tieBreaker: 7n };
+ * console.log(auth.tieBreaker); // 7n
  * ```
  */
 export interface TunnelAuthAvps {
@@ -188,7 +191,7 @@ function startAvps(me: TunnelIdentity, localTunnelId: number, auth: TunnelAuthAv
  *
  * @example Usage
  * ```ts
- * import { buildSccrq } from "./builders.ts";
+ * import { buildSccrq } from "./builders.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const m = buildSccrq({ version: 3, hostName: "pe1", receiveWindow: 16, routerId: 1 }, 9, {});
  * console.log(m.type); // 1
  * ```
@@ -211,7 +214,7 @@ export function buildSccrq(
  *
  * @example Usage
  * ```ts
- * import { buildSccrp } from "./builders.ts";
+ * import { buildSccrp } from "./builders.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const m = buildSccrp({ version: 2, hostName: "lns", receiveWindow: 16 }, 7, {});
  * console.log(m.type); // 2
  * ```
@@ -234,7 +237,7 @@ export function buildSccrp(
  *
  * @example Usage
  * ```ts
- * import { buildScccn } from "./builders.ts";
+ * import { buildScccn } from "./builders.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * console.log(buildScccn(2).type); // 3
  * ```
  */
@@ -258,7 +261,7 @@ export function buildScccn(version: L2tpVersion, challengeResponse?: Uint8Array)
  * @example Usage
  * ```ts
  * import { buildStopccn } from "./builders.ts";
- * import { StopCcnResult } from "./constants.ts";
+ * import { StopCcnResult } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const m = buildStopccn(2, 7, { resultCode: StopCcnResult.GeneralRequest });
  * console.log(m.type); // 4
  * ```
@@ -286,8 +289,9 @@ export function buildStopccn(
  *
  * @example Usage
  * ```ts
- * import type { PeerTunnelInfo } from "./builders.ts";
+ * import type { PeerTunnelInfo } from "./builders.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const info: PeerTunnelInfo = { tunnelId: 5, hostName: "lns" };
+ * console.log(info.hostName); // lns
  * ```
  */
 export interface PeerTunnelInfo {
@@ -328,11 +332,12 @@ export interface PeerTunnelInfo {
  *
  * @example Usage
  * ```ts
- * import { readTunnelAvps } from "./builders.ts";
- * import { decodeControl } from "./message.ts";
- * declare const datagram: Uint8Array;
+ * import { buildSccrq, readTunnelAvps } from "./builders.ts";
+ * import { decodeControl, encodeControl } from "./message.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * const sccrq = buildSccrq({ version: 3, hostName: "pe1", receiveWindow: 16, routerId: 7 }, 9, {});
+ * const datagram = encodeControl({ version: 3, tunnelId: 0, ns: 0, nr: 0, ...sccrq });
  * const peer = readTunnelAvps(decodeControl(datagram), 3);
- * console.log(peer.tunnelId, peer.routerId);
+ * console.log(peer.tunnelId, peer.routerId); // 9 7
  * ```
  */
 export function readTunnelAvps(msg: ControlMessage, version: L2tpVersion): PeerTunnelInfo {
@@ -369,8 +374,9 @@ export function readTunnelAvps(msg: ControlMessage, version: L2tpVersion): PeerT
  *
  * @example Usage
  * ```ts
- * import type { SessionAvps } from "./builders.ts";
+ * import type { SessionAvps } from "./builders.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const p: SessionAvps = { localSessionId: 10, peerSessionId: 0, serial: 1, pseudowireType: 5 };
+ * console.log(p.localSessionId); // 10
  * ```
  */
 export interface SessionAvps {
@@ -425,7 +431,7 @@ const DEFAULT_SPEED = 100_000_000;
  * @example Usage
  * ```ts
  * import { buildCallMessage } from "./builders.ts";
- * import { MessageType } from "./constants.ts";
+ * import { MessageType } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const m = buildCallMessage(MessageType.ICRQ, 2, { localSessionId: 5, peerSessionId: 0, serial: 1 });
  * console.log(m.avps?.length); // 2
  * ```
@@ -499,7 +505,7 @@ export function buildCallMessage(
  * @example Usage
  * ```ts
  * import { buildCdn } from "./builders.ts";
- * import { CdnResult } from "./constants.ts";
+ * import { CdnResult } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * console.log(buildCdn(3, 10, 20, { resultCode: CdnResult.Administrative }).type); // 14
  * ```
  */
@@ -533,7 +539,7 @@ export function buildCdn(
  *
  * @example Usage
  * ```ts
- * import { buildSli } from "./builders.ts";
+ * import { buildSli } from "./builders.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * console.log(buildSli(10, 20, { active: false, new: false }).type); // 16
  * ```
  */
@@ -556,8 +562,9 @@ export function buildSli(
  *
  * @example Usage
  * ```ts
- * import type { PeerSessionInfo } from "./builders.ts";
+ * import type { PeerSessionInfo } from "./builders.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const info: PeerSessionInfo = { ourSessionId: 0, peerSessionId: 9, sequencingRequired: false };
+ * console.log(info.peerSessionId); // 9
  * ```
  */
 export interface PeerSessionInfo {
@@ -596,11 +603,15 @@ export interface PeerSessionInfo {
  *
  * @example Usage
  * ```ts
- * import { readSessionAvps } from "./builders.ts";
- * import { decodeControl } from "./message.ts";
- * declare const datagram: Uint8Array;
+ * import { buildCallMessage, readSessionAvps } from "./builders.ts";
+ * import { MessageType } from "./constants.ts";
+ * import { decodeControl, encodeControl } from "./message.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * const icrq = buildCallMessage(MessageType.ICRQ, 2, {
+ *   localSessionId: 9, peerSessionId: 0, serial: 1,
+ * });
+ * const datagram = encodeControl({ version: 2, tunnelId: 5, ns: 1, nr: 1, ...icrq });
  * const s = readSessionAvps(decodeControl(datagram), 2);
- * console.log(s.ourSessionId, s.peerSessionId);
+ * console.log(s.ourSessionId, s.peerSessionId); // 0 9
  * ```
  */
 export function readSessionAvps(msg: ControlMessage, version: L2tpVersion): PeerSessionInfo {

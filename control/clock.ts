@@ -12,7 +12,7 @@
  *
  * @example Usage
  * ```ts
- * import { systemClock } from "./clock.ts";
+ * import { systemClock } from "./clock.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const t = systemClock.setTimer(1000, () => console.log("never"));
  * t.cancel();
  * ```
@@ -27,10 +27,11 @@ export interface Timer {
  *
  * @example Usage
  * ```ts
- * import type { Clock } from "./clock.ts";
+ * import type { Clock } from "./clock.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * function after(clock: Clock, ms: number): Promise<number> {
  *   return new Promise((resolve) => clock.setTimer(ms, () => resolve(clock.now())));
  * }
+ * console.log(typeof after); // function
  * ```
  */
 export interface Clock {
@@ -52,7 +53,7 @@ export interface Clock {
  *
  * @example Usage
  * ```ts
- * import { systemClock } from "./clock.ts";
+ * import { systemClock } from "./clock.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const start = systemClock.now();
  * systemClock.setTimer(10, () => console.log(systemClock.now() - start >= 10)); // true
  * ```
@@ -78,7 +79,7 @@ interface FakeTimer extends Timer {
  *
  * @example Usage
  * ```ts
- * import { FakeClock } from "./clock.ts";
+ * import { FakeClock } from "./clock.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const clock = new FakeClock();
  * const fired: number[] = [];
  * clock.setTimer(1000, () => fired.push(clock.now()));

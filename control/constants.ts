@@ -11,7 +11,7 @@
  *
  * @example Usage
  * ```ts
- * import { L2TP_UDP_PORT } from "./constants.ts";
+ * import { L2TP_UDP_PORT } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * console.log(L2TP_UDP_PORT); // 1701
  * ```
  */
@@ -22,7 +22,7 @@ export const L2TP_UDP_PORT = 1701;
  *
  * @example Usage
  * ```ts
- * import { L2TP_IP_PROTOCOL } from "./constants.ts";
+ * import { L2TP_IP_PROTOCOL } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * console.log(L2TP_IP_PROTOCOL); // 115
  * ```
  */
@@ -33,7 +33,7 @@ export const L2TP_IP_PROTOCOL = 115;
  *
  * @example Usage
  * ```ts
- * import { HeaderBits } from "./constants.ts";
+ * import { HeaderBits } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const word = 0xc802;
  * console.log((word & HeaderBits.TYPE) !== 0, word & HeaderBits.VERSION_MASK); // true 2
  * ```
@@ -58,7 +58,7 @@ export const HeaderBits = {
  *
  * @example Usage
  * ```ts
- * import { MessageType } from "./constants.ts";
+ * import { MessageType } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * console.log(MessageType.SCCRQ, MessageType.ACK); // 1 20
  * ```
  */
@@ -104,8 +104,9 @@ export const MessageType = {
  *
  * @example Usage
  * ```ts
- * import { MessageType, type MessageTypeCode } from "./constants.ts";
+ * import { MessageType, type MessageTypeCode } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const t: MessageTypeCode = MessageType.ICRQ;
+ * console.log(t); // 10
  * ```
  */
 export type MessageTypeCode = typeof MessageType[keyof typeof MessageType];
@@ -122,7 +123,7 @@ const MESSAGE_TYPE_NAMES: ReadonlyMap<number, string> = new Map(
  *
  * @example Usage
  * ```ts
- * import { isMessageType } from "./constants.ts";
+ * import { isMessageType } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * console.log(isMessageType(1), isMessageType(5)); // true false
  * ```
  */
@@ -138,7 +139,7 @@ export function isMessageType(code: number): code is MessageTypeCode {
  *
  * @example Usage
  * ```ts
- * import { messageTypeName } from "./constants.ts";
+ * import { messageTypeName } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * console.log(messageTypeName(14)); // "CDN"
  * ```
  */
@@ -157,7 +158,7 @@ const SESSION_MESSAGES: ReadonlySet<number> = new Set([7, 8, 9, 10, 11, 12, 14, 
  *
  * @example Usage
  * ```ts
- * import { isSessionMessage, MessageType } from "./constants.ts";
+ * import { isSessionMessage, MessageType } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * console.log(isSessionMessage(MessageType.ICRQ), isSessionMessage(MessageType.HELLO)); // true false
  * ```
  */
@@ -170,7 +171,7 @@ export function isSessionMessage(code: number): boolean {
  *
  * @example Usage
  * ```ts
- * import { AvpType } from "./constants.ts";
+ * import { AvpType } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * console.log(AvpType.HostName, AvpType.RouterId); // 7 60
  * ```
  */
@@ -294,8 +295,9 @@ export const AvpType = {
  *
  * @example Usage
  * ```ts
- * import { AvpType, type KnownAvpType } from "./constants.ts";
+ * import { AvpType, type KnownAvpType } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const t: KnownAvpType = AvpType.RouterId;
+ * console.log(t); // 60
  * ```
  */
 export type KnownAvpType = typeof AvpType[keyof typeof AvpType];
@@ -305,7 +307,7 @@ export type KnownAvpType = typeof AvpType[keyof typeof AvpType];
  *
  * @example Usage
  * ```ts
- * import { StopCcnResult } from "./constants.ts";
+ * import { StopCcnResult } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * console.log(StopCcnResult.GeneralError); // 2
  * ```
  */
@@ -331,7 +333,7 @@ export const StopCcnResult = {
  *
  * @example Usage
  * ```ts
- * import { CdnResult } from "./constants.ts";
+ * import { CdnResult } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * console.log(CdnResult.Administrative); // 3
  * ```
  */
@@ -373,7 +375,7 @@ export const CdnResult = {
  *
  * @example Usage
  * ```ts
- * import { ErrorCode } from "./constants.ts";
+ * import { ErrorCode } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * console.log(ErrorCode.UnknownMandatoryAvp); // 8
  * ```
  */
@@ -405,7 +407,7 @@ export const ErrorCode = {
  *
  * @example Usage
  * ```ts
- * import { ProxyAuthenType } from "./constants.ts";
+ * import { ProxyAuthenType } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * console.log(ProxyAuthenType.PppChap); // 2
  * ```
  */
@@ -427,7 +429,7 @@ export const ProxyAuthenType = {
  *
  * @example Usage
  * ```ts
- * import { DigestType } from "./constants.ts";
+ * import { DigestType } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * console.log(DigestType.HmacSha1); // 1
  * ```
  */
@@ -443,8 +445,9 @@ export const DigestType = {
  *
  * @example Usage
  * ```ts
- * import { DigestType, type DigestTypeCode } from "./constants.ts";
+ * import { DigestType, type DigestTypeCode } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const d: DigestTypeCode = DigestType.HmacSha1;
+ * console.log(d); // 1
  * ```
  */
 export type DigestTypeCode = typeof DigestType[keyof typeof DigestType];
@@ -454,7 +457,7 @@ export type DigestTypeCode = typeof DigestType[keyof typeof DigestType];
  *
  * @example Usage
  * ```ts
- * import { PseudowireTypeCode } from "./constants.ts";
+ * import { PseudowireTypeCode } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * console.log(PseudowireTypeCode.Ethernet); // 5
  * ```
  */
@@ -486,7 +489,7 @@ export const PseudowireTypeCode = {
  *
  * @example Usage
  * ```ts
- * import { L2SpecificSublayerType } from "./constants.ts";
+ * import { L2SpecificSublayerType } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * console.log(L2SpecificSublayerType.Default); // 1
  * ```
  */
@@ -504,7 +507,7 @@ export const L2SpecificSublayerType = {
  *
  * @example Usage
  * ```ts
- * import { DataSequencingLevel } from "./constants.ts";
+ * import { DataSequencingLevel } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * console.log(DataSequencingLevel.All); // 2
  * ```
  */

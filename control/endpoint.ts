@@ -5,7 +5,7 @@
  *
  * @example Usage
  * ```ts
- * import { formatEndpoint, formatIP, parseIP } from "./endpoint.ts";
+ * import { formatEndpoint, formatIP, parseIP } from "./endpoint.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * console.log(formatIP(parseIP("2001:0DB8::0001"))); // 2001:db8::1
  * console.log(formatEndpoint({ address: "::1", port: 1701 })); // [::1]:1701
  * ```
@@ -15,7 +15,16 @@
 
 import type { Endpoint } from "./types.ts";
 
-/** IP version of an address. */
+/**
+ * IP version of an address.
+ *
+ * @example Usage
+ * ```ts
+ * import { type IpFamily, ipFamily } from "./endpoint.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * const family: IpFamily = ipFamily("2001:db8::1");
+ * console.log(family); // 6
+ * ```
+ */
 export type IpFamily = 4 | 6;
 
 /**
@@ -23,7 +32,7 @@ export type IpFamily = 4 | 6;
  *
  * @example Usage
  * ```ts
- * import { ipFamily } from "./endpoint.ts";
+ * import { ipFamily } from "./endpoint.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * console.log(ipFamily("192.0.2.1"), ipFamily("2001:db8::1")); // 4 6
  * ```
  */
@@ -37,7 +46,7 @@ export function ipFamily(address: string): IpFamily {
  *
  * @example Usage
  * ```ts
- * import { parseIPv4 } from "./endpoint.ts";
+ * import { parseIPv4 } from "./endpoint.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * console.log(parseIPv4("192.0.2.1")); // Uint8Array(4) [ 192, 0, 2, 1 ]
  * ```
  */
@@ -66,7 +75,7 @@ function parseIPv4Into(text: string): Uint8Array | null {
  *
  * @example Usage
  * ```ts
- * import { formatIPv4 } from "./endpoint.ts";
+ * import { formatIPv4 } from "./endpoint.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * console.log(formatIPv4(new Uint8Array([127, 0, 0, 1]))); // "127.0.0.1"
  * ```
  */
@@ -84,7 +93,7 @@ export function formatIPv4(bytes: Uint8Array): string {
  *
  * @example Usage
  * ```ts
- * import { parseIPv6 } from "./endpoint.ts";
+ * import { parseIPv6 } from "./endpoint.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * console.log(parseIPv6("::ffff:192.0.2.1").slice(10)); // Uint8Array(6) [ 255, 255, 192, 0, 2, 1 ]
  * ```
  */
@@ -146,7 +155,7 @@ function parseIPv6Into(text: string): Uint8Array | null {
  *
  * @example Usage
  * ```ts
- * import { formatIPv6, parseIPv6 } from "./endpoint.ts";
+ * import { formatIPv6, parseIPv6 } from "./endpoint.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * console.log(formatIPv6(parseIPv6("2001:0DB8:0:0:0:0:0:0001"))); // "2001:db8::1"
  * ```
  */
@@ -183,7 +192,7 @@ export function formatIPv6(bytes: Uint8Array): string {
  *
  * @example Usage
  * ```ts
- * import { parseIP } from "./endpoint.ts";
+ * import { parseIP } from "./endpoint.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * console.log(parseIP("::1").length, parseIP("10.0.0.1").length); // 16 4
  * ```
  */
@@ -196,7 +205,7 @@ export function parseIP(text: string): Uint8Array {
  *
  * @example Usage
  * ```ts
- * import { formatIP } from "./endpoint.ts";
+ * import { formatIP } from "./endpoint.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * console.log(formatIP(new Uint8Array(16))); // "::"
  * ```
  */
@@ -209,7 +218,7 @@ export function formatIP(bytes: Uint8Array): string {
  *
  * @example Usage
  * ```ts
- * import { isIP } from "./endpoint.ts";
+ * import { isIP } from "./endpoint.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * console.log(isIP("fe80::1%eth0"), isIP("1.2.3")); // true false
  * ```
  */
@@ -224,7 +233,7 @@ export function isIP(text: string): boolean {
  *
  * @example Usage
  * ```ts
- * import { splitZone } from "./endpoint.ts";
+ * import { splitZone } from "./endpoint.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * console.log(splitZone("fe80::1%2")); // { address: "fe80::1", zone: "2" }
  * ```
  */
@@ -234,7 +243,16 @@ export function splitZone(text: string): { address: string; zone?: string } {
   return { address: text.slice(0, at), zone: text.slice(at + 1) };
 }
 
-/** Turns an interface name into its index (0 if unknown); the socket layer passes `if_nametoindex`. */
+/**
+ * Turns an interface name into its index (0 if unknown); the socket layer passes `if_nametoindex`.
+ *
+ * @example Usage
+ * ```ts
+ * import { scopeIdOf, type ZoneResolver } from "./endpoint.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * const resolve: ZoneResolver = (name) => name === "eth0" ? 2 : 0;
+ * console.log(scopeIdOf("fe80::1%eth0", resolve)); // 2
+ * ```
+ */
 export type ZoneResolver = (name: string) => number;
 
 /**
@@ -243,7 +261,7 @@ export type ZoneResolver = (name: string) => number;
  *
  * @example Usage
  * ```ts
- * import { scopeIdOf } from "./endpoint.ts";
+ * import { scopeIdOf } from "./endpoint.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * console.log(scopeIdOf("fe80::1%3")); // 3
  * ```
  */
@@ -265,7 +283,7 @@ export function scopeIdOf(text: string, resolve?: ZoneResolver): number {
  *
  * @example Usage
  * ```ts
- * import { formatEndpoint } from "./endpoint.ts";
+ * import { formatEndpoint } from "./endpoint.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * console.log(formatEndpoint({ address: "::1", port: 1701 })); // "[::1]:1701"
  * ```
  */

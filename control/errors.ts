@@ -10,8 +10,7 @@
  * @module
  */
 
-import type { ControlHeader } from "./header.ts";
-import type { ControlMessage } from "./message.ts";
+import type { ControlHeader, ControlMessage } from "./message_types.ts";
 
 /**
  * Why a datagram could not be decoded.
@@ -40,10 +39,11 @@ import type { ControlMessage } from "./message.ts";
  *
  * @example Usage
  * ```ts
- * import { ParseError, type ParseErrorReason } from "./errors.ts";
+ * import { ParseError, type ParseErrorReason } from "./errors.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * function reasonOf(e: unknown): ParseErrorReason | undefined {
  *   return e instanceof ParseError ? e.reason : undefined;
  * }
+ * console.log(reasonOf(new ParseError("truncated", 0, "short"))); // truncated
  * ```
  */
 export type ParseErrorReason =
@@ -74,7 +74,7 @@ export type ParseErrorReason =
  * @example Usage
  * ```ts
  * import { ParseError } from "./errors.ts";
- * import { decodeControl } from "./message.ts";
+ * import { decodeControl } from "./message.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * try {
  *   decodeControl(new Uint8Array([0xc8]));
  * } catch (e) {
@@ -108,8 +108,9 @@ export class ParseError extends Error {
  *
  * @example Usage
  * ```ts
- * import type { TeardownScope } from "./errors.ts";
+ * import type { TeardownScope } from "./errors.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const scope: TeardownScope = "session"; // answer with a CDN
+ * console.log(scope); // session
  * ```
  */
 export type TeardownScope = "session" | "tunnel";
@@ -126,8 +127,10 @@ export type TeardownScope = "session" | "tunnel";
  * @example Usage
  * ```ts
  * import { UnknownAvpError } from "./errors.ts";
- * import { decodeControl } from "./message.ts";
- * declare const datagram: Uint8Array;
+ * import { decodeControl, encodeControl } from "./message.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * const datagram = encodeControl({ version: 2, tunnelId: 7, ns: 0, nr: 0, type: 6, avps: [
+ *   { kind: "unknown", vendorId: 0, type: 200, value: new Uint8Array(2), mandatory: true },
+ * ] });
  * try {
  *   decodeControl(datagram);
  * } catch (e) {
@@ -194,13 +197,15 @@ export class UnknownAvpError extends ParseError {
  * @example Usage
  * ```ts
  * import { UnknownMessageTypeError } from "./errors.ts";
- * import { decodeControl } from "./message.ts";
- * declare const datagram: Uint8Array;
+ * import { decodeControl } from "./message.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * // Message Type 99 without the M bit.
+ * const header = [0xc8, 2, 0, 20, 0, 7, 0, 0, 0, 0, 0, 0];
+ * const datagram = new Uint8Array([...header, 0, 8, 0, 0, 0, 0, 0, 99]);
  * try {
  *   decodeControl(datagram);
  * } catch (e) {
  *   if (e instanceof UnknownMessageTypeError && !e.mandatory) {
- *     // acknowledge and ignore
+ *     console.log("acknowledge and ignore type", e.messageType); // acknowledge and ignore type 99
  *   }
  * }
  * ```

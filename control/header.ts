@@ -13,9 +13,10 @@
 import { readU16, readU32, writeU16, writeU32 } from "./bytes.ts";
 import { HeaderBits } from "./constants.ts";
 import { ParseError } from "./errors.ts";
+import type { ControlHeader } from "./message_types.ts";
 import type { Encap, L2tpVersion } from "./types.ts";
 
-export type { L2tpVersion };
+export type { ControlHeader, L2tpVersion };
 
 /**
  * Where an L2TP packet travels: over UDP, or (L2TPv3 only) directly over IP protocol 115. The
@@ -23,7 +24,7 @@ export type { L2tpVersion };
  *
  * @example Usage
  * ```ts
- * import type { Transport } from "./header.ts";
+ * import type { Transport } from "./header.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const t: Transport = "ip";
  * console.log(t); // ip
  * ```
@@ -35,7 +36,7 @@ export type Transport = Encap;
  *
  * @example Usage
  * ```ts
- * import { CONTROL_HEADER_LENGTH } from "./header.ts";
+ * import { CONTROL_HEADER_LENGTH } from "./header.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * console.log(CONTROL_HEADER_LENGTH); // 12
  * ```
  */
@@ -46,42 +47,18 @@ export const CONTROL_HEADER_LENGTH = 12;
  *
  * @example Usage
  * ```ts
- * import { IP_CONTROL_PREFIX_LENGTH } from "./header.ts";
+ * import { IP_CONTROL_PREFIX_LENGTH } from "./header.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * console.log(IP_CONTROL_PREFIX_LENGTH); // 4
  * ```
  */
 export const IP_CONTROL_PREFIX_LENGTH = 4;
 
 /**
- * The fields of a control message header.
- *
- * @example Usage
- * ```ts
- * import type { ControlHeader } from "./header.ts";
- * const h: ControlHeader = { version: 2, tunnelId: 7, sessionId: 0, ns: 0, nr: 0, length: 12 };
- * ```
- */
-export interface ControlHeader {
-  /** Ver field: 2 or 3. */
-  version: L2tpVersion;
-  /** L2TPv2 Tunnel ID (16-bit) or L2TPv3 Control Connection ID (32-bit) of the recipient. */
-  tunnelId: number;
-  /** L2TPv2 Session ID (16-bit); always 0 in L2TPv3, which has no such header field. */
-  sessionId: number;
-  /** Sequence number of this message. */
-  ns: number;
-  /** Sequence number expected next from the peer. */
-  nr: number;
-  /** Length field: the whole message from the first header byte. */
-  length: number;
-}
-
-/**
  * A control message, as seen by {@linkcode peekHeader}.
  *
  * @example Usage
  * ```ts
- * import { peekHeader } from "./header.ts";
+ * import { peekHeader } from "./header.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const p = peekHeader(new Uint8Array([0xc8, 0x02, 0, 12, 0, 7, 0, 0, 0, 1, 0, 2]));
  * if (p.kind === "control") console.log(p.tunnelId, p.ns, p.nr, p.zlb); // 7 1 2 true
  * ```
@@ -100,7 +77,7 @@ export interface ControlPeek extends ControlHeader {
  *
  * @example Usage
  * ```ts
- * import { peekHeader } from "./header.ts";
+ * import { peekHeader } from "./header.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const p = peekHeader(new Uint8Array([0x00, 0x02, 0, 7, 0, 9, 0xff, 0x03]));
  * if (p.kind === "data" && p.version === 2) console.log(p.sessionId, p.payloadOffset); // 9 6
  * ```
@@ -132,7 +109,7 @@ export interface DataPeekV2 {
  *
  * @example Usage
  * ```ts
- * import { peekHeader } from "./header.ts";
+ * import { peekHeader } from "./header.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const p = peekHeader(new Uint8Array([0, 0, 0, 42, 0xaa]), "ip");
  * if (p.kind === "data" && p.version === 3) console.log(p.sessionId, p.payloadOffset); // 42 4
  * ```
@@ -153,8 +130,8 @@ export interface DataPeekV3 {
  *
  * @example Usage
  * ```ts
- * import { peekHeader, type PeekedHeader } from "./header.ts";
- * declare const datagram: Uint8Array;
+ * import { peekHeader, type PeekedHeader } from "./header.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * const datagram = new Uint8Array([0xc8, 0x02, 0, 12, 0, 7, 0, 0, 0, 1, 0, 2]);
  * const p: PeekedHeader = peekHeader(datagram);
  * if (p.kind === "control") console.log(p.ns, p.nr);
  * ```
@@ -174,7 +151,7 @@ export type PeekedHeader = ControlPeek | DataPeekV2 | DataPeekV3;
  *
  * @example Usage
  * ```ts
- * import { peekHeader } from "./header.ts";
+ * import { peekHeader } from "./header.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const p = peekHeader(new Uint8Array([0xc8, 0x03, 0, 12, 0, 0, 0, 5, 0, 0, 0, 1]));
  * console.log(p.kind, p.version); // "control" 3
  * ```
@@ -283,7 +260,7 @@ function parseDataHeaderV2(packet: Uint8Array, flags: number): DataPeekV2 {
  *
  * @example Usage
  * ```ts
- * import { parseControlHeader } from "./header.ts";
+ * import { parseControlHeader } from "./header.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const h = parseControlHeader(new Uint8Array([0xc8, 0x02, 0, 12, 0, 7, 0, 3, 0, 1, 0, 2]));
  * console.log(h.tunnelId, h.sessionId, h.ns, h.nr); // 7 3 1 2
  * ```
@@ -335,7 +312,7 @@ export function parseControlHeader(message: Uint8Array): ControlHeader {
  *
  * @example Usage
  * ```ts
- * import { writeControlHeader } from "./header.ts";
+ * import { writeControlHeader } from "./header.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const out = new Uint8Array(12);
  * writeControlHeader(out, { version: 2, tunnelId: 7, sessionId: 0, ns: 0, nr: 0 });
  * console.log(out[0].toString(16), out[3]); // "c8" 12
@@ -383,7 +360,7 @@ function checkUint(what: string, v: number, max: number): void {
  *
  * @example Usage
  * ```ts
- * import { isV3IpControl } from "./header.ts";
+ * import { isV3IpControl } from "./header.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * console.log(isV3IpControl(new Uint8Array([0, 0, 0, 0, 0xc8, 3]))); // true
  * ```
  */
@@ -401,7 +378,7 @@ export function isV3IpControl(packet: Uint8Array): boolean {
  *
  * @example Usage
  * ```ts
- * import { stripV3IpControlPrefix } from "./header.ts";
+ * import { stripV3IpControlPrefix } from "./header.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * console.log(stripV3IpControlPrefix(new Uint8Array([0, 0, 0, 0, 0xc8, 3])).length); // 2
  * ```
  */
@@ -423,7 +400,7 @@ export function stripV3IpControlPrefix(packet: Uint8Array): Uint8Array {
  *
  * @example Usage
  * ```ts
- * import { addV3IpControlPrefix } from "./header.ts";
+ * import { addV3IpControlPrefix } from "./header.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * console.log(addV3IpControlPrefix(new Uint8Array([0xc8, 3])).length); // 6
  * ```
  */

@@ -31,6 +31,9 @@
  * the peer, or an L2TP/IP socket bound to the new control connection ID and connected to the
  * peer's); the listener closes it once the connection is over.
  *
+ * The example below is not run: it needs the daemon's reactor and a configured session (the
+ * {@linkcode Listener} example runs over an in-memory network).
+ *
  * @example Usage
  * ```ts ignore
  * import { Listener } from "./listener.ts";
@@ -47,19 +50,19 @@
  * @module
  */
 
-import type { Endpoint } from "./types.ts";
-import type { Datagram } from "./types.ts";
+import type { Datagram, Endpoint } from "./types.ts";
 import { digestKey } from "./auth.ts";
 import { buildStopccn } from "./builders.ts";
 import type { Clock } from "./clock.ts";
-import {
-  type ControlConnectionOptions,
-  type ControlLog,
-  type ControlSocket,
-  endpointText,
-  type SessionParams,
-} from "./connection.ts";
 import { ControlConnection } from "./connection.ts";
+import type {
+  ControlConnectionOptions,
+  ControlLog,
+  ControlSocket,
+  SessionParams,
+} from "./connection_types.ts";
+import { NOOP_LOG } from "./connection_util.ts";
+import { formatEndpoint } from "./endpoint.ts";
 import type { ResultCodeValue } from "./avp.ts";
 import { AvpType, ErrorCode, MessageType, StopCcnResult } from "./constants.ts";
 import { type L2tpVersion, peekHeader } from "./header.ts";
@@ -73,8 +76,9 @@ import { seqAdd } from "./sequence.ts";
  *
  * @example Usage
  * ```ts
- * import type { ResponderOptions } from "./listener.ts";
+ * import type { ResponderOptions } from "./listener.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const o: ResponderOptions = { hostName: "lns", secret: "s3cret" };
+ * console.log(o.hostName); // lns
  * ```
  */
 export type ResponderOptions<S extends SessionParams = SessionParams> = Omit<
@@ -98,11 +102,12 @@ export type ResponderOptions<S extends SessionParams = SessionParams> = Omit<
  *
  * @example Usage
  * ```ts
- * import type { ListenerTunnel } from "./listener.ts";
+ * import type { ListenerTunnel } from "./listener.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const t: ListenerTunnel = {
  *   name: "lns", version: 2, peer: { address: "192.0.2.1", port: 1701 },
  *   connection: { hostName: "lns" },
  * };
+ * console.log(t.name); // lns
  * ```
  */
 export interface ListenerTunnel<S extends SessionParams = SessionParams> {
@@ -125,9 +130,10 @@ export interface ListenerTunnel<S extends SessionParams = SessionParams> {
  *
  * @example Usage
  * ```ts
- * import type { TunnelSocketRequest } from "./listener.ts";
+ * import type { TunnelSocketRequest } from "./listener.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const r: TunnelSocketRequest = { encap: "udp", version: 2, local: { address: "0.0.0.0", port: 1701 },
  *   peer: { address: "192.0.2.1", port: 1701 }, localTunnelId: 5, peerTunnelId: 9, tunnel: "lns" };
+ * console.log(r.localTunnelId); // 5
  * ```
  */
 export interface TunnelSocketRequest {
@@ -153,7 +159,9 @@ export interface TunnelSocketRequest {
  * @example Usage
  * ```ts
  * import type { TunnelSocket } from "./listener.ts";
- * type Check = TunnelSocket extends { close(): void } ? true : false;
+ * import { MemoryNetwork } from "./memory_socket.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * const s: TunnelSocket = new MemoryNetwork().socket({ address: "192.0.2.2", port: 1701 });
+ * s.close();
  * ```
  */
 export type TunnelSocket = ControlSocket & { close(): void };
@@ -162,9 +170,20 @@ export type TunnelSocket = ControlSocket & { close(): void };
  * Opens the socket of an accepted tunnel.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
  * import type { TunnelSocketFactory } from "./listener.ts";
- * const open: TunnelSocketFactory = ({ local, peer }) => reactor.udp({ local, peer });
+ * import { MemoryNetwork } from "./memory_socket.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * const net = new MemoryNetwork();
+ * const open: TunnelSocketFactory = ({ local, peer }) => {
+ *   const s = net.socket(local);
+ *   s.connect(peer);
+ *   return s;
+ * };
+ * const s = open({
+ *   encap: "udp", version: 2, local: { address: "192.0.2.2", port: 1701 },
+ *   peer: { address: "192.0.2.1", port: 1701 }, localTunnelId: 5, peerTunnelId: 9, tunnel: "lns",
+ * });
+ * s.close();
  * ```
  */
 export type TunnelSocketFactory = (request: TunnelSocketRequest) => TunnelSocket;
@@ -173,10 +192,14 @@ export type TunnelSocketFactory = (request: TunnelSocketRequest) => TunnelSocket
  * Options of {@linkcode Listener}.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
  * import type { ListenerOptions } from "./listener.ts";
- * const o: ListenerOptions = { socket, encap: "udp", local: { address: "0.0.0.0", port: 1701 },
- *   tunnels: [], openSocket };
+ * import { MemoryNetwork } from "./memory_socket.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * const net = new MemoryNetwork();
+ * const local = { address: "192.0.2.2", port: 1701 };
+ * const o: ListenerOptions = { socket: net.socket(local), encap: "udp", local,
+ *   tunnels: [], openSocket: () => net.socket(local) };
+ * console.log(o.tunnels.length); // 0
  * ```
  */
 export interface ListenerOptions<S extends SessionParams = SessionParams> {
@@ -228,23 +251,20 @@ const SETTING_UP: ReadonlySet<string> = new Set([
   "wait-up",
 ]);
 
-const noop = (): void => {};
-const NOOP_LOG: ControlLog = { debug: noop, info: noop, warn: noop, error: noop };
-
 /**
  * Accepts control connections (see the module documentation).
  *
  * @example Usage
  * ```ts
  * import { Listener } from "./listener.ts";
- * import { MemoryNetwork } from "./memory_socket.ts";
+ * import { MemoryNetwork } from "./memory_socket.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const net = new MemoryNetwork();
  * const local = { address: "10.0.0.2", port: 1701 };
  * using sock = net.socket(local);
  * const listener = new Listener({
  *   socket: sock, encap: "udp", local,
  *   tunnels: [{ name: "lns", version: 2, peer: { address: "10.0.0.1", port: 1701 },
- *     connection: { hostName: "lns", connected: undefined } }],
+ *     connection: { hostName: "lns" } }],
  *   openSocket: ({ peer }) => {
  *     const s = net.socket(local);
  *     s.connect(peer);
@@ -309,7 +329,7 @@ export class Listener<S extends SessionParams = SessionParams> {
       } catch (e) {
         if (!this.#closing) {
           this.#log.warn("listener on {local}: socket read failed: {error}", {
-            local: endpointText(this.#opts.local),
+            local: formatEndpoint(this.#opts.local),
             error: e instanceof Error ? e.message : String(e),
           });
         }
@@ -327,8 +347,8 @@ export class Listener<S extends SessionParams = SessionParams> {
       this.#onDatagram(d);
     } catch (e) {
       this.#warn("listener on {local}: dropped a datagram from {from}: {error}", {
-        local: endpointText(this.#opts.local),
-        from: endpointText(d.from),
+        local: formatEndpoint(this.#opts.local),
+        from: formatEndpoint(d.from),
         error: e instanceof Error ? e.message : String(e),
       });
     }
@@ -398,8 +418,8 @@ export class Listener<S extends SessionParams = SessionParams> {
     if (msg === undefined) {
       if (via !== undefined) return false;
       this.#warn("listener on {local}: SCCRQ from {from} refused: {error}", {
-        local: endpointText(this.#opts.local),
-        from: endpointText(d.from),
+        local: formatEndpoint(this.#opts.local),
+        from: formatEndpoint(d.from),
         error: `cannot decode or authenticate it (${lastError}); wrong shared secret?`,
       });
       return true;
@@ -411,12 +431,12 @@ export class Listener<S extends SessionParams = SessionParams> {
     if (!assigned) {
       if (via !== undefined) return false;
       this.#warn("listener on {local}: SCCRQ from {from} without a tunnel ID: dropped", {
-        local: endpointText(this.#opts.local),
-        from: endpointText(d.from),
+        local: formatEndpoint(this.#opts.local),
+        from: formatEndpoint(d.from),
       });
       return true;
     }
-    const key = `${version}|${endpointText(d.from)}|${assigned}`;
+    const key = `${version}|${formatEndpoint(d.from)}|${assigned}`;
     const known = this.#bySccrq.get(key);
     if (known !== undefined) {
       if (known.conn === via) return false;
@@ -428,8 +448,8 @@ export class Listener<S extends SessionParams = SessionParams> {
     if (peek.ns !== 0 || peek.nr !== 0) {
       if (via !== undefined) return false;
       this.#warn("listener on {local}: SCCRQ from {from} with Ns {ns}, Nr {nr}: dropped", {
-        local: endpointText(this.#opts.local),
-        from: endpointText(d.from),
+        local: formatEndpoint(this.#opts.local),
+        from: formatEndpoint(d.from),
         ns: peek.ns,
         nr: peek.nr,
       });
@@ -445,8 +465,8 @@ export class Listener<S extends SessionParams = SessionParams> {
     const halfOpen = [...this.#accepted.keys()].filter((c) => SETTING_UP.has(c.state)).length;
     if (halfOpen >= (this.#opts.maxHalfOpen ?? 64)) {
       this.#warn("listener on {local}: SCCRQ from {from} dropped: {n} tunnels already setting up", {
-        local: endpointText(this.#opts.local),
-        from: endpointText(d.from),
+        local: formatEndpoint(this.#opts.local),
+        from: formatEndpoint(d.from),
         n: halfOpen,
       });
       return true;
@@ -471,8 +491,8 @@ export class Listener<S extends SessionParams = SessionParams> {
       this.#log.info(
         "listener on {local}: SCCRQ from {from} crosses ours and loses the tie breaker",
         {
-          local: endpointText(this.#opts.local),
-          from: endpointText(d.from),
+          local: formatEndpoint(this.#opts.local),
+          from: formatEndpoint(d.from),
         },
       );
       return true;
@@ -510,7 +530,7 @@ export class Listener<S extends SessionParams = SessionParams> {
     if (now - this.#warnWindow >= 10_000) {
       if (this.#warnSuppressed > 0) {
         this.#log.warn("listener on {local}: {n} more such warnings were suppressed", {
-          local: endpointText(this.#opts.local),
+          local: formatEndpoint(this.#opts.local),
           n: this.#warnSuppressed,
         });
       }
@@ -531,8 +551,8 @@ export class Listener<S extends SessionParams = SessionParams> {
     why: string,
   ): void {
     this.#warn("listener on {local}: SCCRQ from {from} refused: {why}", {
-      local: endpointText(this.#opts.local),
-      from: endpointText(d.from),
+      local: formatEndpoint(this.#opts.local),
+      from: formatEndpoint(d.from),
       why,
     });
     const stop = buildStopccn(version, 0, result);
@@ -574,8 +594,8 @@ export class Listener<S extends SessionParams = SessionParams> {
     } catch (e) {
       ids.release(localTunnelId);
       this.#log.error("listener on {local}: cannot open a socket for {from}: {error}", {
-        local: endpointText(this.#opts.local),
-        from: endpointText(d.from),
+        local: formatEndpoint(this.#opts.local),
+        from: formatEndpoint(d.from),
         error: e instanceof Error ? e.message : String(e),
       });
       return;
@@ -606,9 +626,9 @@ export class Listener<S extends SessionParams = SessionParams> {
     this.#bySccrq.set(key, a);
     const idKey = `${version}|${localTunnelId}`;
     this.#byTunnelId.set(idKey, a);
-    this.#log.info("listener on {local}: accepted SCCRQ from {from} for {tunnel}", {
-      local: endpointText(this.#opts.local),
-      from: endpointText(d.from),
+    this.#log.debug("listener on {local}: accepted SCCRQ from {from} for {tunnel}", {
+      local: formatEndpoint(this.#opts.local),
+      from: formatEndpoint(d.from),
       tunnel: tunnel.name,
     });
     void conn.done.then(() => {

@@ -45,7 +45,6 @@ import {
 import { ParseError, UnknownAvpError, UnknownMessageTypeError } from "./errors.ts";
 import {
   CONTROL_HEADER_LENGTH,
-  type ControlHeader,
   IP_CONTROL_PREFIX_LENGTH,
   type L2tpVersion,
   parseControlHeader,
@@ -54,26 +53,9 @@ import {
   writeControlHeader,
 } from "./header.ts";
 import { hideAvpValue, hidingKey, unhideAvpValue } from "./hide.ts";
+import type { ControlHeader, ControlMessage } from "./message_types.ts";
 
-/**
- * A decoded control message: the header fields, the message type, and the AVPs that follow
- * the Message Type AVP, in order.
- *
- * @example Usage
- * ```ts
- * import { decodeControl, getAvp } from "./message.ts";
- * import { AvpType, MessageType } from "./constants.ts";
- * declare const datagram: Uint8Array;
- * const msg = decodeControl(datagram);
- * if (msg.type === MessageType.SCCRQ) console.log(getAvp(msg, AvpType.HostName));
- * ```
- */
-export interface ControlMessage extends ControlHeader {
-  /** The Message Type, or `null` for a Zero-Length Body (ZLB) acknowledgement. */
-  type: MessageTypeCode | null;
-  /** The AVPs after the Message Type AVP. */
-  avps: Avp[];
-}
+export type { ControlMessage };
 
 /**
  * A control message to encode. A decoded {@linkcode ControlMessage} is accepted as it is.
@@ -81,11 +63,13 @@ export interface ControlMessage extends ControlHeader {
  * @example Usage
  * ```ts
  * import type { OutgoingControlMessage } from "./message.ts";
- * import { AvpType, MessageType } from "./constants.ts";
+ * import { AvpType, MessageType } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const hello: OutgoingControlMessage = {
- *   version: 2, tunnelId: 7, ns: 3, nr: 5, type: MessageType.HELLO,
+ *   version: 2, tunnelId: 7, ns: 3, nr: 5, type: MessageType.SCCCN,
+ *   avps: [{ type: AvpType.ChallengeResponse, value: new Uint8Array(16) }],
  * };
  * const zlb: OutgoingControlMessage = { version: 2, tunnelId: 7, ns: 4, nr: 6, type: null };
+ * console.log(hello.type, zlb.type); // 3 null
  * ```
  */
 export interface OutgoingControlMessage {
@@ -110,8 +94,9 @@ export interface OutgoingControlMessage {
  *
  * @example Usage
  * ```ts
- * import type { DecodeOptions } from "./message.ts";
+ * import type { DecodeOptions } from "./message.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const opts: DecodeOptions = { transport: "ip", version: 3, secret: "s3cret" };
+ * console.log(opts.version); // 3
  * ```
  */
 export interface DecodeOptions {
@@ -139,8 +124,9 @@ export interface DecodeOptions {
  * @example Usage
  * ```ts
  * import type { EncodeOptions } from "./message.ts";
- * import { digestKey } from "./auth.ts";
+ * import { digestKey } from "./auth.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const opts: EncodeOptions = { transport: "ip", digest: { type: 0, key: digestKey("s") } };
+ * console.log(opts.transport); // ip
  * ```
  */
 export interface EncodeOptions {
@@ -173,7 +159,7 @@ const defaultRandom = (n: number): Uint8Array => new Uint8Array(cryptoRandomByte
  *
  * @example Usage
  * ```ts
- * import { decodeControl, encodeControl } from "./message.ts";
+ * import { decodeControl, encodeControl } from "./message.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const zlb = encodeControl({ version: 2, tunnelId: 7, ns: 1, nr: 2, type: null });
  * const msg = decodeControl(zlb);
  * console.log(msg.type, msg.tunnelId, msg.nr); // null 7 2
@@ -414,7 +400,7 @@ function plan(
  * @example Usage
  * ```ts
  * import { decodeControl, encodeControl, getAvp } from "./message.ts";
- * import { AvpType, MessageType } from "./constants.ts";
+ * import { AvpType, MessageType } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const bytes = encodeControl({
  *   version: 2, tunnelId: 0, ns: 0, nr: 0, type: MessageType.SCCRQ,
  *   avps: [
@@ -499,10 +485,12 @@ function isIetf<T extends KnownAvpType>(a: Avp, type: T): a is Extract<IetfAvp, 
  *
  * @example Usage
  * ```ts
- * import { decodeControl, getAvp } from "./message.ts";
- * import { AvpType } from "./constants.ts";
- * declare const datagram: Uint8Array;
+ * import { decodeControl, encodeControl, getAvp } from "./message.ts";
+ * import { AvpType, MessageType } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * const datagram = encodeControl({ version: 2, tunnelId: 0, ns: 0, nr: 0, type: MessageType.SCCRQ,
+ *   avps: [{ type: AvpType.ReceiveWindowSize, value: 8 }] });
  * const window: number | undefined = getAvp(decodeControl(datagram), AvpType.ReceiveWindowSize);
+ * console.log(window); // 8
  * ```
  */
 export function getAvp<T extends KnownAvpType>(
@@ -522,10 +510,13 @@ export function getAvp<T extends KnownAvpType>(
  *
  * @example Usage
  * ```ts
- * import { decodeControl, getAvps } from "./message.ts";
- * import { AvpType } from "./constants.ts";
- * declare const datagram: Uint8Array;
+ * import { decodeControl, encodeControl, getAvps } from "./message.ts";
+ * import { digestKey } from "./auth.ts";
+ * import { AvpType, MessageType } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * const hello = { version: 3 as const, tunnelId: 7, ns: 0, nr: 0, type: MessageType.HELLO };
+ * const datagram = encodeControl(hello, { digest: { key: digestKey("s3cret") } });
  * const digests = getAvps(decodeControl(datagram), AvpType.MessageDigest);
+ * console.log(digests.length); // 1
  * ```
  */
 export function getAvps<T extends KnownAvpType>(
@@ -547,10 +538,12 @@ export function getAvps<T extends KnownAvpType>(
  *
  * @example Usage
  * ```ts
- * import { decodeControl, requireAvp } from "./message.ts";
- * import { AvpType } from "./constants.ts";
- * declare const datagram: Uint8Array;
+ * import { decodeControl, encodeControl, requireAvp } from "./message.ts";
+ * import { AvpType, MessageType } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * const datagram = encodeControl({ version: 2, tunnelId: 0, ns: 0, nr: 0, type: MessageType.SCCRQ,
+ *   avps: [{ type: AvpType.AssignedTunnelId, value: 7 }] });
  * const tunnelId: number = requireAvp(decodeControl(datagram), AvpType.AssignedTunnelId);
+ * console.log(tunnelId); // 7
  * ```
  */
 export function requireAvp<T extends KnownAvpType>(
@@ -573,10 +566,12 @@ export function requireAvp<T extends KnownAvpType>(
  *
  * @example Usage
  * ```ts
- * import { decodeControl, hasAvp } from "./message.ts";
- * import { AvpType } from "./constants.ts";
- * declare const datagram: Uint8Array;
+ * import { decodeControl, encodeControl, hasAvp } from "./message.ts";
+ * import { AvpType, MessageType } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * const datagram = encodeControl({ version: 2, tunnelId: 7, sessionId: 9, ns: 2, nr: 2,
+ *   type: MessageType.ICCN, avps: [{ type: AvpType.SequencingRequired, value: null }] });
  * const seq = hasAvp(decodeControl(datagram), AvpType.SequencingRequired);
+ * console.log(seq); // true
  * ```
  */
 export function hasAvp(msg: { readonly avps: readonly Avp[] }, type: KnownAvpType): boolean {

@@ -18,13 +18,35 @@ import type { ControlMessage } from "./message.ts";
 import type { L2tpVersion, Transport } from "./header.ts";
 import { ControlTransport, type TransportEnd, type TransportErrorEvent } from "./transport.ts";
 
-/** The socket a quiescent tunnel runs over: the managed tunnel socket, already connected. */
+/**
+ * The socket a quiescent tunnel runs over: the managed tunnel socket, already connected.
+ *
+ * @example Usage
+ * ```ts
+ * import type { QuiescentSocket } from "./quiescent.ts";
+ * import { MemoryNetwork } from "./memory_socket.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * const sock: QuiescentSocket = new MemoryNetwork().socket({ address: "192.0.2.1", port: 1701 });
+ * console.log(typeof sock.send); // function
+ * ```
+ */
 export interface QuiescentSocket extends AsyncIterable<Datagram> {
   /** Send one datagram to the connected peer; false if it could not be queued. */
   send(data: Uint8Array): boolean;
 }
 
-/** Options of {@linkcode QuiescentTunnel}. */
+/**
+ * Options of {@linkcode QuiescentTunnel}.
+ *
+ * @example Usage
+ * ```ts
+ * import type { QuiescentOptions } from "./quiescent.ts";
+ * import { MemoryNetwork } from "./memory_socket.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * const socket = new MemoryNetwork().socket({ address: "192.0.2.1", port: 1701 });
+ * const o: QuiescentOptions = { version: 3, encap: "udp", peerTunnelId: 45, socket,
+ *   helloTimeoutMs: 5000 };
+ * console.log(o.helloTimeoutMs); // 5000
+ * ```
+ */
 export interface QuiescentOptions {
   /** Protocol version. */
   version: L2tpVersion;
@@ -54,11 +76,20 @@ export interface QuiescentOptions {
  * A running quiescent control connection.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
  * import { QuiescentTunnel } from "./quiescent.ts";
+ * import { FakeClock } from "./clock.ts";
+ * import { MemoryNetwork } from "./memory_socket.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * const clock = new FakeClock();
+ * const socket = new MemoryNetwork().socket({ address: "192.0.2.1", port: 1701 });
+ * socket.connect({ address: "192.0.2.2", port: 1701 }); // nobody there
  * const q = new QuiescentTunnel({ version: 3, encap: "udp", peerTunnelId: 45, socket,
- *   helloTimeoutMs: 5000 });
- * const end = await q.ended; // { reason: "failed", ... } when the peer stops answering
+ *   helloTimeoutMs: 5000, maxRetries: 2, clock });
+ * for (let i = 0; i < 10; i++) clock.advance(5000);
+ * const end = await q.ended; // when the peer stops answering
+ * console.log(end.reason); // failed
+ * q.close();
+ * socket.close();
  * ```
  */
 export class QuiescentTunnel implements Disposable {

@@ -26,7 +26,7 @@
  *
  * @example Usage
  * ```ts
- * import { sessionTransition } from "./session_fsm.ts";
+ * import { sessionTransition } from "./session_fsm.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const row = sessionTransition("ic-recipient", "idle", "recv-icrq");
  * console.log(row?.actions, row?.to); // [ "send-icrp" ] wait-connect
  * ```
@@ -39,8 +39,9 @@
  *
  * @example Usage
  * ```ts
- * import type { SessionKind } from "./session_fsm.ts";
+ * import type { SessionKind } from "./session_fsm.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const k: SessionKind = "ic-sender";
+ * console.log(k); // ic-sender
  * ```
  */
 export type SessionKind = "ic-sender" | "ic-recipient" | "oc-sender" | "oc-recipient";
@@ -50,7 +51,7 @@ export type SessionKind = "ic-sender" | "ic-recipient" | "oc-sender" | "oc-recip
  *
  * @example Usage
  * ```ts
- * import { SESSION_KINDS } from "./session_fsm.ts";
+ * import { SESSION_KINDS } from "./session_fsm.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * console.log(SESSION_KINDS.length); // 4
  * ```
  */
@@ -66,8 +67,9 @@ export const SESSION_KINDS: readonly SessionKind[] = [
  *
  * @example Usage
  * ```ts
- * import type { SessionState } from "./session_fsm.ts";
+ * import type { SessionState } from "./session_fsm.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const s: SessionState = "wait-connect";
+ * console.log(s); // wait-connect
  * ```
  */
 export type SessionState =
@@ -85,7 +87,7 @@ export type SessionState =
  *
  * @example Usage
  * ```ts
- * import { SESSION_STATES } from "./session_fsm.ts";
+ * import { SESSION_STATES } from "./session_fsm.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * console.log(SESSION_STATES.includes("wait-cs-answer")); // true
  * ```
  */
@@ -116,8 +118,9 @@ export const SESSION_STATES: readonly SessionState[] = [
  *
  * @example Usage
  * ```ts
- * import type { SessionEvent } from "./session_fsm.ts";
+ * import type { SessionEvent } from "./session_fsm.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const e: SessionEvent = "recv-cdn";
+ * console.log(e); // recv-cdn
  * ```
  */
 export type SessionEvent =
@@ -153,7 +156,7 @@ export type SessionEvent =
  *
  * @example Usage
  * ```ts
- * import { SESSION_EVENTS } from "./session_fsm.ts";
+ * import { SESSION_EVENTS } from "./session_fsm.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * console.log(SESSION_EVENTS.includes("recv-iccn")); // true
  * ```
  */
@@ -200,8 +203,9 @@ export const SESSION_EVENTS: readonly SessionEvent[] = [
  *
  * @example Usage
  * ```ts
- * import type { SessionAction } from "./session_fsm.ts";
+ * import type { SessionAction } from "./session_fsm.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const a: SessionAction = "send-cdn";
+ * console.log(a); // send-cdn
  * ```
  */
 export type SessionAction =
@@ -224,11 +228,12 @@ export type SessionAction =
  *
  * @example Usage
  * ```ts
- * import type { SessionTransition } from "./session_fsm.ts";
+ * import type { SessionTransition } from "./session_fsm.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const row: SessionTransition = {
  *   kind: "ic-sender", from: "wait-reply", on: "recv-cdn", actions: ["cleanup"], to: "dead",
  *   rfc: "RFC 2661 §7.4.1",
  * };
+ * console.log(row.to); // dead
  * ```
  */
 export interface SessionTransition {
@@ -382,7 +387,7 @@ function expand(kind: SessionKind, rows: Rows): SessionTransition[] {
  *
  * @example Usage
  * ```ts
- * import { SESSION_FSM } from "./session_fsm.ts";
+ * import { SESSION_FSM } from "./session_fsm.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * console.log(SESSION_FSM["oc-recipient"].some((r) => r.on === "recv-ocrq")); // true
  * ```
  */
@@ -408,7 +413,7 @@ const INDEX: ReadonlyMap<string, SessionTransition> = new Map(
  *
  * @example Usage
  * ```ts
- * import { sessionTransition } from "./session_fsm.ts";
+ * import { sessionTransition } from "./session_fsm.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * console.log(sessionTransition("ic-sender", "wait-reply", "recv-iccn")?.actions);
  * // [ "send-cdn", "cleanup" ]
  * ```

@@ -48,6 +48,9 @@
  * reuse those buffers (the reactor never does). It never changes a buffer after handing it to
  * `send`.
  *
+ * The example below is not run: it opens a real UDP socket through the data plane's reactor
+ * (dataplane/, which control/ does not import).
+ *
  * @example Usage
  * ```ts ignore
  * import { ControlTransport } from "./transport.ts";
@@ -94,7 +97,7 @@ import { checkWindow, CongestionWindow, DEFAULT_PEER_WINDOW, MAX_WINDOW } from "
  *
  * @example Usage
  * ```ts
- * import { TRANSPORT_DEFAULTS } from "./transport.ts";
+ * import { TRANSPORT_DEFAULTS } from "./transport.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * console.log(TRANSPORT_DEFAULTS.retransmitTimeout, TRANSPORT_DEFAULTS.retransmitCap); // 1000 8000
  * ```
  */
@@ -124,7 +127,7 @@ export const TRANSPORT_DEFAULTS = {
  * @example Usage
  * ```ts
  * import type { TransportMessage } from "./transport.ts";
- * import { AvpType, MessageType, StopCcnResult } from "./constants.ts";
+ * import { AvpType, MessageType, StopCcnResult } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const stop: TransportMessage = {
  *   type: MessageType.StopCCN,
  *   avps: [
@@ -132,6 +135,7 @@ export const TRANSPORT_DEFAULTS = {
  *     { type: AvpType.ResultCode, value: { resultCode: StopCcnResult.GeneralRequest } },
  *   ],
  * };
+ * console.log(stop.avps?.length); // 2
  * ```
  */
 export interface TransportMessage {
@@ -146,9 +150,10 @@ export interface TransportMessage {
  *
  * @example Usage
  * ```ts
- * import type { ControlTransportOptions } from "./transport.ts";
+ * import type { ControlTransportOptions } from "./transport.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const sent: Uint8Array[] = [];
  * const opts: ControlTransportOptions = { version: 3, encap: "ip", send: (p) => sent.push(p) };
+ * console.log(opts.encap); // ip
  * ```
  */
 export interface ControlTransportOptions {
@@ -213,8 +218,9 @@ export interface ControlTransportOptions {
  *
  * @example Usage
  * ```ts
- * import type { TransportEndReason } from "./transport.ts";
+ * import type { TransportEndReason } from "./transport.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const r: TransportEndReason = "stopped";
+ * console.log(r); // stopped
  * ```
  */
 export type TransportEndReason = "closed" | "stopped" | "failed";
@@ -224,10 +230,11 @@ export type TransportEndReason = "closed" | "stopped" | "failed";
  *
  * @example Usage
  * ```ts
- * import type { TransportEnd } from "./transport.ts";
+ * import type { TransportEnd } from "./transport.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * function describe(end: TransportEnd): string {
  *   return end.reason === "failed" ? end.error.message : end.reason;
  * }
+ * console.log(describe({ reason: "closed" })); // closed
  * ```
  */
 export type TransportEnd =
@@ -244,10 +251,11 @@ export type TransportEnd =
  * @example Usage
  * ```ts
  * import type { TransportErrorEvent } from "./transport.ts";
- * import { UnknownAvpError } from "./errors.ts";
+ * import { UnknownAvpError } from "./errors.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * function onError(e: TransportErrorEvent): void {
  *   if (e.error instanceof UnknownAvpError) console.log("tear down the", e.error.scope);
  * }
+ * onError({ kind: "decode", error: new Error("bad"), packet: new Uint8Array(0), accepted: false });
  * ```
  */
 export interface TransportErrorEvent {
@@ -266,8 +274,9 @@ export interface TransportErrorEvent {
  *
  * @example Usage
  * ```ts
- * import type { RetransmitEvent } from "./transport.ts";
+ * import type { RetransmitEvent } from "./transport.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const e: RetransmitEvent = { ns: 3, type: 6, attempt: 1, timeout: 2000 };
+ * console.log(e.timeout); // 2000
  * ```
  */
 export interface RetransmitEvent {
@@ -286,8 +295,9 @@ export interface RetransmitEvent {
  *
  * @example Usage
  * ```ts
- * import type { ControlTransportEvents } from "./transport.ts";
- * type EndListener = (e: ControlTransportEvents["end"]) => void;
+ * import type { ControlTransportEvents } from "./transport.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * const onEnd = (e: ControlTransportEvents["end"]): void => console.log("ended:", e.reason);
+ * onEnd({ reason: "stopped" }); // ended: stopped
  * ```
  */
 export interface ControlTransportEvents {
@@ -304,10 +314,11 @@ export interface ControlTransportEvents {
  *
  * @example Usage
  * ```ts
- * import type { ControlTransportStats } from "./transport.ts";
+ * import type { ControlTransportStats } from "./transport.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * function lossRate(s: ControlTransportStats): number {
  *   return s.messagesSent ? s.retransmits / s.messagesSent : 0;
  * }
+ * console.log(typeof lossRate); // function
  * ```
  */
 export interface ControlTransportStats {
@@ -340,7 +351,7 @@ export interface ControlTransportStats {
  *
  * @example Usage
  * ```ts
- * import { TransportFailedError } from "./transport.ts";
+ * import { TransportFailedError } from "./transport.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const e = new TransportFailedError("Cannot deliver HELLO: no acknowledgement", 5);
  * console.log(e.retransmits); // 5
  * ```
@@ -367,8 +378,9 @@ export class TransportFailedError extends Error {
  *
  * @example Usage
  * ```ts
- * import type { TransportState } from "./transport.ts";
+ * import type { TransportState } from "./transport.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const s: TransportState = "stopping";
+ * console.log(s); // stopping
  * ```
  */
 export type TransportState = "open" | "stopping" | "closed";
@@ -417,7 +429,7 @@ function isAckMessage(packet: Uint8Array, off: number, length: number): boolean 
  * ```ts
  * import { ControlTransport } from "./transport.ts";
  * import { FakeClock } from "./clock.ts";
- * import { MessageType } from "./constants.ts";
+ * import { MessageType } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const clock = new FakeClock();
  * const wire: Uint8Array[] = [];
  * const a = new ControlTransport({ version: 2, clock, send: (p) => wire.push(p), peerTunnelId: 9 });

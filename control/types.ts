@@ -4,7 +4,7 @@
  *
  * @example Usage
  * ```ts
- * import type { Datagram, Endpoint, L2tpVersion } from "./types.ts";
+ * import type { Datagram, Endpoint, L2tpVersion } from "./types.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const from: Endpoint = { address: "192.0.2.1", port: 1701 };
  * const d: Datagram = { data: new Uint8Array([0xc8, 0x02]), from };
  * const v: L2tpVersion = 2;
@@ -14,10 +14,28 @@
  * @module
  */
 
-/** L2TP protocol version: 2 (RFC 2661) or 3 (RFC 3931). */
+/**
+ * L2TP protocol version: 2 (RFC 2661) or 3 (RFC 3931).
+ *
+ * @example Usage
+ * ```ts
+ * import type { L2tpVersion } from "./types.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * const v: L2tpVersion = 3;
+ * console.log(v); // 3
+ * ```
+ */
 export type L2tpVersion = 2 | 3;
 
-/** Tunnel encapsulation: over UDP, or directly over IP (protocol 115, L2TPv3 only). */
+/**
+ * Tunnel encapsulation: over UDP, or directly over IP (protocol 115, L2TPv3 only).
+ *
+ * @example Usage
+ * ```ts
+ * import type { Encap } from "./types.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * const encap: Encap = "ip";
+ * console.log(encap); // ip
+ * ```
+ */
 export type Encap = "udp" | "ip";
 
 /**
@@ -25,7 +43,7 @@ export type Encap = "udp" | "ip";
  *
  * @example Usage
  * ```ts
- * import type { Endpoint } from "./types.ts";
+ * import type { Endpoint } from "./types.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const peer: Endpoint = { address: "192.0.2.1", port: 1701 };
  * console.log(peer.port); // 1701
  * ```
@@ -42,7 +60,7 @@ export interface Endpoint {
  *
  * @example Usage
  * ```ts
- * import type { Datagram } from "./types.ts";
+ * import type { Datagram } from "./types.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
  * const d: Datagram = { data: new Uint8Array(12), from: { address: "::1", port: 1701 } };
  * console.log(d.data.length); // 12
  * ```

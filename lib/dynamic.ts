@@ -1,168 +1,216 @@
 /**
- * Dynamic tunnels: the full control protocol, wired to the kernel and pppd.
- *
- * Initiator tunnels (an L2TPv2 LAC, or an L2TPv3 LCCE that starts the connection) get a socket
- * of their own and a {@linkcode ControlConnection} that sends the SCCRQ and then opens every
- * configured session. Responder tunnels (`role = "lns"`) are served by a {@linkcode Listener} per
- * local address, which gives each accepted peer a socket of its own. In both cases the
- * connection's hooks program the kernel: the tunnel (with that socket's fd) once the control
- * connection is up, each session (and its pppd) once the call is established, and the reverse on
- * the way down. A pppd that exits by itself ends its session with a CDN.
+ * What dynamic tunnels share, initiators (`lib/initiator.ts`) and responders
+ * (`lib/responder.ts`) alike: the connection options built from a tunnel's settings, the hooks
+ * that program the kernel (the tunnel with its socket's fd once the control connection is up,
+ * each session and its pppd once its call is established, and the reverse on the way down), the
+ * table of live calls, the translation of connection events into context events, and the
+ * session handle.
  *
  * @module
  */
 
-import type { TunnelEntry } from "./config.ts";
+import type { SessionConfig, SessionEntry, TunnelConfig, TunnelMode } from "./config.ts";
 import type { Log } from "./log.ts";
-import { ipFamily } from "../dataplane/ffi/sockaddr.ts";
-import type { Reactor, ReactorSocket } from "../dataplane/reactor.ts";
+import type { ReactorSocket } from "../dataplane/reactor.ts";
 import { kernelSessionSpec, type LiveSession, sessionUp } from "./sessions.ts";
-import type { DataPlane, Endpoint } from "../dataplane/dataplane.ts";
-import type { Clock } from "../control/clock.ts";
-import {
-  type ConnectionEvent,
-  type ConnectionHooks,
+import type {
+  ConnectionEvent,
+  ConnectionHooks,
   ControlConnection,
-  type ControlConnectionOptions,
-  endpointText,
+  ControlConnectionOptions,
 } from "../control/connection.ts";
-import { Listener, type ListenerTunnel } from "../control/listener.ts";
-import { IdAllocator } from "../control/ids.ts";
-import type { SessionEntry } from "./config.ts";
-import { CdnResult, StopCcnResult } from "../control/constants.ts";
+import type { ControlTransportStats } from "../control/transport.ts";
+import { CdnResult } from "../control/constants.ts";
+import type { Endpoint } from "../control/types.ts";
+import { type Runtime, uptimeSeconds } from "./runtime.ts";
+import { refusePppac } from "./static_tunnel.ts";
+import type {
+  ConnectionStatus,
+  ControlCounters,
+  Session,
+  SessionStatus,
+  Tunnel,
+  TunnelStatus,
+} from "./tunnel.ts";
 
-/** What {@linkcode DynamicTunnels} needs from the daemon. */
-export interface DynamicOptions {
-  /** The dynamic tunnels of the configuration, host names already resolved. */
-  tunnels: readonly TunnelEntry[];
-  /** Where tunnels and sessions are programmed. */
-  dataPlane: DataPlane;
-  /** The daemon's reactor (sockets are registered with it). */
-  reactor: Reactor;
-  /** Start pppd for PPP sessions. */
-  pppd: boolean;
-  /** Log. */
-  log: Log;
-  /** Clock for the control protocol (tests). */
-  clock?: Clock;
-  /** How long a StopCCN may wait for its acknowledgement at shutdown (default 1000 ms). */
-  stopGraceMs?: number;
-  /** IDs the static tunnels use: never allocated to a dynamic tunnel or session. */
-  reserved?: readonly { version: 2 | 3; tunnelId?: number; sessionIds: (number | undefined)[] }[];
+/** A control connection of ours. */
+export type Conn = ControlConnection<SessionEntry>;
+
+/** A call whose kernel session is up. */
+export interface Call {
+  /** The connection it belongs to. */
+  localTunnelId: number;
+  /** Our session ID. */
+  localSessionId: number;
+  /** The peer's. */
+  peerSessionId: number;
+  /** The declared session it is bound to. */
+  entry: SessionEntry;
+  /** Its data path. */
+  live: LiveSession;
+  /** When it came up. */
+  since: number;
 }
 
-type Conn = ControlConnection<SessionEntry>;
-
 /**
- * Runs the dynamic tunnels of a configuration.
- *
- * @example Usage
- * ```ts ignore
- * import { DynamicTunnels } from "./dynamic.ts";
- * const dyn = new DynamicTunnels({ tunnels, dataPlane, reactor, pppd: true, log });
- * dyn.start();
- * // ... later
- * await dyn.stop();
- * ```
+ * The part of a dynamic tunnel that initiators and responders share.
  */
-export class DynamicTunnels {
-  readonly #o: DynamicOptions;
-  readonly #tunnelIds = { 2: new IdAllocator(16), 3: new IdAllocator(32) };
-  /** L2TPv3 session IDs are unique on the host (RFC 3931 §4.1: the session ID alone demuxes). */
-  readonly #sessionIds3 = new IdAllocator(32);
-  readonly #initiators: { conn: Conn; socket: ReactorSocket }[] = [];
-  readonly #listeners: { listener: Listener<SessionEntry>; socket: ReactorSocket }[] = [];
-  readonly #sessions = new Map<string, LiveSession>();
-  readonly #redials = new Set<ReturnType<typeof setTimeout>>();
-  #stopping = false;
+export abstract class DynamicTunnel implements Tunnel {
+  readonly name: string;
+  readonly mode: TunnelMode = "dynamic";
+  readonly config: Readonly<TunnelConfig>;
+  /** The context's shared resources. */
+  protected readonly rt: Runtime;
+  /** The tunnel's log. */
+  protected readonly log: Log;
+  /** Declared sessions (the connection reads this array: responders bind calls to it). */
+  protected readonly entries: SessionEntry[] = [];
+  /** The handles given out for `entries`, in the same order. */
+  protected readonly handles: DynamicSession[] = [];
+  /** Live calls by `localTunnelId/localSessionId`. */
+  protected readonly calls = new Map<string, Call>();
+  /** Kernel tunnels' socket fds by local tunnel ID. */
+  readonly #fds = new Map<number, number>();
+  /** When each connection came up, by local tunnel ID. */
+  protected readonly upSince = new Map<number, number>();
+  /** Set once the tunnel is closing (or over). */
+  protected closing?: Promise<void>;
 
-  /** Prepare; nothing happens until {@linkcode DynamicTunnels.start}. */
-  constructor(options: DynamicOptions) {
-    this.#o = options;
-    for (const r of options.reserved ?? []) {
-      if (r.tunnelId !== undefined) this.#tunnelIds[r.version].reserve(r.tunnelId);
-      if (r.version === 3) {
-        for (const sid of r.sessionIds) if (sid !== undefined) this.#sessionIds3.reserve(sid);
-      }
+  /** A tunnel named `name` with `config`, on the context's resources `rt`. */
+  constructor(rt: Runtime, name: string, config: TunnelConfig) {
+    this.rt = rt;
+    this.name = name;
+    this.config = config;
+    this.log = rt.log.with({ tunnel: name });
+  }
+
+  get closed(): boolean {
+    return this.closing !== undefined;
+  }
+
+  get sessions(): readonly Session[] {
+    return [...this.handles];
+  }
+
+  /** The connections this tunnel runs now. */
+  protected abstract connections(): Conn[];
+
+  /** Place the call for a newly declared session (initiators). */
+  protected abstract placeCall(entry: SessionEntry): void;
+
+  abstract status(): TunnelStatus;
+
+  abstract close(): Promise<void>;
+
+  /** Take the tunnel down at context close: StopCCN "shutting down", wait briefly, end. */
+  abstract shutdown(): Promise<void>;
+
+  newSession(name: string, config: SessionConfig): Promise<Session> {
+    if (this.closed) {
+      return Promise.reject(
+        new Error(`Cannot add session "${name}": tunnel "${this.name}" is closed`),
+      );
     }
+    if (this.entries.some((e) => e.name === name)) {
+      return Promise.reject(
+        new Error(`Cannot add session "${name}": tunnel "${this.name}" already has it`),
+      );
+    }
+    try {
+      refusePppac(this.name, name, config);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const entry: SessionEntry = { ...config, name };
+    const handle = new DynamicSession(this, entry);
+    this.entries.push(entry);
+    this.handles.push(handle);
+    this.placeCall(entry);
+    return Promise.resolve(handle);
   }
 
   /**
-   * Open every socket and start every control connection and listener. Throws (after closing
-   * what it opened) if a socket cannot be opened.
+   * Remove a declared session and end its calls (CDN, administrative).
+   *
+   * @param handle The session.
    */
-  start(): void {
-    try {
-      const responders = this.#o.tunnels.filter((t) => t.role === "lns");
-      for (const t of this.#o.tunnels.filter((t) => t.role !== "lns")) this.#startInitiator(t);
-      const groups = new Map<string, TunnelEntry[]>();
-      for (const t of responders) {
-        const local = listenEndpoint(t);
-        const key = `${t.encap} ${endpointText(local)}`;
-        groups.set(key, [...groups.get(key) ?? [], t]);
+  async removeSession(handle: DynamicSession): Promise<void> {
+    const i = this.entries.indexOf(handle.entry);
+    if (i >= 0) this.entries.splice(i, 1);
+    const h = this.handles.indexOf(handle);
+    if (h >= 0) this.handles.splice(h, 1);
+    const ending: Promise<void>[] = [];
+    for (const conn of this.connections()) {
+      for (const s of conn.sessions()) {
+        if (s.name !== handle.entry.name) continue;
+        ending.push(
+          conn.closeSession(s.localSessionId, { resultCode: CdnResult.Administrative }),
+        );
       }
-      for (const group of groups.values()) this.#startListener(group);
-    } catch (error) {
-      this.#abortAll();
-      throw error;
     }
+    await Promise.all(ending);
   }
 
-  /** Close every control connection (StopCCN), wait briefly for the acknowledgements, end. */
-  async stop(): Promise<void> {
-    this.#stopping = true;
-    for (const timer of this.#redials) clearTimeout(timer);
-    this.#redials.clear();
-    const open = this.#connections();
-    const warn = (what: string) => (error: unknown): void => {
-      this.#o.log.warn("Cannot close {what}: {error}", { what, error: String(error) });
+  /** The status of a declared session: its first live call, else its call in progress. */
+  sessionStatus(entry: SessionEntry): SessionStatus {
+    const base = { name: entry.name, pseudowire: entry.pseudowire };
+    for (const call of this.calls.values()) {
+      if (call.entry === entry) return { ...base, ...callStatus(call) };
+    }
+    for (const conn of this.connections()) {
+      const s = conn.sessions().find((s) => s.name === entry.name);
+      if (s) {
+        return {
+          ...base,
+          state: "connecting",
+          localSessionId: s.localSessionId,
+          peerSessionId: s.peerSessionId || undefined,
+        };
+      }
+    }
+    return { ...base, state: "waiting" };
+  }
+
+  /** A connection's part of the status: IDs, peer, uptime, counters and its live calls. */
+  protected connectionStatus(conn: Conn): ConnectionStatus {
+    const since = this.upSince.get(conn.localTunnelId);
+    const up = conn.state === "established";
+    const stats = conn.transportStats;
+    return {
+      state: up ? "up" : "connecting",
+      localTunnelId: conn.localTunnelId || undefined,
+      peerTunnelId: conn.peerTunnelId || undefined,
+      peer: conn.peer,
+      peerHostName: conn.peerInfo.hostName,
+      upSince: since !== undefined ? new Date(since).toISOString() : undefined,
+      uptimeSeconds: since !== undefined ? uptimeSeconds(since) : undefined,
+      counters: stats ? controlCounters(stats) : undefined,
+      sessions: [...this.calls.values()]
+        .filter((c) => c.localTunnelId === conn.localTunnelId)
+        .map((c) => ({ name: c.entry.name, pseudowire: c.entry.pseudowire, ...callStatus(c) })),
     };
-    // Listeners stop accepting at once and close their tunnels (StopCCN); so do initiators.
-    // Everything they started is awaited below, through each connection's `done`.
-    for (const { listener } of this.#listeners) listener.close().catch(warn("a listener"));
-    for (const { conn } of this.#initiators) {
-      conn.close({ resultCode: StopCcnResult.ShuttingDown })
-        .catch(warn(`tunnel ${conn.localTunnelId}`));
-    }
-    // The transport keeps retransmitting the StopCCNs meanwhile; their hold time is not waited.
-    if (open.length > 0) await sleep(this.#o.stopGraceMs ?? 1000);
-    this.#abortAll();
-    // Listeners may have accepted more connections during the grace time: those too.
-    await Promise.all(this.#connections().map((c) => c.done));
-    for (const s of this.#sessions.values()) await s.down();
-    this.#sessions.clear();
   }
 
-  #connections(): Conn[] {
-    return [
-      ...this.#initiators.map((i) => i.conn),
-      ...this.#listeners.flatMap((l) => l.listener.connections),
-    ];
+  /** The status fields every dynamic tunnel has. */
+  protected statusBase(): Pick<TunnelStatus, "name" | "mode" | "version" | "encap" | "role"> {
+    return {
+      name: this.name,
+      mode: this.mode,
+      version: this.config.version,
+      encap: this.config.encap,
+      role: this.config.role ?? "lac",
+    };
   }
 
-  #abortAll(): void {
-    for (const { conn } of this.#initiators) conn.abort("shutting down");
-    for (const { listener, socket } of this.#listeners) {
-      listener.abort();
-      this.#close(socket);
-    }
-  }
-
-  #close(socket: { close(): void }): void {
-    try {
-      socket.close();
-    } catch (error) {
-      this.#o.log.warn("Cannot close a control socket: {error}", { error: String(error) });
-    }
-  }
-
-  #common(t: TunnelEntry): Omit<ControlConnectionOptions<SessionEntry>, "socket" | "peer"> {
+  /** Connection options from the tunnel's settings (socket and peer are added per connection). */
+  protected connectionOptions(): Omit<ControlConnectionOptions<SessionEntry>, "socket" | "peer"> {
+    const t = this.config;
     return {
       version: t.version,
       encap: t.encap,
       role: t.role === "lns" ? "responder" : "initiator",
-      name: t.name,
-      hostName: t.hostName ?? Deno.hostname(),
+      name: this.name,
+      hostName: t.hostName ?? this.rt.hostName,
       routerId: t.routerId,
       receiveWindow: t.windowSize,
       helloInterval: t.helloTimeoutMs,
@@ -172,157 +220,25 @@ export class DynamicTunnels {
       secret: t.secret,
       hideAvps: t.hideAvps,
       messageDigest: t.messageDigest,
-      sessions: t.sessions,
+      sessions: this.entries,
       maxSessions: t.maxSessions,
-      sessionIds: t.version === 3 ? this.#sessionIds3 : undefined,
-      clock: this.#o.clock,
-      hooks: this.#hooks(t),
-      log: this.#o.log.with({ tunnel: t.name }),
-      onEvent: (e) => this.#event(t, e),
+      sessionIds: t.version === 3 ? this.rt.sessionIds3 : undefined,
+      clock: this.rt.clock,
+      hooks: this.hooks(),
+      log: this.log,
+      onEvent: (e) => this.onConnectionEvent(e),
     };
   }
 
-  #startInitiator(t: TunnelEntry, attempt = 0): void {
-    if (!t.peer) throw new TypeError(`Cannot start tunnel "${t.name}": key "peer" is required`);
-    const peer = t.peer;
-    const wildcard = ipFamily(peer.address) === 6 ? "::" : "0.0.0.0";
-    const local: Endpoint = t.local ?? { address: wildcard, port: 0 };
-    let localTunnelId: number | undefined;
-    let socket: ReactorSocket;
-    const ids = this.#tunnelIds[t.version];
-    if (t.tid !== undefined && !ids.reserve(t.tid)) {
-      throw new Error(`Cannot start tunnel "${t.name}": tid ${t.tid} is already in use`);
-    }
-    if (t.encap === "ip") {
-      // An L2TP/IP socket is bound to our connection ID: pick it first.
-      localTunnelId = t.tid ?? ids.allocate();
-      socket = this.#o.reactor.l2tpip({ local, connId: localTunnelId });
-    } else {
-      socket = this.#o.reactor.udp({ local });
-    }
-    // Redial once per connection: when its tunnel goes down (before the StopCCN hold), or when
-    // it ends without ever reporting that.
-    let redialled = false;
-    const redial = (wasUp: boolean): void => {
-      if (redialled) return;
-      redialled = true;
-      this.#redial(t, wasUp ? 1 : attempt + 1);
-    };
-    const common = this.#common(t);
-    let conn: Conn;
-    try {
-      conn = new ControlConnection<SessionEntry>({
-        ...common,
-        onEvent: (e) => {
-          common.onEvent?.(e);
-          if (e.type === "tunnel-down") redial(e.tunnel.wasUp);
-        },
-        socket,
-        peer,
-        connected: false,
-        localTunnelId: localTunnelId ?? t.tid,
-        tunnelIds: ids,
-      });
-    } catch (error) {
-      this.#close(socket);
-      throw error;
-    }
-    const entry = { conn, socket };
-    this.#initiators.push(entry);
-    conn.start();
-    for (const s of t.sessions) conn.openSession(s);
-    conn.done.then(async () => {
-      this.#close(socket);
-      const i = this.#initiators.indexOf(entry);
-      if (i >= 0) this.#initiators.splice(i, 1);
-      redial(await conn.established);
-    });
-  }
-
-  /** Dial a LAC tunnel again after it went down, when configured to (`redial`). */
-  #redial(t: TunnelEntry, attempt: number): void {
-    const log = this.#o.log.with({ tunnel: t.name });
-    if (this.#stopping || t.redialTimeoutMs === undefined) return;
-    if (t.maxRedials !== undefined && attempt > t.maxRedials) {
-      log.error("Tunnel down; giving up after {n} redials", { n: t.maxRedials });
-      return;
-    }
-    log.info("Tunnel down; redialling in {ms} ms (attempt {attempt})", {
-      ms: t.redialTimeoutMs,
-      attempt,
-    });
-    const timer = setTimeout(() => {
-      this.#redials.delete(timer);
-      if (this.#stopping) return;
-      try {
-        this.#startInitiator(t, attempt);
-      } catch (error) {
-        log.error("Cannot redial: {error}", { error: String(error) });
-        this.#redial(t, attempt + 1);
-      }
-    }, t.redialTimeoutMs);
-    this.#redials.add(timer);
-  }
-
-  #startListener(group: TunnelEntry[]): void {
-    const first = group[0];
-    const local = listenEndpoint(first);
-    const reactor = this.#o.reactor;
-    const socket = first.encap === "ip"
-      ? reactor.l2tpip({ local, connId: 0 })
-      : reactor.udp({ local });
-    const tunnels: ListenerTunnel<SessionEntry>[] = group.map((t) => {
-      const { version: _v, encap: _e, role: _r, ...connection } = this.#common(t);
-      return {
-        name: t.name,
-        version: t.version,
-        peer: t.peer,
-        acceptAnyPeer: t.acceptAnyPeer,
-        maxTunnels: t.maxTunnels,
-        connection,
-      };
-    });
-    let listener: Listener<SessionEntry>;
-    try {
-      listener = new Listener<SessionEntry>({
-        socket,
-        encap: first.encap,
-        local,
-        tunnels,
-        openSocket: (r) =>
-          r.encap === "ip"
-            ? reactor.l2tpip({
-              local: r.local,
-              peer: r.peer,
-              connId: r.localTunnelId,
-              peerConnId: r.peerTunnelId,
-            })
-            : reactor.udp({ local: r.local, peer: r.peer }),
-        tunnelIds: this.#tunnelIds,
-        sessionIds: this.#sessionIds3,
-        clock: this.#o.clock,
-        log: this.#o.log.with({ listener: endpointText(local) }),
-      });
-    } catch (error) {
-      this.#close(socket);
-      throw error;
-    }
-    this.#listeners.push({ listener, socket });
-    listener.start();
-    this.#o.log.info("Listening for {encap} control connections on {local} ({tunnels})", {
-      encap: first.encap === "ip" ? "L2TP/IP" : "UDP",
-      local: endpointText(local),
-      tunnels: group.map((t) => t.name).join(", "),
-    });
-  }
-
-  #hooks(t: TunnelEntry): ConnectionHooks<SessionEntry> {
-    const dp = this.#o.dataPlane;
-    const fds = new Map<number, number>();
+  /** The kernel side of a connection: tunnel, sessions and pppd. */
+  protected hooks(): ConnectionHooks<SessionEntry> {
+    const dp = this.rt.dp;
     return {
       tunnelUp: async (info) => {
+        if (this.closed) throw new Error(`Cannot bring tunnel "${this.name}" up: it is closing`);
         const fd = (info.socket as Partial<ReactorSocket>).fd;
         if (fd === undefined) throw new Error("Cannot create kernel tunnel: the socket has no fd");
+        const t = this.config;
         await dp.createTunnel({
           tunnelId: info.localTunnelId,
           peerTunnelId: info.peerTunnelId,
@@ -334,15 +250,15 @@ export class DynamicTunnels {
           udp6ZeroChecksumRx: t.udp6ZeroChecksumRx,
           debug: t.debug,
         });
-        fds.set(info.localTunnelId, fd);
+        this.#fds.set(info.localTunnelId, fd);
       },
       tunnelDown: async (info) => {
-        fds.delete(info.localTunnelId);
+        this.#fds.delete(info.localTunnelId);
         await dp.deleteTunnel(info.localTunnelId);
       },
       sessionUp: async (s) => {
         const key = `${s.localTunnelId}/${s.localSessionId}`;
-        const cfg = s.session;
+        const entry = s.session;
         const live = await sessionUp(
           kernelSessionSpec(
             s.version,
@@ -351,7 +267,7 @@ export class DynamicTunnels {
               sessionId: s.localSessionId,
               peerSessionId: s.peerSessionId,
             },
-            cfg,
+            entry,
             {
               cookie: s.cookie,
               peerCookie: s.peerCookie,
@@ -363,22 +279,21 @@ export class DynamicTunnels {
           ),
           {
             dataPlane: dp,
-            pppd: this.#o.pppd,
-            tunnelFd: fds.get(s.localTunnelId),
+            pppd: this.rt.pppd,
+            tunnelFd: this.#fds.get(s.localTunnelId),
             version: s.version,
             peerTunnelId: s.peerTunnelId,
             peer: s.peer,
-            pppdArgs: cfg.pppdArgsList,
-            log: this.#o.log.with({ tunnel: t.name, session: cfg.name }),
+            pppdArgs: entry.pppdArgsList,
+            log: this.log.with({ session: entry.name }),
             onPppdExit: (exit) => {
-              this.#sessions.delete(key);
-              const conn = this.#connections().find((c) => c.localTunnelId === s.localTunnelId);
-              if (!conn) return;
-              conn.closeSession(s.localSessionId, {
+              this.calls.delete(key);
+              const conn = this.connections().find((c) => c.localTunnelId === s.localTunnelId);
+              conn?.closeSession(s.localSessionId, {
                 resultCode: CdnResult.GeneralError,
                 errorMessage: `pppd exited: ${exit.reason}`,
               }).catch((error) => {
-                this.#o.log.warn("Cannot close session {sessionId}: {error}", {
+                this.log.warn("Cannot close session {sessionId}: {error}", {
                   sessionId: s.localSessionId,
                   error: String(error),
                 });
@@ -386,71 +301,183 @@ export class DynamicTunnels {
             },
           },
         );
-        this.#sessions.set(key, live);
+        this.calls.set(key, {
+          localTunnelId: s.localTunnelId,
+          localSessionId: s.localSessionId,
+          peerSessionId: s.peerSessionId,
+          entry,
+          live,
+          since: Date.now(),
+        });
       },
       sessionDown: async (s) => {
         const key = `${s.localTunnelId}/${s.localSessionId}`;
-        const live = this.#sessions.get(key);
-        this.#sessions.delete(key);
-        await live?.down();
+        const call = this.calls.get(key);
+        this.calls.delete(key);
+        await call?.live.down();
       },
     };
   }
 
-  #event(t: TunnelEntry, e: ConnectionEvent<SessionEntry>): void {
-    const log = this.#o.log.with({ tunnel: t.name });
+  /** A connection event, as a context event. */
+  protected onConnectionEvent(e: ConnectionEvent<SessionEntry>): void {
+    const rt = this.rt;
     switch (e.type) {
       case "tunnel-up":
-        log.info("Tunnel {localTunnelId} up: peer {peer} tunnel {peerTunnelId}{host}", {
+        this.upSince.set(e.tunnel.localTunnelId, Date.now());
+        rt.emit({
+          type: "tunnel-up",
+          tunnel: this.name,
+          version: e.tunnel.version,
+          encap: e.tunnel.encap,
           localTunnelId: e.tunnel.localTunnelId,
           peerTunnelId: e.tunnel.peerTunnelId,
-          peer: endpointText(e.tunnel.peer),
-          host: e.tunnel.peerHostName ? ` (${e.tunnel.peerHostName})` : "",
+          peer: e.tunnel.peer,
+          peerHostName: e.tunnel.peerHostName,
         });
         break;
       case "tunnel-down":
-        log.info("Tunnel {localTunnelId} down: {reason}", {
+        this.upSince.delete(e.tunnel.localTunnelId);
+        rt.emit({
+          type: "tunnel-down",
+          tunnel: this.name,
           localTunnelId: e.tunnel.localTunnelId,
+          peerTunnelId: e.tunnel.peerTunnelId || undefined,
+          peer: this.peerOf(e.tunnel.localTunnelId),
           reason: e.tunnel.reason,
+          resultCode: e.tunnel.result?.resultCode,
+          wasUp: e.tunnel.wasUp,
         });
         break;
       case "session-up": {
-        const live = this.#sessions.get(`${e.session.localTunnelId}/${e.session.localSessionId}`);
-        log.with({ session: e.session.session.name }).info(
-          "Session {localSessionId} up: peer session {peerSessionId} ({pseudowire}{ifname})",
-          {
-            localSessionId: e.session.localSessionId,
-            peerSessionId: e.session.peerSessionId,
-            pseudowire: e.session.pseudowire,
-            ifname: live?.info?.ifname ? `, ${live.info.ifname}` : "",
-          },
-        );
+        const s = e.session;
+        const call = this.calls.get(`${s.localTunnelId}/${s.localSessionId}`);
+        rt.emit({
+          type: "session-up",
+          tunnel: this.name,
+          session: s.session.name,
+          localTunnelId: s.localTunnelId,
+          peerTunnelId: s.peerTunnelId,
+          localSessionId: s.localSessionId,
+          peerSessionId: s.peerSessionId,
+          peer: s.peer,
+          pseudowire: s.pseudowire,
+          interface: call?.live.info.ifname,
+        });
         break;
       }
       case "session-down":
-        log.with({ session: e.session.session?.name }).info(
-          "Session {localSessionId} down: {reason}",
-          { localSessionId: e.session.localSessionId, reason: e.session.reason },
-        );
+        rt.emit({
+          type: "session-down",
+          tunnel: this.name,
+          session: e.session.session?.name ?? "",
+          localTunnelId: e.session.localTunnelId,
+          localSessionId: e.session.localSessionId,
+          peerSessionId: e.session.peerSessionId || undefined,
+          peer: this.peerOf(e.session.localTunnelId),
+          reason: e.session.reason,
+          resultCode: e.session.result?.resultCode,
+        });
         break;
       case "session-info":
-        log.info("Session {localSessionId}: {message}", {
+        this.log.debug("Session {localSessionId}: {message}", {
           localSessionId: e.localSessionId,
           message: e.message,
         });
         break;
     }
   }
-}
 
-/** Where a responder tunnel listens: its `local` (the configuration requires one). */
-function listenEndpoint(t: TunnelEntry): Endpoint {
-  if (!t.local) {
-    throw new TypeError(`Cannot listen for tunnel "${t.name}": key "local" is required`);
+  /** The peer of one of this tunnel's connections. */
+  protected peerOf(localTunnelId: number): Endpoint | undefined {
+    return this.connections().find((c) => c.localTunnelId === localTunnelId)?.peer;
   }
-  return t.local;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
+/** A session of a dynamic tunnel: a call placed (initiator) or a declaration (responder). */
+export class DynamicSession implements Session {
+  readonly #tunnel: DynamicTunnel;
+  /** The declared session (the connection binds calls to it). */
+  readonly entry: SessionEntry;
+  #closing?: Promise<void>;
+
+  /** The handle of `entry` in `tunnel`. */
+  constructor(tunnel: DynamicTunnel, entry: SessionEntry) {
+    this.#tunnel = tunnel;
+    this.entry = entry;
+  }
+
+  get name(): string {
+    return this.entry.name;
+  }
+
+  get tunnelName(): string {
+    return this.#tunnel.name;
+  }
+
+  get config(): Readonly<SessionConfig> {
+    const { name: _name, ...config } = this.entry;
+    return config;
+  }
+
+  get closed(): boolean {
+    return this.#closing !== undefined || this.#tunnel.closed;
+  }
+
+  status(): SessionStatus {
+    return this.#tunnel.sessionStatus(this.entry);
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#tunnel.removeSession(this);
+    return this.#closing;
+  }
+}
+
+function callStatus(call: Call): Omit<SessionStatus, "name" | "pseudowire"> {
+  return {
+    state: "up",
+    localSessionId: call.localSessionId,
+    peerSessionId: call.peerSessionId,
+    interface: call.live.info.ifname,
+    upSince: new Date(call.since).toISOString(),
+    uptimeSeconds: uptimeSeconds(call.since),
+  };
+}
+
+/**
+ * A transport's counters, as the status reports them.
+ *
+ * @param s The transport's statistics.
+ * @returns The counters.
+ */
+export function controlCounters(s: Readonly<ControlTransportStats>): ControlCounters {
+  return {
+    sent: s.sent,
+    retransmits: s.retransmits,
+    received: s.received,
+    acksSent: s.acksSent,
+    acksReceived: s.acksReceived,
+    duplicates: s.duplicates,
+    outOfOrder: s.outOfOrder,
+    outOfWindow: s.outOfWindow,
+    errors: s.errors,
+  };
+}
+
+/**
+ * Wait for `p`, but no longer than `ms` milliseconds (the timer does not outlive the wait).
+ *
+ * @param p What to wait for.
+ * @param ms The most to wait.
+ * @returns Resolves when `p` settles or the time is up.
+ */
+export async function waitAtMost(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<void>((r) => (timer = setTimeout(r, ms)));
+  try {
+    await Promise.race([p.then(() => {}, () => {}), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

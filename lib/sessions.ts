@@ -30,7 +30,7 @@ import type { SessionConfig } from "./config.ts";
  * ```ts
  * import { kernelSessionSpec } from "./sessions.ts";
  * const spec = kernelSessionSpec(3, { tunnelId: 1, sessionId: 2, peerSessionId: 3 }, {
- *   name: "s", pseudowire: "eth", sendSeqnum: true, recvSeqnum: false, l2specType: "default",
+ *   pseudowire: "eth", sendSeqnum: true, recvSeqnum: false, l2specType: "default",
  * });
  * console.log(spec.l2specLen); // 4
  * ```
@@ -82,6 +82,8 @@ export interface SessionPlumbing {
   log: Log;
   /** Called when pppd exits on its own (not through `down`). */
   onPppdExit?: (exit: PppdExit) => void;
+  /** A kernel session left by an earlier run that matches `spec` (see reconcile.ts): kept. */
+  adopted?: SessionInfo;
 }
 
 /** A session whose data path is up. */
@@ -116,8 +118,8 @@ export async function sessionUp(spec: SessionSpec, p: SessionPlumbing): Promise<
   // that way has neither cookies nor an L2-Specific Sublayer: L2TPv3 sessions are created over
   // netlink first, and the PPPoL2TP socket attaches to them.
   const viaNetlink = !runPppd || p.version === 3;
-  let created: SessionInfo | undefined;
-  if (viaNetlink) created = await p.dataPlane.createSession(spec);
+  let created: SessionInfo | undefined = runPppd ? undefined : p.adopted;
+  if (viaNetlink && created === undefined) created = await p.dataPlane.createSession(spec);
   let pppd: PppdProcess | undefined;
   if (runPppd) {
     if (p.tunnelFd === undefined) {

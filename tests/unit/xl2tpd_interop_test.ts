@@ -59,9 +59,17 @@ class MemoryLog implements Log {
 
   #add(level: string, message: string, properties?: LogProperties): void {
     const p = { ...this.#props, ...properties };
-    this.lines.push(
-      `${level} ${message.replace(/\{(\w+)\}/g, (_, k: string) => String(p[k] ?? `{${k}}`))}`,
-    );
+    const shown = new Set<string>();
+    const text = message.replace(/\{(\w+)\}/g, (_, k: string) => {
+      shown.add(k);
+      return String(p[k] ?? `{${k}}`);
+    });
+    // The properties the message does not show follow as key=value, as the text log has them.
+    const rest = Object.entries(properties ?? {}).filter(([k, v]) =>
+      !shown.has(k) && v !== undefined
+    )
+      .map(([k, v]) => ` ${k}=${String(v)}`).join("");
+    this.lines.push(`${level} ${text}${rest}`);
   }
 
   trace(message: string, properties?: LogProperties): void {
@@ -212,9 +220,9 @@ Deno.test({
         assert.equal(created[0].sessionId, call.remote, "xl2tpd's peer call is our session");
         assert.match(
           log.text(),
-          new RegExp(`Session ${call.remote} up: peer session ${call.local}`),
+          new RegExp(`session-up .*localSessionId=${call.remote} peerSessionId=${call.local}`),
         );
-        assert.match(log.text(), /Tunnel \d+ up: peer .* \(xlns\)/);
+        assert.match(log.text(), /tunnel-up .*peerHostName=xlns/);
         const mark = xl.output().length;
         await daemon.stop();
         await xl.waitFor(
@@ -296,7 +304,7 @@ Deno.test({
           [t.tunnelId, t.peerTunnelId, s.sessionId, s.peerSessionId],
           [tunnel?.remote, tunnel?.local, call.remote, call.local],
         );
-        assert.match(log.text(), /Tunnel \d+ up: peer .* \(xlac\)/);
+        assert.match(log.text(), /tunnel-up .*peerHostName=xlac/);
         await xl.stop("SIGINT");
         await until(
           "the StopCCN to remove our tunnel",
@@ -390,7 +398,7 @@ Deno.test({
           async () =>
             (await dp.listTunnels()).length === 1 && (await dp.listSessions()).length === 1,
         );
-        assert.match(log.text(), /Tunnel \d+ up: peer .* \(xlac\)/);
+        assert.match(log.text(), /tunnel-up .*peerHostName=xlac/);
         const mark = out.length;
         await daemon.stop();
         await xl.waitFor(/Connection closed to|peer closing for reason/, 5000, mark);

@@ -1,0 +1,148 @@
+/**
+ * One-at-a-time processing for a control connection: everything that happens to it (a
+ * datagram, a local request, a timer, a hook's outcome) is a job, and jobs run in the order they
+ * were queued, each to its end (awaiting it when it is asynchronous) before the next starts.
+ * Also the settle-once promise the connection hands out.
+ *
+ * @example Usage
+ * ```ts
+ * import { deferred, JobQueue } from "./job_queue.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * const order: string[] = [];
+ * const queue = new JobQueue((e) => console.error(e));
+ * const over = deferred<void>();
+ * queue.enqueue(async () => {
+ *   await Promise.resolve();
+ *   order.push("first");
+ * });
+ * queue.enqueue(() => {
+ *   order.push("second");
+ *   over.resolve();
+ * });
+ * await over.promise;
+ * console.log(order); // [ "first", "second" ]
+ * ```
+ *
+ * @module
+ */
+
+/**
+ * A unit of work: synchronous, or a promise the queue waits for.
+ *
+ * @example Usage
+ * ```ts
+ * import type { Job } from "./job_queue.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * const job: Job = () => console.log("ran");
+ * job();
+ * ```
+ */
+export type Job = () => void | Promise<void>;
+
+/**
+ * A promise with its resolver, settled at most once (later calls do nothing).
+ *
+ * @example Usage
+ * ```ts
+ * import { type Deferred, deferred } from "./job_queue.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * const d: Deferred<number> = deferred<number>();
+ * d.resolve(1);
+ * d.resolve(2);
+ * console.log(await d.promise, d.done); // 1 true
+ * ```
+ */
+export interface Deferred<T> {
+  /** Settles with the first value given to `resolve`. */
+  readonly promise: Promise<T>;
+  /** Settle the promise (only the first call counts). */
+  readonly resolve: (v: T) => void;
+  /** Whether `resolve` was called. */
+  readonly done: boolean;
+}
+
+/**
+ * A new unsettled {@linkcode Deferred}.
+ *
+ * @returns The promise and its resolver.
+ *
+ * @example Usage
+ * ```ts
+ * import { deferred } from "./job_queue.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * const d = deferred<string>();
+ * setTimeout(() => d.resolve("later"), 0);
+ * console.log(await d.promise); // later
+ * ```
+ */
+export function deferred<T>(): Deferred<T> {
+  let done = false;
+  let settle: (v: T) => void = () => {};
+  const promise = new Promise<T>((resolve) => {
+    settle = resolve;
+  });
+  return {
+    promise,
+    resolve: (v: T): void => {
+      if (done) return;
+      done = true;
+      settle(v);
+    },
+    get done(): boolean {
+      return done;
+    },
+  };
+}
+
+/**
+ * Runs jobs one at a time, in order. A job that throws (or rejects) is reported to `onError`
+ * and the next one runs; the queue itself never throws.
+ *
+ * @example Usage
+ * ```ts
+ * import { JobQueue } from "./job_queue.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * const errors: unknown[] = [];
+ * const queue = new JobQueue((e) => errors.push(e));
+ * queue.enqueue(() => {
+ *   throw new Error("Cannot run: broken");
+ * });
+ * queue.enqueue(() => console.log("still runs"));
+ * console.log(errors.length); // 1
+ * ```
+ */
+export class JobQueue {
+  readonly #onError: (e: unknown) => void;
+  #jobs: Job[] = [];
+  #draining = false;
+
+  /**
+   * An empty queue.
+   *
+   * @param onError Told about each job that throws or rejects.
+   */
+  constructor(onError: (e: unknown) => void) {
+    this.#onError = onError;
+  }
+
+  /**
+   * Queue a job; it runs now if the queue is idle (synchronously up to its first `await`).
+   *
+   * @param job The job.
+   */
+  enqueue(job: Job): void {
+    this.#jobs.push(job);
+    if (!this.#draining) void this.#drain();
+  }
+
+  async #drain(): Promise<void> {
+    this.#draining = true;
+    try {
+      for (let job = this.#jobs.shift(); job !== undefined; job = this.#jobs.shift()) {
+        try {
+          const r = job();
+          if (r !== undefined) await r;
+        } catch (e) {
+          this.#onError(e);
+        }
+      }
+    } finally {
+      this.#draining = false;
+    }
+  }
+}
