@@ -9,6 +9,9 @@ import {
   parseEndpoint,
   splitPppdArgs,
 } from "../../lib/config.ts";
+import { ipFamily, isIP } from "../../control/endpoint.ts";
+import { SESSION_KEYS } from "../../lib/config/session_keys.ts";
+import { TUNNEL_KEYS } from "../../lib/config/tunnel_keys.ts";
 
 const FIXTURES = new URL("../fixtures/config/", import.meta.url).pathname;
 const EXAMPLE = new URL("../../config.example.toml", import.meta.url).pathname;
@@ -54,27 +57,31 @@ Deno.test("go-l2tp's README example (kl2tpd) parses unchanged", () => {
   assert.equal(config.file, "go_readme.toml");
   assert.deepEqual(config.tunnels, [{
     name: "t1",
-    mode: "dynamic",
-    version: 2,
-    encap: "udp",
-    role: "lac",
-    peer: { address: "42.102.77.204", port: 1701 },
-    windowSize: 4,
-    helloTimeoutMs: 0,
-    retryTimeoutMs: 1000,
-    maxRetries: 3,
-    framingCaps: ["sync", "async"],
-    managed: true,
-    udpChecksum: false,
+    config: {
+      mode: "dynamic",
+      version: 2,
+      encap: "udp",
+      role: "lac",
+      peer: { address: "42.102.77.204", port: 1701 },
+      windowSize: 4,
+      helloTimeoutMs: 0,
+      retryTimeoutMs: 1000,
+      maxRetries: 3,
+      framingCaps: ["sync", "async"],
+      managed: true,
+      udpChecksum: false,
+    },
     sessions: [{
       name: "s1",
-      pseudowire: "ppp",
-      sendSeqnum: false,
-      recvSeqnum: false,
-      reorderTimeoutMs: 0,
-      l2specType: "none",
-      pppdArgs: "/home/bob/pppd.args",
-      lnsMode: false,
+      config: {
+        pseudowire: "ppp",
+        sendSeqnum: false,
+        recvSeqnum: false,
+        reorderTimeoutMs: 0,
+        l2specType: "none",
+        pppdArgs: "/home/bob/pppd.args",
+        lnsMode: false,
+      },
     }],
   }]);
   assert.equal(config.warnings, undefined);
@@ -87,7 +94,8 @@ Deno.test("go-l2tp's README example (kl2tpd) parses unchanged", () => {
 
 Deno.test("go-l2tp's config package example parses with go-l2tp's units and defaults", () => {
   const config = parseConfig(fixture("go_config_doc.toml"), "doc.toml", { defaultMode: "static" });
-  const [t] = config.tunnels;
+  const t = config.tunnels[0].config;
+  assert.equal(config.tunnels[0].name, "t1");
   assert.equal(t.mode, "quiescent"); // hello_timeout is set
   assert.equal(t.version, 3);
   assert.deepEqual(t.local, { address: "127.0.0.1", port: 5000 });
@@ -102,7 +110,8 @@ Deno.test("go-l2tp's config package example parses with go-l2tp's units and defa
   assert.equal(t.framingCaps, undefined); // L2TPv3 has no Framing Capabilities AVP
   assert.equal(t.managed, true);
   assert.ok(config.warnings?.some((w) => w.includes(`key "framing_caps"`)));
-  const [s] = t.sessions;
+  assert.equal(config.tunnels[0].sessions[0].name, "s1");
+  const s = config.tunnels[0].sessions[0].config;
   assert.equal(s.sid, 12389);
   assert.equal(s.psid, 1234);
   assert.equal(s.pseudowire, "eth");
@@ -116,7 +125,9 @@ Deno.test("go-l2tp's config package example parses with go-l2tp's units and defa
 Deno.test("config.example.toml loads, with no warnings", async () => {
   const config = await loadConfig(EXAMPLE);
   assert.deepEqual(
-    config.tunnels.map((t) => [t.name, t.mode, t.version, t.encap, t.managed]),
+    config.tunnels.map((
+      t,
+    ) => [t.name, t.config.mode, t.config.version, t.config.encap, t.config.managed]),
     [
       ["site-b", "static", 3, "udp", false],
       ["isp", "dynamic", 2, "udp", true],
@@ -131,25 +142,31 @@ Deno.test("config.example.toml loads, with no warnings", async () => {
 
 Deno.test("static L2TPv3 defaults: unmanaged, no control settings, every session default", () => {
   const config = parseConfig(fixture("static_v3_eth.toml"), "s.toml");
-  const [t] = config.tunnels;
+  const [{ config: t, sessions }] = config.tunnels;
   assert.equal(t.mode, "static");
   assert.equal(t.managed, false);
   assert.equal(t.udpChecksum, false);
   assert.equal(t.windowSize, undefined);
   assert.equal(t.helloTimeoutMs, undefined);
-  assert.deepEqual(t.sessions[1], {
+  assert.deepEqual(sessions[1], {
     name: "s2",
-    sid: 11,
-    psid: 21,
-    pseudowire: "eth",
-    sendSeqnum: true,
-    recvSeqnum: false,
-    reorderTimeoutMs: 0,
-    l2specType: "default", // sequencing needs the L2-Specific Sublayer
-    lnsMode: false,
+    config: {
+      sid: 11,
+      psid: 21,
+      pseudowire: "eth",
+      sendSeqnum: true,
+      recvSeqnum: false,
+      reorderTimeoutMs: 0,
+      l2specType: "default", // sequencing needs the L2-Specific Sublayer
+      lnsMode: false,
+    },
   });
-  assert.equal(t.sessions[0].l2specType, "none");
-  assert.equal(t.sessions[0].mtu, 1400);
+  assert.equal(sessions[0].config.l2specType, "none");
+  assert.equal(sessions[0].config.mtu, 1400);
+  // s2 sets send_seqnum without l2spec_type: the switch to "default" is said.
+  assert.deepEqual(config.warnings?.map((w) => w.split(":")[0]), [
+    `tunnel "t1" session "s2" key "l2spec_type"`,
+  ]);
 });
 
 Deno.test("L2TPv3 sequencing with l2spec_type none is refused, naming the session and key", () => {
@@ -201,15 +218,18 @@ Deno.test("formatConfig writes the defaults out", () => {
 Deno.test("IPv6 endpoints: brackets, bare addresses, zones, default ports", () => {
   const config = parseConfig(fixture("ipv6.toml"), "v6.toml");
   const byName = new Map(config.tunnels.map((t) => [t.name, t]));
-  assert.deepEqual(byName.get("bracketed")?.local, { address: "2001:db8::1", port: 5000 });
-  assert.deepEqual(byName.get("bracketed")?.peer, { address: "2001:db8::2", port: 5001 });
-  assert.deepEqual(byName.get("default-port")?.local, { address: "2001:db8::1", port: 1701 });
-  assert.deepEqual(byName.get("default-port")?.peer, { address: "2001:db8::3", port: 1701 });
-  assert.equal(byName.get("default-port")?.udp6ZeroChecksumTx, true);
-  assert.equal(byName.get("default-port")?.udp6ZeroChecksumRx, false);
-  assert.equal(byName.get("default-port")?.udpChecksum, undefined);
-  assert.deepEqual(byName.get("link-local")?.peer, { address: "fe80::2%eth0", port: 1701 });
-  assert.deepEqual(byName.get("ip-encap")?.peer, { address: "2001:db8::4", port: 0 });
+  assert.deepEqual(byName.get("bracketed")?.config.local, { address: "2001:db8::1", port: 5000 });
+  assert.deepEqual(byName.get("bracketed")?.config.peer, { address: "2001:db8::2", port: 5001 });
+  assert.deepEqual(byName.get("default-port")?.config.local, {
+    address: "2001:db8::1",
+    port: 1701,
+  });
+  assert.deepEqual(byName.get("default-port")?.config.peer, { address: "2001:db8::3", port: 1701 });
+  assert.equal(byName.get("default-port")?.config.udp6ZeroChecksumTx, true);
+  assert.equal(byName.get("default-port")?.config.udp6ZeroChecksumRx, false);
+  assert.equal(byName.get("default-port")?.config.udpChecksum, undefined);
+  assert.deepEqual(byName.get("link-local")?.config.peer, { address: "fe80::2%eth0", port: 1701 });
+  assert.deepEqual(byName.get("ip-encap")?.config.peer, { address: "2001:db8::4", port: 0 });
 });
 
 Deno.test("local and peer must be the same address family", () => {
@@ -228,7 +248,7 @@ Deno.test("host names are kept as text and flagged as unresolved", () => {
     `[tunnel.t1]\npeer = "lns.example.net:1701"\nversion = "l2tpv2"`,
     "h.toml",
   );
-  const [t] = config.tunnels;
+  const t = config.tunnels[0].config;
   assert.deepEqual(t.peer, { address: "lns.example.net", port: 1701 });
   assert.deepEqual(t.unresolved, ["peer"]);
   // Family unknown: no checksum default is invented.
@@ -250,12 +270,12 @@ Deno.test("mode defaults follow ptid and hello_timeout, or the personality", () 
   ];
   for (const [body, defaultMode, want] of cases) {
     const config = parseConfig(`[tunnel.t]\n${body}`, "m.toml", { defaultMode });
-    assert.equal(config.tunnels[0].mode, want, `${defaultMode}: ${body}`);
+    assert.equal(config.tunnels[0].config.mode, want, `${defaultMode}: ${body}`);
   }
 });
 
 Deno.test("version defaults: L2TPv2 only for dynamic UDP tunnels without eth sessions", () => {
-  const version = (text: string): number => parseConfig(text, "v.toml").tunnels[0].version;
+  const version = (text: string): number => parseConfig(text, "v.toml").tunnels[0].config.version;
   const peer = `[tunnel.t]\npeer = "192.0.2.2"`;
   assert.equal(version(peer), 2);
   assert.equal(version(`${peer}\n[tunnel.t.session.s]\npseudowire = "ppp"`), 2);
@@ -271,18 +291,18 @@ Deno.test("a dynamic tunnel ignores ptid and psid, with warnings", () => {
     "d.toml",
     { defaultMode: "dynamic" },
   );
-  assert.equal(config.tunnels[0].ptid, undefined);
-  assert.equal(config.tunnels[0].sessions[0].sid, 3);
-  assert.equal(config.tunnels[0].sessions[0].psid, undefined);
+  assert.equal(config.tunnels[0].config.ptid, undefined);
+  assert.equal(config.tunnels[0].sessions[0].config.sid, 3);
+  assert.equal(config.tunnels[0].sessions[0].config.psid, undefined);
   assert.equal(config.warnings?.length, 2);
   assert.match(config.warnings?.[0] ?? "", /^tunnel "t1" key "ptid": ignored/);
 });
 
 Deno.test("managed defaults and unmanaged restrictions", () => {
-  assert.equal(parseConfig(staticV3(), "a").tunnels[0].managed, false);
-  assert.equal(parseConfig(staticV3(`managed = true`), "a").tunnels[0].managed, true);
+  assert.equal(parseConfig(staticV3(), "a").tunnels[0].config.managed, false);
+  assert.equal(parseConfig(staticV3(`managed = true`), "a").tunnels[0].config.managed, true);
   const v2 = staticV3().replace(`version = "l2tpv3"`, `version = "l2tpv2"`);
-  assert.equal(parseConfig(v2, "a").tunnels[0].managed, true);
+  assert.equal(parseConfig(v2, "a").tunnels[0].config.managed, true);
   assert.match(
     parseError(v2.replace("tid = 1", "tid = 1\nmanaged = false")).message,
     /tunnel "t1" key "managed": unmanaged tunnels need version = "l2tpv3"/,
@@ -379,7 +399,6 @@ Deno.test("each kind of mistake names the file, tunnel, session and key", () => 
       /tunnel "t1" key "peer": missing: dynamic tunnels with role "lac"/,
     ],
     [`[tunnel.t1]\nversion = "l2tpv2"\nrole = "lns"`, /tunnel "t1" key "local": missing: .*"lns"/],
-    [`# nothing`, /no tunnels defined/],
     [`tunnel = 5`, /key "tunnel": expected named tunnel tables/],
     [
       `[tunnel.t1]\npeer = "192.0.2.2"\nsession = 3`,
@@ -408,7 +427,7 @@ Deno.test("L2TPv2 restrictions: ppp only, 16-bit IDs, no cookies, no L2-Specific
   assert.deepEqual(keys, ["cookie", "encap", "l2spec_type", "pseudowire", "ptid"]);
   assert.match(e.message, /key "ptid": expected an integer in 1\.\.65535 \(L2TPv2 tunnel ID\)/);
   // A v2 session defaults to ppp.
-  assert.equal(parseConfig(v2("", ""), "a").tunnels[0].sessions[0].pseudowire, "ppp");
+  assert.equal(parseConfig(v2("", ""), "a").tunnels[0].sessions[0].config.pseudowire, "ppp");
 });
 
 Deno.test("all errors are collected and listed one per line", () => {
@@ -454,7 +473,7 @@ Deno.test("TOML syntax errors carry the line and column", async () => {
 
 Deno.test("seqnum sets both directions; send_seqnum and recv_seqnum override it", () => {
   const s = (extra: string): [boolean, boolean] => {
-    const session = parseConfig(staticV3("", extra), "a").tunnels[0].sessions[0];
+    const session = parseConfig(staticV3("", extra), "a").tunnels[0].sessions[0].config;
     return [session.sendSeqnum, session.recvSeqnum];
   };
   assert.deepEqual(s(""), [false, false]);
@@ -465,7 +484,7 @@ Deno.test("seqnum sets both directions; send_seqnum and recv_seqnum override it"
 
 Deno.test("IP encapsulation ignores ports (with a warning) and defaults them to 0", () => {
   const config = parseConfig(staticV3(`encap = "ip"`), "a");
-  assert.deepEqual(config.tunnels[0].local, { address: "192.0.2.1", port: 0 });
+  assert.deepEqual(config.tunnels[0].config.local, { address: "192.0.2.1", port: 0 });
   assert.equal(config.warnings?.length, 2);
 });
 
@@ -478,7 +497,7 @@ Deno.test("loadConfig reads pppd_args relative to the config file and splits it"
       fixture("go_readme.toml").replace("/home/bob/pppd.args", "args"),
     );
     const config = await loadConfig(`${dir}/kl2tpd.toml`);
-    const [s] = config.tunnels[0].sessions;
+    const s = config.tunnels[0].sessions[0].config;
     assert.equal(s.pppdArgs, "args");
     assert.deepEqual(s.pppdArgsList, ["noauth", "user", "bob", "mtu", "1400", "defaultroute"]);
   } finally {
@@ -540,17 +559,17 @@ ${sessionExtra}
 }
 
 Deno.test("redial keys: redial waits 30 s by default, redial_timeout alone turns it on", () => {
-  const on = parseConfig(dynamic("redial = true\nmax_redials = 3"), "t.toml").tunnels[0];
+  const on = parseConfig(dynamic("redial = true\nmax_redials = 3"), "t.toml").tunnels[0].config;
   assert.equal(on.redialTimeoutMs, 30_000);
   assert.equal(on.maxRedials, 3);
   const timed = parseConfig(dynamic("redial_timeout = 5000"), "t.toml").tunnels[0];
-  assert.equal(timed.redialTimeoutMs, 5000);
+  assert.equal(timed.config.redialTimeoutMs, 5000);
   const off = parseConfig(dynamic("redial = false\nredial_timeout = 5000"), "t.toml").tunnels[0];
-  assert.equal(off.redialTimeoutMs, undefined);
-  assert.equal(parseConfig(dynamic(), "t.toml").tunnels[0].redialTimeoutMs, undefined);
+  assert.equal(off.config.redialTimeoutMs, undefined);
+  assert.equal(parseConfig(dynamic(), "t.toml").tunnels[0].config.redialTimeoutMs, undefined);
   // The effective configuration keeps it.
   const again = parseConfig(formatConfig({ file: "t.toml", tunnels: [timed] }), "t.toml");
-  assert.equal(again.tunnels[0].redialTimeoutMs, 5000);
+  assert.equal(again.tunnels[0].config.redialTimeoutMs, 5000);
   assert.throws(
     () =>
       parseConfig(
@@ -569,14 +588,14 @@ Deno.test("dynamic keys: secret, hide_avps, message_digest, router_id, limits, r
     ),
     "t.toml",
   );
-  const [t] = config.tunnels;
+  const t = config.tunnels[0].config;
   assert.equal(t.secret, "k");
   assert.equal(t.hideAvps, true);
   assert.equal(t.messageDigest, "md5", "the default over IP with a secret");
   assert.equal(t.routerId, 0x0a000001);
   assert.equal(t.maxSessions, 8);
   assert.equal(t.acceptAnyPeer, undefined);
-  const [s] = t.sessions;
+  const s = config.tunnels[0].sessions[0].config;
   assert.deepEqual(s.remoteEndId, new TextEncoder().encode("pw-1"));
   assert.equal(s.pseudowire, "eth_vlan");
   assert.equal(s.callType, "outgoing");
@@ -587,11 +606,11 @@ Deno.test("dynamic keys: secret, hide_avps, message_digest, router_id, limits, r
     dynamic(`secret = "k"\nrouter_id = 42`, "remote_end_id = 1002"),
     "t.toml",
   ).tunnels[0];
-  assert.equal(udp.messageDigest, "md5");
-  assert.equal(udp.routerId, 42);
-  assert.deepEqual(udp.sessions[0].remoteEndId, new Uint8Array([0, 0, 3, 0xea]));
+  assert.equal(udp.config.messageDigest, "md5");
+  assert.equal(udp.config.routerId, 42);
+  assert.deepEqual(udp.sessions[0].config.remoteEndId, new Uint8Array([0, 0, 3, 0xea]));
   // Without a secret there is no digest to speak of.
-  assert.equal(parseConfig(dynamic(), "t.toml").tunnels[0].messageDigest, undefined);
+  assert.equal(parseConfig(dynamic(), "t.toml").tunnels[0].config.messageDigest, undefined);
 });
 
 Deno.test("dynamic keys: an LNS accepting any peer, with limits; round trip through formatConfig", () => {
@@ -616,12 +635,14 @@ call_type = "incoming"
 `;
   const config = parseConfig(text, "t.toml");
   const [lns, pe] = config.tunnels;
-  assert.equal(lns.role, "lns");
-  assert.equal(lns.acceptAnyPeer, true);
-  assert.equal(lns.maxTunnels, 10);
-  assert.equal(lns.peer, undefined);
-  assert.equal(pe.messageDigest, "sha1");
-  assert.deepEqual(pe.sessions[0].remoteEndId, new Uint8Array([1, 2, 250]));
+  assert.equal(lns.name, "lns");
+  assert.equal(lns.config.role, "lns");
+  assert.equal(lns.config.acceptAnyPeer, true);
+  assert.equal(lns.config.maxTunnels, 10);
+  assert.equal(lns.config.peer, undefined);
+  assert.equal(lns.sessions[0].name, "ppp");
+  assert.equal(pe.config.messageDigest, "sha1");
+  assert.deepEqual(pe.sessions[0].config.remoteEndId, new Uint8Array([1, 2, 250]));
   const again = parseConfig(formatConfig(config), "t.toml");
   assert.deepEqual(again.tunnels, config.tunnels);
 });
@@ -691,11 +712,11 @@ Deno.test("dynamic keys are ignored, with warnings, where nothing is negotiated"
     staticV3(`secret = "k"\nmax_sessions = 3`, `remote_end_id = "x"\ncall_type = "outgoing"`),
     "t.toml",
   );
-  const [t] = config.tunnels;
+  const [{ config: t, sessions: [s] }] = config.tunnels;
   assert.equal(t.secret, undefined);
   assert.equal(t.maxSessions, undefined);
-  assert.equal(t.sessions[0].remoteEndId, undefined);
-  assert.equal(t.sessions[0].callType, undefined);
+  assert.equal(s.config.remoteEndId, undefined);
+  assert.equal(s.config.callType, undefined);
   for (const key of ["secret", "max_sessions", "remote_end_id", "call_type"]) {
     assert.ok(config.warnings?.some((w) => w.includes(`key "${key}"`)), key);
   }
@@ -704,7 +725,194 @@ Deno.test("dynamic keys are ignored, with warnings, where nothing is negotiated"
     dynamic("", "cookie = [1, 2, 3, 4]\npeer_cookie = [5, 6, 7, 8]"),
     "t.toml",
   );
-  assert.equal(dyn.tunnels[0].sessions[0].cookie, undefined);
-  assert.deepEqual(dyn.tunnels[0].sessions[0].peerCookie, new Uint8Array([5, 6, 7, 8]));
+  assert.equal(dyn.tunnels[0].sessions[0].config.cookie, undefined);
+  assert.deepEqual(dyn.tunnels[0].sessions[0].config.peerCookie, new Uint8Array([5, 6, 7, 8]));
   assert.ok(dyn.warnings?.some((w) => w.includes(`key "cookie"`)));
+});
+
+// ---- go-l2tp compatibility ---------------------------------------------------------------------
+
+Deno.test("an empty file, or one with only comments, is a configuration without tunnels", async () => {
+  assert.deepEqual(parseConfig(""), { file: "<config>", tunnels: [] });
+  assert.deepEqual(parseConfig("# nothing yet\n\n   # still nothing\n", "e.toml"), {
+    file: "e.toml",
+    tunnels: [],
+  });
+  assert.deepEqual(parseConfig("[tunnel]\n", "e.toml"), { file: "e.toml", tunnels: [] });
+  assert.equal(formatConfig(parseConfig("", "e.toml")), "# Effective configuration of e.toml\n");
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/empty.toml`, "# a daemon with nothing to run\n");
+    assert.deepEqual(await loadConfig(`${dir}/empty.toml`), {
+      file: `${dir}/empty.toml`,
+      tunnels: [],
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("L2TPv3 sequencing without l2spec_type picks the default sublayer, with a warning", () => {
+  const warned = parseConfig(staticV3("", "seqnum = true"), "w.toml");
+  assert.equal(warned.tunnels[0].sessions[0].config.l2specType, "default");
+  assert.equal(warned.warnings?.length, 1);
+  assert.match(
+    warned.warnings?.[0] ?? "",
+    /^tunnel "t1" session "s1" key "l2spec_type": set to "default", not the documented default "none": L2TPv3 data packets carry sequence numbers \(seqnum = true\) only in the default L2-Specific Sublayer, .*set l2spec_type = "default" to silence this warning$/,
+  );
+  // The key that turned sequencing on is named.
+  const recv = parseConfig(staticV3("", "recv_seqnum = true"), "w.toml");
+  assert.match(recv.warnings?.[0] ?? "", /\(recv_seqnum = true\)/);
+  // Setting l2spec_type silences it; no sequencing, or L2TPv2, has nothing to say.
+  const quiet = [
+    staticV3("", `seqnum = true\nl2spec_type = "default"`),
+    staticV3("", "seqnum = false"),
+    staticV3("", "seqnum = true\nsend_seqnum = false\nrecv_seqnum = false"),
+    staticV3("", "seqnum = true").replace(`version = "l2tpv3"`, `version = "l2tpv2"`),
+  ];
+  for (const text of quiet) assert.equal(parseConfig(text, "q.toml").warnings, undefined, text);
+  // A dynamic L2TPv3 session gets the same treatment.
+  const dyn = parseConfig(dynamic("", "seqnum = true"), "d.toml");
+  assert.equal(dyn.tunnels[0].sessions[0].config.l2specType, "default");
+  assert.match(dyn.warnings?.[0] ?? "", /session "s1" key "l2spec_type": set to "default"/);
+  // The effective configuration writes the sublayer out, so it reads back without the warning.
+  assert.equal(parseConfig(formatConfig(warned), "w.toml").warnings, undefined);
+});
+
+Deno.test('pseudowire "pppac" is refused by validation itself, so check-config and run agree', async () => {
+  const cases = [
+    staticV3("", `pseudowire = "pppac"`),
+    staticV3("", `pseudowire = "pppac"\npppoe_session_id = 7\npppoe_peer_mac = [2, 0, 0, 0, 0, 1]`),
+    dynamic("", `pseudowire = "pppac"`, "l2tpv2"),
+  ];
+  for (const text of cases) {
+    const e = parseError(text);
+    assert.deepEqual(e.issues, [{
+      tunnel: "t1",
+      session: "s1",
+      key: "pseudowire",
+      message: 'pseudowire "pppac" (PPP relayed to PPPoE) is not supported yet; use "ppp" to ' +
+        "terminate the PPP link here with pppd",
+    }], text);
+  }
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/pppac.toml`, cases[2]);
+    await assert.rejects(
+      loadConfig(`${dir}/pppac.toml`),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        /pppac\.toml: tunnel "t1" session "s1" key "pseudowire": pseudowire "pppac" \(PPP relayed to PPPoE\) is not supported yet/
+          .test(e.message),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  // Its PPPoE keys still apply to pppac only: elsewhere they are ignored, with a warning.
+  const ppp = parseConfig(dynamic("", `pseudowire = "ppp"\npppoe_session_id = 7`, "l2tpv2"), "p");
+  assert.equal(ppp.tunnels[0].sessions[0].config.pppoeSessionId, undefined);
+  assert.match(ppp.warnings?.[0] ?? "", /key "pppoe_session_id": ignored: applies to "pppac"/);
+});
+
+// ---- one IP parser -------------------------------------------------------------------------------
+
+Deno.test("addressKind takes IP literals from control/endpoint.ts, with stricter zones on top", () => {
+  const literals = [
+    "192.0.2.1",
+    "0.0.0.0",
+    "255.255.255.255",
+    "256.0.0.1",
+    "1.2.3",
+    "01.2.3.4",
+    "::",
+    "::1",
+    "2001:DB8::1",
+    "1:2:3:4:5:6:7:8",
+    "1:2:3:4:5:6:7:8:9",
+    "1::2::3",
+    "::ffff:192.0.2.1",
+    "::ffff:192.0.2.256",
+    "1:2:3:4:5:6:1.2.3.4",
+    "fe80::1%eth0",
+    "fe80::1%2",
+    "fe80::1%",
+    "g::1",
+  ];
+  for (const text of literals) {
+    const kind = addressKind(text);
+    const ip = kind === "ipv4" || kind === "ipv6";
+    assert.equal(ip, isIP(text), text);
+    if (ip) assert.equal(kind, ipFamily(text) === 4 ? "ipv4" : "ipv6", text);
+  }
+  // On top of isIP: a zone must be an interface name or number; host names must be DNS names
+  // and not mistyped IPv4 addresses.
+  assert.equal(isIP("fe80::1%eth 0"), true);
+  assert.equal(addressKind("fe80::1%eth 0"), undefined);
+  assert.equal(addressKind("fe80::1%eth0.100"), "ipv6");
+  assert.equal(addressKind("lns.example.net."), "hostname");
+  assert.equal(addressKind("1.2.3.4.5"), undefined);
+  assert.equal(addressKind("a_b.example"), undefined);
+  assert.equal(addressKind(""), undefined);
+  // Endpoints use the same parser, and say what is wrong.
+  assert.deepEqual(parseEndpoint("[fe80::1%eth0]:1701", 0), {
+    address: "fe80::1%eth0",
+    port: 1701,
+  });
+  assert.throws(
+    () => parseEndpoint("[fe80::1%eth 0]:1701", 0),
+    /Cannot parse endpoint: .*"fe80::1%eth 0" is not an IPv6 address/,
+  );
+  assert.throws(() => parseEndpoint("::ffff:192.0.2.256", 0), /is not a valid IPv6 address/);
+  assert.throws(() => parseEndpoint("192.0.2.256:1", 0), /is not a valid IPv4 address/);
+  // router_id's dotted form is read by it too.
+  assert.match(parseError(dynamic(`router_id = "01.2.3.4"`)).message, /key "router_id"/);
+});
+
+// ---- the schema drives parsing, hints and printing -------------------------------------------
+
+Deno.test("every schema key has a doc line and a default, and config.example.toml documents it", () => {
+  const example = Deno.readTextFileSync(EXAMPLE);
+  for (const [table, schema] of [["tunnel", TUNNEL_KEYS], ["session", SESSION_KEYS]] as const) {
+    for (const [key, spec] of Object.entries(schema)) {
+      assert.ok(spec.doc.length > 0 && spec.default.length > 0, `${table} key ${key}`);
+      if (key === "session") continue;
+      assert.match(example, new RegExp(`^#? ?${key}[ =:(/]`, "m"), `${table} key ${key}`);
+    }
+  }
+});
+
+Deno.test("every schema key gets a did-you-mean from its camelCase and dashed spellings", () => {
+  for (const [schema, text] of [[TUNNEL_KEYS, staticV3], [SESSION_KEYS, null]] as const) {
+    for (const key of Object.keys(schema)) {
+      if (!key.includes("_")) continue;
+      const camel = key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+      for (const spelling of [camel, key.replaceAll("_", "-")]) {
+        const line = `"${spelling}" = 1`;
+        const e = parseError(text === null ? staticV3("", line) : text(line));
+        assert.ok(
+          e.issues.some((i) =>
+            i.key === spelling && i.message === `unknown key; did you mean "${key}"?`
+          ),
+          `${spelling}: ${e.message}`,
+        );
+      }
+    }
+  }
+});
+
+Deno.test("formatConfig prints schema keys only, in schema order", () => {
+  const config = parseConfig(Deno.readTextFileSync(EXAMPLE), "example.toml");
+  const order = { tunnel: Object.keys(TUNNEL_KEYS), session: Object.keys(SESSION_KEYS) };
+  let table: "tunnel" | "session" = "tunnel";
+  let last = -1;
+  for (const line of formatConfig(config).split("\n")) {
+    if (line.startsWith("[")) {
+      table = line.includes(".session.") ? "session" : "tunnel";
+      last = -1;
+    } else if (line !== "" && !line.startsWith("#")) {
+      const at = order[table].indexOf(line.split(" = ")[0]);
+      assert.ok(at > last, `${table}: ${line}`);
+      last = at;
+    }
+  }
 });
