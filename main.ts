@@ -10,9 +10,11 @@
  * go-l2tp's spellings (`-config FILE`, `-verbose`, `-null`) are accepted.
  *
  * @example Usage
- * ```ts ignore
+ * Validate the example configuration (from the repository root):
+ * ```ts
  * import { main } from "./main.ts";
- * Deno.exit(await main(["check-config", "config.example.toml"]));
+ * const code = await main(["check-config", "config.example.toml"]);
+ * console.log(code); // 0; the effective configuration went to stdout
  * ```
  *
  * @module
@@ -52,9 +54,10 @@ function err(text: string): void {
  * Run the command line `args` (without the program name); resolves with the exit code.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
  * import { main } from "./main.ts";
  * const code = await main(["--version"]);
+ * console.log(code); // 0, after "l2tpd 0.1.0" on stdout
  * ```
  */
 export async function main(args: readonly string[]): Promise<number> {

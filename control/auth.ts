@@ -36,7 +36,7 @@ const AVP_HEADER_LENGTH = 6;
  * @example Usage
  * ```ts
  * import { chapResponse } from "./auth.ts";
- * import { MessageType } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { MessageType } from "./constants.ts";
  * const r = chapResponse(MessageType.SCCRP, "secret", new Uint8Array([1, 2, 3, 4]));
  * console.log(r.length); // 16
  * ```
@@ -63,7 +63,7 @@ export function chapResponse(
  *
  * @example Usage
  * ```ts
- * import { chapResponse, verifyChapResponse } from "./auth.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { chapResponse, verifyChapResponse } from "./auth.ts";
  * const ch = new Uint8Array([9, 9, 9]);
  * console.log(verifyChapResponse(3, "s", ch, chapResponse(3, "s", ch))); // true
  * ```
@@ -87,7 +87,7 @@ export function verifyChapResponse(
  *
  * @example Usage
  * ```ts
- * import { digestKey } from "./auth.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { digestKey } from "./auth.ts";
  * console.log(digestKey("secret").length); // 16
  * ```
  */
@@ -105,7 +105,7 @@ export function digestKey(secret: string | Uint8Array): Uint8Array {
  *
  * @example Usage
  * ```ts
- * import { digestLength } from "./auth.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { digestLength } from "./auth.ts";
  * console.log(digestLength(0), digestLength(1)); // 16 20
  * ```
  */
@@ -118,7 +118,7 @@ export function digestLength(type: number): number {
  *
  * @example Usage
  * ```ts
- * import { digestKey, type DigestContext } from "./auth.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { digestKey, type DigestContext } from "./auth.ts";
  * const ctx: DigestContext = { key: digestKey("secret"), localNonce: new Uint8Array(16) };
  * console.log(ctx.key.length); // 16
  * ```
@@ -220,7 +220,7 @@ function hmac(
  * ```ts
  * import { digestKey, signMessageDigest, verifyMessageDigest } from "./auth.ts";
  * import { encodeControl } from "./message.ts";
- * import { AvpType, DigestType, MessageType } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { AvpType, DigestType, MessageType } from "./constants.ts";
  * const msg = encodeControl({
  *   version: 3, tunnelId: 0, ns: 0, nr: 0, type: MessageType.HELLO,
  *   avps: [{ type: AvpType.MessageDigest, value: { digestType: DigestType.HmacMd5, digest: new Uint8Array(16) } }],
@@ -248,7 +248,7 @@ export function signMessageDigest(message: Uint8Array, ctx: DigestContext): numb
  * @example Usage
  * ```ts
  * import { digestKey, verifyMessageDigest, type DigestVerdict } from "./auth.ts";
- * import { encodeControl } from "./message.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { encodeControl } from "./message.ts";
  * const key = digestKey("s");
  * const hello = { version: 3 as const, tunnelId: 7, ns: 0, nr: 0, type: 6 as const };
  * const received = encodeControl(hello, { digest: { key } });
@@ -273,7 +273,7 @@ export type DigestVerdict = "valid" | "invalid" | "missing";
  * @example Usage
  * ```ts
  * import { digestKey, verifyMessageDigest } from "./auth.ts";
- * import { encodeControl } from "./message.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { encodeControl } from "./message.ts";
  * const signed = { digest: { key: digestKey("other secret") } };
  * const received = encodeControl({ version: 3, tunnelId: 7, ns: 0, nr: 0, type: 6 }, signed);
  * const verdict = verifyMessageDigest(received, { key: digestKey("secret") });
@@ -301,7 +301,7 @@ export function verifyMessageDigest(message: Uint8Array, ctx: DigestContext): Di
  *
  * @example Usage
  * ```ts
- * import { isDigestType } from "./auth.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { isDigestType } from "./auth.ts";
  * console.log(isDigestType(1), isDigestType(2)); // true false
  * ```
  */

@@ -29,7 +29,7 @@ import type { L2tpVersion } from "./types.ts";
  *
  * @example Usage
  * ```ts
- * import { AVP_HEADER_LENGTH } from "./avp.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { AVP_HEADER_LENGTH } from "./avp.ts";
  * console.log(AVP_HEADER_LENGTH); // 6
  * ```
  */
@@ -40,7 +40,7 @@ export const AVP_HEADER_LENGTH = 6;
  *
  * @example Usage
  * ```ts
- * import { AVP_MAX_LENGTH } from "./avp.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { AVP_MAX_LENGTH } from "./avp.ts";
  * console.log(AVP_MAX_LENGTH); // 1023
  * ```
  */
@@ -51,7 +51,7 @@ export const AVP_MAX_LENGTH = 1023;
  *
  * @example Usage
  * ```ts
- * import { AvpBits } from "./avp.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { AvpBits } from "./avp.ts";
  * console.log(AvpBits.MANDATORY, AvpBits.LENGTH_MASK); // 128 1023
  * ```
  */
@@ -69,7 +69,7 @@ export const AvpBits = {
  *
  * @example Usage
  * ```ts
- * import type { ResultCodeValue } from "./avp.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { ResultCodeValue } from "./avp.ts";
  * const r: ResultCodeValue = { resultCode: 2, errorCode: 8, errorMessage: "unknown AVP 99" };
  * console.log(r.errorCode); // 8
  * ```
@@ -88,7 +88,7 @@ export interface ResultCodeValue {
  *
  * @example Usage
  * ```ts
- * import type { ProtocolVersionValue } from "./avp.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { ProtocolVersionValue } from "./avp.ts";
  * const v: ProtocolVersionValue = { version: 1, revision: 0 };
  * console.log(v.version); // 1
  * ```
@@ -105,7 +105,7 @@ export interface ProtocolVersionValue {
  *
  * @example Usage
  * ```ts
- * import type { FramingBits } from "./avp.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { FramingBits } from "./avp.ts";
  * const f: FramingBits = { async: true, sync: true };
  * console.log(f.sync); // true
  * ```
@@ -122,7 +122,7 @@ export interface FramingBits {
  *
  * @example Usage
  * ```ts
- * import type { BearerBits } from "./avp.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { BearerBits } from "./avp.ts";
  * const b: BearerBits = { analog: true, digital: false };
  * console.log(b.analog); // true
  * ```
@@ -139,7 +139,7 @@ export interface BearerBits {
  *
  * @example Usage
  * ```ts
- * import type { Q931CauseValue } from "./avp.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { Q931CauseValue } from "./avp.ts";
  * const c: Q931CauseValue = { causeCode: 16, causeMessage: 0x5a, advisory: "normal" };
  * console.log(c.causeCode); // 16
  * ```
@@ -158,7 +158,7 @@ export interface Q931CauseValue {
  *
  * @example Usage
  * ```ts
- * import type { CallErrorsValue } from "./avp.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { CallErrorsValue } from "./avp.ts";
  * const e: CallErrorsValue = {
  *   crcErrors: 0, framingErrors: 0, hardwareOverruns: 1,
  *   bufferOverruns: 2, timeoutErrors: 3, alignmentErrors: 4,
@@ -186,7 +186,7 @@ export interface CallErrorsValue {
  *
  * @example Usage
  * ```ts
- * import type { AccmValue } from "./avp.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { AccmValue } from "./avp.ts";
  * const a: AccmValue = { sendAccm: 0xffffffff, receiveAccm: 0 };
  * console.log(a.receiveAccm); // 0
  * ```
@@ -203,7 +203,7 @@ export interface AccmValue {
  *
  * @example Usage
  * ```ts
- * import type { ExtendedVendorValue } from "./avp.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { ExtendedVendorValue } from "./avp.ts";
  * const x: ExtendedVendorValue = { vendorId: 70000, attributeType: 1, value: new Uint8Array([1]) };
  * console.log(x.vendorId); // 70000
  * ```
@@ -222,7 +222,7 @@ export interface ExtendedVendorValue {
  *
  * @example Usage
  * ```ts
- * import type { MessageDigestValue } from "./avp.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { MessageDigestValue } from "./avp.ts";
  * const d: MessageDigestValue = { digestType: 0, digest: new Uint8Array(16) };
  * console.log(d.digest.length); // 16
  * ```
@@ -239,7 +239,7 @@ export interface MessageDigestValue {
  *
  * @example Usage
  * ```ts
- * import type { CircuitStatusValue } from "./avp.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { CircuitStatusValue } from "./avp.ts";
  * const s: CircuitStatusValue = { active: true, new: true };
  * console.log(s.active); // true
  * ```
@@ -259,7 +259,7 @@ export interface CircuitStatusValue {
  * @example Usage
  * ```ts
  * import type { AvpValueMap } from "./avp.ts";
- * import { AvpType } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { AvpType } from "./constants.ts";
  * const host: AvpValueMap[typeof AvpType.HostName] = "lns.example.net";
  * console.log(host); // lns.example.net
  * ```
@@ -385,7 +385,7 @@ export interface AvpValueMap {
  * @example Usage
  * ```ts
  * import type { IetfAvp } from "./avp.ts";
- * import { AvpType } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { AvpType } from "./constants.ts";
  * function hostName(a: IetfAvp): string | undefined {
  *   return a.type === AvpType.HostName ? a.value : undefined;
  * }
@@ -417,7 +417,7 @@ export type IetfAvp = {
  *
  * @example Usage
  * ```ts
- * import type { RawAvp } from "./avp.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { RawAvp } from "./avp.ts";
  * const a: RawAvp = { kind: "vendor", vendorId: 9, type: 1, value: new Uint8Array(4), mandatory: false, hidden: false };
  * console.log(a.kind); // vendor
  * ```
@@ -442,7 +442,7 @@ export interface RawAvp {
  *
  * @example Usage
  * ```ts
- * import type { Avp } from "./avp.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { Avp } from "./avp.ts";
  * function describe(a: Avp): string {
  *   return a.kind === "ietf" ? `IETF ${a.type}` : `${a.kind} ${a.vendorId}/${a.type}`;
  * }
@@ -459,7 +459,7 @@ export type Avp = IetfAvp | RawAvp;
  * @example Usage
  * ```ts
  * import type { IetfAvpInput } from "./avp.ts";
- * import { AvpType } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { AvpType } from "./constants.ts";
  * const a: IetfAvpInput = { type: AvpType.AssignedTunnelId, value: 42, hidden: true };
  * console.log(a.value); // 42
  * ```
@@ -487,7 +487,7 @@ export type IetfAvpInput = {
  *
  * @example Usage
  * ```ts
- * import type { RawAvpInput } from "./avp.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { RawAvpInput } from "./avp.ts";
  * const a: RawAvpInput = { kind: "vendor", vendorId: 311, type: 1, value: new Uint8Array([1]) };
  * console.log(a.vendorId); // 311
  * ```
@@ -513,7 +513,7 @@ export interface RawAvpInput {
  * @example Usage
  * ```ts
  * import type { AvpInput } from "./avp.ts";
- * import { AvpType } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { AvpType } from "./constants.ts";
  * const avps: AvpInput[] = [
  *   { type: AvpType.HostName, value: "lac" },
  *   { kind: "vendor", vendorId: 9, type: 1, value: new Uint8Array([0]) },
@@ -528,7 +528,7 @@ export type AvpInput = IetfAvpInput | RawAvpInput;
  *
  * @example Usage
  * ```ts
- * import { avpCodec, type AvpCheckFailure } from "./avp.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { avpCodec, type AvpCheckFailure } from "./avp.ts";
  * const f: AvpCheckFailure | null = avpCodec(9).check(new Uint8Array(3)); // "bad-avp-length"
  * console.log(f); // bad-avp-length
  * ```
@@ -542,7 +542,7 @@ export type AvpCheckFailure = "bad-avp-length" | "bad-avp-value";
  *
  * @example Usage
  * ```ts
- * import { avpCodec, type AvpCodec } from "./avp.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { avpCodec, type AvpCodec } from "./avp.ts";
  * const c: AvpCodec<number> = avpCodec(10);
  * const out = new Uint8Array(c.size(4));
  * c.write(4, out, 0);
@@ -1005,7 +1005,7 @@ const NEVER_HIDDEN: ReadonlySet<number> = new Set([
  *
  * @example Usage
  * ```ts
- * import { avpCodec } from "./avp.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { avpCodec } from "./avp.ts";
  * console.log(avpCodec(7)?.name); // "Host Name"
  * ```
  */
@@ -1018,7 +1018,7 @@ export function avpCodec<T extends KnownAvpType>(type: T): AvpCodec<AvpValueMap[
  *
  * @example Usage
  * ```ts
- * import { avpCodec } from "./avp.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { avpCodec } from "./avp.ts";
  * const t: number = 200;
  * console.log(avpCodec(t)); // undefined
  * ```
@@ -1039,7 +1039,7 @@ export function avpCodec(type: number): AvpCodec<unknown> | undefined {
  *
  * @example Usage
  * ```ts
- * import { neverHidden } from "./avp.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { neverHidden } from "./avp.ts";
  * console.log(neverHidden(36), neverHidden(9)); // true false
  * ```
  */
@@ -1056,7 +1056,7 @@ export function neverHidden(type: number): boolean {
  *
  * @example Usage
  * ```ts
- * import { defaultMandatory } from "./avp.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { defaultMandatory } from "./avp.ts";
  * console.log(defaultMandatory(5, 2), defaultMandatory(5, 3)); // false true
  * ```
  */
@@ -1073,7 +1073,7 @@ export function defaultMandatory(type: number, version: L2tpVersion): boolean {
  *
  * @example Usage
  * ```ts
- * import { avpName } from "./avp.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { avpName } from "./avp.ts";
  * console.log(avpName(61)); // "Assigned Control Connection ID"
  * ```
  */

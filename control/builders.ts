@@ -16,7 +16,7 @@
  * @example Usage
  * ```ts
  * import { buildSccrq, readTunnelAvps } from "./builders.ts";
- * import { encodeControl, decodeControl } from "./message.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { encodeControl, decodeControl } from "./message.ts";
  * const m = buildSccrq({ version: 2, hostName: "lac", receiveWindow: 8 }, 42, {});
  * const bytes = encodeControl({ version: 2, tunnelId: 0, ns: 0, nr: 0, ...m });
  * console.log(readTunnelAvps(decodeControl(bytes), 2).tunnelId); // 42
@@ -36,7 +36,7 @@ import type { TransportMessage } from "./transport.ts";
  *
  * @example Usage
  * ```ts
- * import type { PseudowireName } from "./builders.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { PseudowireName } from "./builders.ts";
  * const pw: PseudowireName = "eth_vlan";
  * console.log(pw); // eth_vlan
  * ```
@@ -52,7 +52,7 @@ export type PseudowireName = "eth" | "eth_vlan" | "ppp" | "pppac";
  *
  * @example Usage
  * ```ts
- * import { pseudowireCode } from "./builders.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { pseudowireCode } from "./builders.ts";
  * console.log(pseudowireCode("eth"), pseudowireCode("eth_vlan"), pseudowireCode("ppp")); // 5 4 7
  * ```
  */
@@ -72,7 +72,7 @@ export function pseudowireCode(name: PseudowireName): number {
  *
  * @example Usage
  * ```ts
- * import type { TunnelIdentity } from "./builders.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { TunnelIdentity } from "./builders.ts";
  * const me: TunnelIdentity = { version: 3, hostName: "pe1", receiveWindow: 16, routerId: 1,
  *   pseudowires: [5] };
  * console.log(me.hostName); // pe1
@@ -104,7 +104,7 @@ export interface TunnelIdentity {
  *
  * @example Usage
  * ```ts
- * import type { TunnelAuthAvps } from "./builders.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { TunnelAuthAvps } from "./builders.ts";
  * const auth: TunnelAuthAvps = { challenge: new Uint8Array(16), tieBreaker: 7n };
  * console.log(auth.tieBreaker); // 7n
  * ```
@@ -191,7 +191,7 @@ function startAvps(me: TunnelIdentity, localTunnelId: number, auth: TunnelAuthAv
  *
  * @example Usage
  * ```ts
- * import { buildSccrq } from "./builders.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { buildSccrq } from "./builders.ts";
  * const m = buildSccrq({ version: 3, hostName: "pe1", receiveWindow: 16, routerId: 1 }, 9, {});
  * console.log(m.type); // 1
  * ```
@@ -214,7 +214,7 @@ export function buildSccrq(
  *
  * @example Usage
  * ```ts
- * import { buildSccrp } from "./builders.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { buildSccrp } from "./builders.ts";
  * const m = buildSccrp({ version: 2, hostName: "lns", receiveWindow: 16 }, 7, {});
  * console.log(m.type); // 2
  * ```
@@ -237,7 +237,7 @@ export function buildSccrp(
  *
  * @example Usage
  * ```ts
- * import { buildScccn } from "./builders.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { buildScccn } from "./builders.ts";
  * console.log(buildScccn(2).type); // 3
  * ```
  */
@@ -261,7 +261,7 @@ export function buildScccn(version: L2tpVersion, challengeResponse?: Uint8Array)
  * @example Usage
  * ```ts
  * import { buildStopccn } from "./builders.ts";
- * import { StopCcnResult } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { StopCcnResult } from "./constants.ts";
  * const m = buildStopccn(2, 7, { resultCode: StopCcnResult.GeneralRequest });
  * console.log(m.type); // 4
  * ```
@@ -289,7 +289,7 @@ export function buildStopccn(
  *
  * @example Usage
  * ```ts
- * import type { PeerTunnelInfo } from "./builders.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { PeerTunnelInfo } from "./builders.ts";
  * const info: PeerTunnelInfo = { tunnelId: 5, hostName: "lns" };
  * console.log(info.hostName); // lns
  * ```
@@ -333,7 +333,7 @@ export interface PeerTunnelInfo {
  * @example Usage
  * ```ts
  * import { buildSccrq, readTunnelAvps } from "./builders.ts";
- * import { decodeControl, encodeControl } from "./message.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { decodeControl, encodeControl } from "./message.ts";
  * const sccrq = buildSccrq({ version: 3, hostName: "pe1", receiveWindow: 16, routerId: 7 }, 9, {});
  * const datagram = encodeControl({ version: 3, tunnelId: 0, ns: 0, nr: 0, ...sccrq });
  * const peer = readTunnelAvps(decodeControl(datagram), 3);
@@ -374,7 +374,7 @@ export function readTunnelAvps(msg: ControlMessage, version: L2tpVersion): PeerT
  *
  * @example Usage
  * ```ts
- * import type { SessionAvps } from "./builders.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { SessionAvps } from "./builders.ts";
  * const p: SessionAvps = { localSessionId: 10, peerSessionId: 0, serial: 1, pseudowireType: 5 };
  * console.log(p.localSessionId); // 10
  * ```
@@ -431,7 +431,7 @@ const DEFAULT_SPEED = 100_000_000;
  * @example Usage
  * ```ts
  * import { buildCallMessage } from "./builders.ts";
- * import { MessageType } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { MessageType } from "./constants.ts";
  * const m = buildCallMessage(MessageType.ICRQ, 2, { localSessionId: 5, peerSessionId: 0, serial: 1 });
  * console.log(m.avps?.length); // 2
  * ```
@@ -505,7 +505,7 @@ export function buildCallMessage(
  * @example Usage
  * ```ts
  * import { buildCdn } from "./builders.ts";
- * import { CdnResult } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { CdnResult } from "./constants.ts";
  * console.log(buildCdn(3, 10, 20, { resultCode: CdnResult.Administrative }).type); // 14
  * ```
  */
@@ -539,7 +539,7 @@ export function buildCdn(
  *
  * @example Usage
  * ```ts
- * import { buildSli } from "./builders.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { buildSli } from "./builders.ts";
  * console.log(buildSli(10, 20, { active: false, new: false }).type); // 16
  * ```
  */
@@ -562,7 +562,7 @@ export function buildSli(
  *
  * @example Usage
  * ```ts
- * import type { PeerSessionInfo } from "./builders.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { PeerSessionInfo } from "./builders.ts";
  * const info: PeerSessionInfo = { ourSessionId: 0, peerSessionId: 9, sequencingRequired: false };
  * console.log(info.peerSessionId); // 9
  * ```
@@ -605,7 +605,7 @@ export interface PeerSessionInfo {
  * ```ts
  * import { buildCallMessage, readSessionAvps } from "./builders.ts";
  * import { MessageType } from "./constants.ts";
- * import { decodeControl, encodeControl } from "./message.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { decodeControl, encodeControl } from "./message.ts";
  * const icrq = buildCallMessage(MessageType.ICRQ, 2, {
  *   localSessionId: 9, peerSessionId: 0, serial: 1,
  * });

@@ -14,7 +14,7 @@
  *
  * @example Usage
  * ```ts
- * import { readU16 } from "./bytes.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { readU16 } from "./bytes.ts";
  * console.log(readU16(new Uint8Array([0x06, 0xa5]), 0)); // 1701
  * ```
  */
@@ -31,7 +31,7 @@ export function readU16(b: Uint8Array, o: number): number {
  *
  * @example Usage
  * ```ts
- * import { readU32 } from "./bytes.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { readU32 } from "./bytes.ts";
  * console.log(readU32(new Uint8Array([0xff, 0xff, 0xff, 0xfe]), 0)); // 4294967294
  * ```
  */
@@ -48,7 +48,7 @@ export function readU32(b: Uint8Array, o: number): number {
  *
  * @example Usage
  * ```ts
- * import { readU64 } from "./bytes.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { readU64 } from "./bytes.ts";
  * console.log(readU64(new Uint8Array([0, 0, 0, 1, 0, 0, 0, 0]), 0)); // 4294967296n
  * ```
  */
@@ -65,7 +65,7 @@ export function readU64(b: Uint8Array, o: number): bigint {
  *
  * @example Usage
  * ```ts
- * import { writeU16 } from "./bytes.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { writeU16 } from "./bytes.ts";
  * const b = new Uint8Array(2);
  * writeU16(b, 0, 1701);
  * console.log(b); // Uint8Array(2) [ 6, 165 ]
@@ -85,7 +85,7 @@ export function writeU16(b: Uint8Array, o: number, v: number): void {
  *
  * @example Usage
  * ```ts
- * import { writeU32 } from "./bytes.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { writeU32 } from "./bytes.ts";
  * const b = new Uint8Array(4);
  * writeU32(b, 0, 0x01020304);
  * console.log(b); // Uint8Array(4) [ 1, 2, 3, 4 ]
@@ -107,7 +107,7 @@ export function writeU32(b: Uint8Array, o: number, v: number): void {
  *
  * @example Usage
  * ```ts
- * import { writeU64 } from "./bytes.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { writeU64 } from "./bytes.ts";
  * const b = new Uint8Array(8);
  * writeU64(b, 0, 1n);
  * console.log(b[7]); // 1
@@ -129,7 +129,7 @@ const decoder = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
  *
  * @example Usage
  * ```ts
- * import { utf8Length } from "./bytes.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { utf8Length } from "./bytes.ts";
  * console.log(utf8Length("lns-1"), utf8Length("é")); // 5 2
  * ```
  */
@@ -160,7 +160,7 @@ export function utf8Length(s: string): number {
  *
  * @example Usage
  * ```ts
- * import { writeUtf8 } from "./bytes.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { writeUtf8 } from "./bytes.ts";
  * const b = new Uint8Array(3);
  * console.log(writeUtf8("lac", b, 0)); // 3
  * ```
@@ -177,7 +177,7 @@ export function writeUtf8(s: string, b: Uint8Array, o: number): number {
  *
  * @example Usage
  * ```ts
- * import { readUtf8 } from "./bytes.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { readUtf8 } from "./bytes.ts";
  * console.log(readUtf8(new Uint8Array([0x6c, 0x6e, 0x73]))); // "lns"
  * ```
  */
@@ -193,7 +193,7 @@ export function readUtf8(b: Uint8Array): string {
  *
  * @example Usage
  * ```ts
- * import { secretBytes } from "./bytes.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { secretBytes } from "./bytes.ts";
  * console.log(secretBytes("ab")); // Uint8Array(2) [ 97, 98 ]
  * ```
  */
@@ -209,7 +209,7 @@ export function secretBytes(secret: string | Uint8Array): Uint8Array {
  *
  * @example Usage
  * ```ts
- * import { concatBytes } from "./bytes.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { concatBytes } from "./bytes.ts";
  * console.log(concatBytes([new Uint8Array([1]), new Uint8Array([2, 3])])); // Uint8Array(3) [ 1, 2, 3 ]
  * ```
  */

@@ -13,7 +13,7 @@
  * ```ts
  * import { Call } from "./call.ts";
  * import { createConnectionContext } from "./connection_context.ts";
- * import { MemoryNetwork } from "./memory_socket.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { MemoryNetwork } from "./memory_socket.ts";
  * const ctx = createConnectionContext({
  *   version: 2, encap: "udp", role: "initiator", hostName: "lac", setupTimeout: 0,
  *   socket: new MemoryNetwork().socket({ address: "192.0.2.1", port: 1701 }),
@@ -79,7 +79,7 @@ import type { TransportMessage } from "./transport.ts";
  *
  * @example Usage
  * ```ts
- * import type { SessionCtx } from "./call.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { SessionCtx } from "./call.ts";
  * const c: SessionCtx = { result: { resultCode: 3 }, reason: "closed locally" };
  * console.log(c.reason); // closed locally
  * ```
@@ -100,7 +100,7 @@ export interface SessionCtx {
  *
  * @example Usage
  * ```ts
- * import type { CallTunnel } from "./call.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { CallTunnel } from "./call.ts";
  * const tunnel: CallTunnel = {
  *   localTunnelId: 5, peerTunnelId: 9, peer: { address: "192.0.2.2", port: 1701 },
  *   sendCall: (m, sid) => console.log("send", m.type, "session", sid),
@@ -129,7 +129,7 @@ export interface CallTunnel {
  *
  * @example Usage
  * ```ts
- * import type { CallHost } from "./call.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { CallHost } from "./call.ts";
  * let serial = 0;
  * const host: CallHost = { nextSerial: () => ++serial, forget: () => {} };
  * console.log(host.nextSerial(), host.nextSerial()); // 1 2
@@ -151,7 +151,7 @@ export interface CallHost<S extends SessionParams = SessionParams> {
  *
  * @example Usage
  * ```ts
- * import type { CallInit } from "./call.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { CallInit } from "./call.ts";
  * const stray: CallInit = { kind: "ic-recipient", localId: 0, peerId: 9, stray: true };
  * console.log(stray.kind); // ic-recipient
  * ```
@@ -186,7 +186,7 @@ const SESSION_SETUP: ReadonlySet<SessionState> = new Set([
  *
  * @example Usage
  * ```ts
- * import { fsmErrorResult } from "./call.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { fsmErrorResult } from "./call.ts";
  * console.log(fsmErrorResult(3, "unexpected ICCN").resultCode); // 16
  * ```
  */
@@ -203,7 +203,7 @@ export function fsmErrorResult(version: L2tpVersion, message: string): ResultCod
  * ```ts
  * import { Call } from "./call.ts";
  * import { createConnectionContext } from "./connection_context.ts";
- * import { MemoryNetwork } from "./memory_socket.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { MemoryNetwork } from "./memory_socket.ts";
  * const ctx = createConnectionContext({
  *   version: 3, encap: "udp", role: "responder", hostName: "pe2",
  *   socket: new MemoryNetwork().socket({ address: "192.0.2.2", port: 1701 }),

@@ -18,7 +18,7 @@
  * ```ts
  * import { CallTable } from "./call_table.ts";
  * import { createConnectionContext } from "./connection_context.ts";
- * import { MemoryNetwork } from "./memory_socket.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { MemoryNetwork } from "./memory_socket.ts";
  * const ctx = createConnectionContext({
  *   version: 2, encap: "udp", role: "initiator", hostName: "lac", setupTimeout: 0,
  *   socket: new MemoryNetwork().socket({ address: "192.0.2.1", port: 1701 }),
@@ -61,7 +61,7 @@ import type { TunnelState } from "./tunnel_fsm.ts";
  *
  * @example Usage
  * ```ts
- * import type { CallTableTunnel } from "./call_table.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { CallTableTunnel } from "./call_table.ts";
  * const tunnel: CallTableTunnel = {
  *   state: "wait-ctl-reply", localTunnelId: 5, peerTunnelId: 0,
  *   peer: { address: "192.0.2.2", port: 1701 }, sendCall: () => {},
@@ -108,7 +108,7 @@ function bytesText(b: Uint8Array): string {
  *
  * @example Usage
  * ```ts
- * import { isCallMessage } from "./call_table.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { isCallMessage } from "./call_table.ts";
  * console.log(isCallMessage(10), isCallMessage(6)); // true false
  * ```
  */
@@ -123,7 +123,7 @@ export function isCallMessage(type: number): boolean {
  * ```ts
  * import { CallTable } from "./call_table.ts";
  * import { createConnectionContext } from "./connection_context.ts";
- * import { MemoryNetwork } from "./memory_socket.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { MemoryNetwork } from "./memory_socket.ts";
  * const ctx = createConnectionContext({
  *   version: 2, encap: "udp", role: "responder", hostName: "lns",
  *   socket: new MemoryNetwork().socket({ address: "192.0.2.2", port: 1701 }),

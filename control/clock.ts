@@ -12,7 +12,7 @@
  *
  * @example Usage
  * ```ts
- * import { systemClock } from "./clock.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { systemClock } from "./clock.ts";
  * const t = systemClock.setTimer(1000, () => console.log("never"));
  * t.cancel();
  * ```
@@ -27,7 +27,7 @@ export interface Timer {
  *
  * @example Usage
  * ```ts
- * import type { Clock } from "./clock.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { Clock } from "./clock.ts";
  * function after(clock: Clock, ms: number): Promise<number> {
  *   return new Promise((resolve) => clock.setTimer(ms, () => resolve(clock.now())));
  * }
@@ -53,7 +53,7 @@ export interface Clock {
  *
  * @example Usage
  * ```ts
- * import { systemClock } from "./clock.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { systemClock } from "./clock.ts";
  * const start = systemClock.now();
  * systemClock.setTimer(10, () => console.log(systemClock.now() - start >= 10)); // true
  * ```
@@ -79,7 +79,7 @@ interface FakeTimer extends Timer {
  *
  * @example Usage
  * ```ts
- * import { FakeClock } from "./clock.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { FakeClock } from "./clock.ts";
  * const clock = new FakeClock();
  * const fired: number[] = [];
  * clock.setTimer(1000, () => fired.push(clock.now()));

@@ -98,7 +98,7 @@ export { describeResult } from "./connection_util.ts";
  *
  * @example Usage
  * ```ts
- * import { endpointText } from "./connection.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { endpointText } from "./connection.ts";
  * console.log(endpointText({ address: "::1", port: 1701 })); // [::1]:1701
  * ```
  */
@@ -116,7 +116,7 @@ export const endpointText: (e: Endpoint) => string = formatEndpoint;
  * @example Usage
  * ```ts
  * import { ControlConnection } from "./connection.ts";
- * import { MemoryNetwork } from "./memory_socket.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { MemoryNetwork } from "./memory_socket.ts";
  * const net = new MemoryNetwork();
  * const lac = new ControlConnection({
  *   version: 2, encap: "udp", role: "initiator", hostName: "lac",

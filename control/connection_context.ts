@@ -9,7 +9,7 @@
  * @example Usage
  * ```ts
  * import { createConnectionContext } from "./connection_context.ts";
- * import { MemoryNetwork } from "./memory_socket.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { MemoryNetwork } from "./memory_socket.ts";
  * const ctx = createConnectionContext({
  *   version: 3, encap: "ip", role: "initiator", hostName: "pe1", secret: "s3cret",
  *   localTunnelId: 1,
@@ -47,7 +47,7 @@ const DEFAULT_SETUP_TIMEOUT = 60_000;
  *
  * @example Usage
  * ```ts
- * import type { ConnectionContext } from "./connection_context.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { ConnectionContext } from "./connection_context.ts";
  * function line(ctx: ConnectionContext, what: string): void {
  *   ctx.log.info("{tunnel}: {what}", { tunnel: ctx.name, what });
  * }
@@ -104,7 +104,7 @@ export interface ConnectionContext<S extends SessionParams = SessionParams> {
  * @example Usage
  * ```ts
  * import { createConnectionContext } from "./connection_context.ts";
- * import { MemoryNetwork } from "./memory_socket.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { MemoryNetwork } from "./memory_socket.ts";
  * try {
  *   createConnectionContext({
  *     version: 2, encap: "ip", role: "initiator", hostName: "lac",

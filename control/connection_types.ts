@@ -6,7 +6,7 @@
  *
  * @example Usage
  * ```ts
- * import type { SessionParams, TunnelDownInfo } from "./connection_types.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { SessionParams, TunnelDownInfo } from "./connection_types.ts";
  * const s: SessionParams = { name: "s1", pseudowire: "ppp", sendSeqnum: false, recvSeqnum: false,
  *   l2specType: "none" };
  * const d: TunnelDownInfo = { localTunnelId: 5, peerTunnelId: 9, reason: "closed", wasUp: false };
@@ -33,7 +33,7 @@ import type { ControlTransportOptions } from "./transport.ts";
  *
  * @example Usage
  * ```ts
- * import type { ControlSocket } from "./connection_types.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { ControlSocket } from "./connection_types.ts";
  * const sent: Uint8Array[] = [];
  * const sock: ControlSocket = {
  *   send: (data) => sent.push(data),
@@ -60,7 +60,7 @@ export interface ControlSocket extends AsyncIterable<Datagram> {
  *
  * @example Usage
  * ```ts
- * import type { ControlLog } from "./connection_types.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { ControlLog } from "./connection_types.ts";
  * const quiet: ControlLog = { debug() {}, info() {}, warn() {}, error() {} };
  * quiet.warn("{tunnel}: not shown", { tunnel: "t1" });
  * ```
@@ -82,7 +82,7 @@ export interface ControlLog {
  *
  * @example Usage
  * ```ts
- * import type { SessionParams } from "./connection_types.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { SessionParams } from "./connection_types.ts";
  * const s: SessionParams = { name: "s1", pseudowire: "eth", sendSeqnum: false, recvSeqnum: false,
  *   l2specType: "none", remoteEndId: new TextEncoder().encode("pw-1") };
  * console.log(s.pseudowire); // eth
@@ -116,7 +116,7 @@ export interface SessionParams {
  *
  * @example Usage
  * ```ts
- * import type { TunnelUpInfo } from "./connection_types.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { TunnelUpInfo } from "./connection_types.ts";
  * function describe(t: TunnelUpInfo): string {
  *   return `${t.localTunnelId}/${t.peerTunnelId} to ${t.peer.address}:${t.peer.port}`;
  * }
@@ -145,7 +145,7 @@ export interface TunnelUpInfo {
  *
  * @example Usage
  * ```ts
- * import type { TunnelDownInfo } from "./connection_types.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { TunnelDownInfo } from "./connection_types.ts";
  * const d: TunnelDownInfo = { localTunnelId: 5, peerTunnelId: 9, reason: "closed", wasUp: true };
  * console.log(d.reason); // closed
  * ```
@@ -168,7 +168,7 @@ export interface TunnelDownInfo {
  *
  * @example Usage
  * ```ts
- * import type { SessionUpInfo } from "./connection_types.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { SessionUpInfo } from "./connection_types.ts";
  * function kernelSpec(s: SessionUpInfo): object {
  *   return { tunnelId: s.localTunnelId, sessionId: s.localSessionId,
  *     peerSessionId: s.peerSessionId, cookie: s.cookie, peerCookie: s.peerCookie };
@@ -220,7 +220,7 @@ export interface SessionUpInfo<S extends SessionParams = SessionParams> {
  *
  * @example Usage
  * ```ts
- * import type { SessionDownInfo } from "./connection_types.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { SessionDownInfo } from "./connection_types.ts";
  * function line(s: SessionDownInfo): string {
  *   return `session ${s.localSessionId} down: ${s.reason}`;
  * }
@@ -251,7 +251,7 @@ export interface SessionDownInfo<S extends SessionParams = SessionParams> {
  *
  * @example Usage
  * ```ts
- * import type { ConnectionHooks } from "./connection_types.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { ConnectionHooks } from "./connection_types.ts";
  * const created: number[] = [];
  * const hooks: ConnectionHooks = {
  *   tunnelUp: (t) => { created.push(t.localTunnelId); return Promise.resolve(); },
@@ -275,7 +275,7 @@ export interface ConnectionHooks<S extends SessionParams = SessionParams> {
  *
  * @example Usage
  * ```ts
- * import type { ConnectionEvent } from "./connection_types.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { ConnectionEvent } from "./connection_types.ts";
  * function line(e: ConnectionEvent): string {
  *   switch (e.type) {
  *     case "tunnel-up": return `tunnel ${e.tunnel.localTunnelId} up`;
@@ -306,7 +306,7 @@ export type ConnectionEvent<S extends SessionParams = SessionParams> =
  * @example Usage
  * ```ts
  * import type { ControlConnectionOptions } from "./connection_types.ts";
- * import { MemoryNetwork } from "./memory_socket.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { MemoryNetwork } from "./memory_socket.ts";
  * const socket = new MemoryNetwork().socket({ address: "192.0.2.1", port: 0 });
  * const opts: ControlConnectionOptions = {
  *   version: 3, encap: "ip", role: "initiator", socket, peer: { address: "192.0.2.2", port: 0 },
@@ -409,7 +409,7 @@ export interface ControlConnectionOptions<S extends SessionParams = SessionParam
  *
  * @example Usage
  * ```ts
- * import type { OpenedSession } from "./connection_types.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { OpenedSession } from "./connection_types.ts";
  * async function report(s: OpenedSession): Promise<void> {
  *   if (await s.established) console.log("session", s.localSessionId, "up");
  *   await s.closed;
@@ -433,7 +433,7 @@ export interface OpenedSession {
  *
  * @example Usage
  * ```ts
- * import type { SessionStatus } from "./connection_types.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { SessionStatus } from "./connection_types.ts";
  * const s: SessionStatus = { localSessionId: 1, peerSessionId: 2, kind: "ic-sender",
  *   state: "established", name: "s1" };
  * console.log(s.state); // established

@@ -24,7 +24,7 @@ const noop = (): void => {};
  *
  * @example Usage
  * ```ts
- * import { NOOP_LOG } from "./connection_util.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { NOOP_LOG } from "./connection_util.ts";
  * NOOP_LOG.warn("{tunnel}: ignored", { tunnel: "t1" });
  * console.log(typeof NOOP_LOG.debug); // function
  * ```
@@ -66,7 +66,7 @@ const CDN_RESULTS: Readonly<Record<number, string>> = {
  *
  * @example Usage
  * ```ts
- * import { describeResult } from "./connection_util.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { describeResult } from "./connection_util.ts";
  * console.log(describeResult({ resultCode: 4 }, "stopccn")); // result 4 (not authorized)
  * ```
  */
@@ -86,7 +86,7 @@ export function describeResult(r: ResultCodeValue, message: "stopccn" | "cdn"): 
  *
  * @example Usage
  * ```ts
- * import { errorText } from "./connection_util.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { errorText } from "./connection_util.ts";
  * console.log(errorText(new RangeError("out of range")), errorText(42)); // out of range 42
  * ```
  */

@@ -11,7 +11,7 @@
  *
  * @example Usage
  * ```ts
- * import { L2TP_UDP_PORT } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { L2TP_UDP_PORT } from "./constants.ts";
  * console.log(L2TP_UDP_PORT); // 1701
  * ```
  */
@@ -22,7 +22,7 @@ export const L2TP_UDP_PORT = 1701;
  *
  * @example Usage
  * ```ts
- * import { L2TP_IP_PROTOCOL } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { L2TP_IP_PROTOCOL } from "./constants.ts";
  * console.log(L2TP_IP_PROTOCOL); // 115
  * ```
  */
@@ -33,7 +33,7 @@ export const L2TP_IP_PROTOCOL = 115;
  *
  * @example Usage
  * ```ts
- * import { HeaderBits } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { HeaderBits } from "./constants.ts";
  * const word = 0xc802;
  * console.log((word & HeaderBits.TYPE) !== 0, word & HeaderBits.VERSION_MASK); // true 2
  * ```
@@ -58,7 +58,7 @@ export const HeaderBits = {
  *
  * @example Usage
  * ```ts
- * import { MessageType } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { MessageType } from "./constants.ts";
  * console.log(MessageType.SCCRQ, MessageType.ACK); // 1 20
  * ```
  */
@@ -104,7 +104,7 @@ export const MessageType = {
  *
  * @example Usage
  * ```ts
- * import { MessageType, type MessageTypeCode } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { MessageType, type MessageTypeCode } from "./constants.ts";
  * const t: MessageTypeCode = MessageType.ICRQ;
  * console.log(t); // 10
  * ```
@@ -123,7 +123,7 @@ const MESSAGE_TYPE_NAMES: ReadonlyMap<number, string> = new Map(
  *
  * @example Usage
  * ```ts
- * import { isMessageType } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { isMessageType } from "./constants.ts";
  * console.log(isMessageType(1), isMessageType(5)); // true false
  * ```
  */
@@ -139,7 +139,7 @@ export function isMessageType(code: number): code is MessageTypeCode {
  *
  * @example Usage
  * ```ts
- * import { messageTypeName } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { messageTypeName } from "./constants.ts";
  * console.log(messageTypeName(14)); // "CDN"
  * ```
  */
@@ -158,7 +158,7 @@ const SESSION_MESSAGES: ReadonlySet<number> = new Set([7, 8, 9, 10, 11, 12, 14, 
  *
  * @example Usage
  * ```ts
- * import { isSessionMessage, MessageType } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { isSessionMessage, MessageType } from "./constants.ts";
  * console.log(isSessionMessage(MessageType.ICRQ), isSessionMessage(MessageType.HELLO)); // true false
  * ```
  */
@@ -171,7 +171,7 @@ export function isSessionMessage(code: number): boolean {
  *
  * @example Usage
  * ```ts
- * import { AvpType } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { AvpType } from "./constants.ts";
  * console.log(AvpType.HostName, AvpType.RouterId); // 7 60
  * ```
  */
@@ -295,7 +295,7 @@ export const AvpType = {
  *
  * @example Usage
  * ```ts
- * import { AvpType, type KnownAvpType } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { AvpType, type KnownAvpType } from "./constants.ts";
  * const t: KnownAvpType = AvpType.RouterId;
  * console.log(t); // 60
  * ```
@@ -307,7 +307,7 @@ export type KnownAvpType = typeof AvpType[keyof typeof AvpType];
  *
  * @example Usage
  * ```ts
- * import { StopCcnResult } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { StopCcnResult } from "./constants.ts";
  * console.log(StopCcnResult.GeneralError); // 2
  * ```
  */
@@ -333,7 +333,7 @@ export const StopCcnResult = {
  *
  * @example Usage
  * ```ts
- * import { CdnResult } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { CdnResult } from "./constants.ts";
  * console.log(CdnResult.Administrative); // 3
  * ```
  */
@@ -375,7 +375,7 @@ export const CdnResult = {
  *
  * @example Usage
  * ```ts
- * import { ErrorCode } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { ErrorCode } from "./constants.ts";
  * console.log(ErrorCode.UnknownMandatoryAvp); // 8
  * ```
  */
@@ -407,7 +407,7 @@ export const ErrorCode = {
  *
  * @example Usage
  * ```ts
- * import { ProxyAuthenType } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { ProxyAuthenType } from "./constants.ts";
  * console.log(ProxyAuthenType.PppChap); // 2
  * ```
  */
@@ -429,7 +429,7 @@ export const ProxyAuthenType = {
  *
  * @example Usage
  * ```ts
- * import { DigestType } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { DigestType } from "./constants.ts";
  * console.log(DigestType.HmacSha1); // 1
  * ```
  */
@@ -445,7 +445,7 @@ export const DigestType = {
  *
  * @example Usage
  * ```ts
- * import { DigestType, type DigestTypeCode } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { DigestType, type DigestTypeCode } from "./constants.ts";
  * const d: DigestTypeCode = DigestType.HmacSha1;
  * console.log(d); // 1
  * ```
@@ -457,7 +457,7 @@ export type DigestTypeCode = typeof DigestType[keyof typeof DigestType];
  *
  * @example Usage
  * ```ts
- * import { PseudowireTypeCode } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { PseudowireTypeCode } from "./constants.ts";
  * console.log(PseudowireTypeCode.Ethernet); // 5
  * ```
  */
@@ -489,7 +489,7 @@ export const PseudowireTypeCode = {
  *
  * @example Usage
  * ```ts
- * import { L2SpecificSublayerType } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { L2SpecificSublayerType } from "./constants.ts";
  * console.log(L2SpecificSublayerType.Default); // 1
  * ```
  */
@@ -507,7 +507,7 @@ export const L2SpecificSublayerType = {
  *
  * @example Usage
  * ```ts
- * import { DataSequencingLevel } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { DataSequencingLevel } from "./constants.ts";
  * console.log(DataSequencingLevel.All); // 2
  * ```
  */

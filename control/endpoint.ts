@@ -5,7 +5,7 @@
  *
  * @example Usage
  * ```ts
- * import { formatEndpoint, formatIP, parseIP } from "./endpoint.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { formatEndpoint, formatIP, parseIP } from "./endpoint.ts";
  * console.log(formatIP(parseIP("2001:0DB8::0001"))); // 2001:db8::1
  * console.log(formatEndpoint({ address: "::1", port: 1701 })); // [::1]:1701
  * ```
@@ -20,7 +20,7 @@ import type { Endpoint } from "./types.ts";
  *
  * @example Usage
  * ```ts
- * import { type IpFamily, ipFamily } from "./endpoint.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { type IpFamily, ipFamily } from "./endpoint.ts";
  * const family: IpFamily = ipFamily("2001:db8::1");
  * console.log(family); // 6
  * ```
@@ -32,7 +32,7 @@ export type IpFamily = 4 | 6;
  *
  * @example Usage
  * ```ts
- * import { ipFamily } from "./endpoint.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { ipFamily } from "./endpoint.ts";
  * console.log(ipFamily("192.0.2.1"), ipFamily("2001:db8::1")); // 4 6
  * ```
  */
@@ -46,7 +46,7 @@ export function ipFamily(address: string): IpFamily {
  *
  * @example Usage
  * ```ts
- * import { parseIPv4 } from "./endpoint.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { parseIPv4 } from "./endpoint.ts";
  * console.log(parseIPv4("192.0.2.1")); // Uint8Array(4) [ 192, 0, 2, 1 ]
  * ```
  */
@@ -75,7 +75,7 @@ function parseIPv4Into(text: string): Uint8Array | null {
  *
  * @example Usage
  * ```ts
- * import { formatIPv4 } from "./endpoint.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { formatIPv4 } from "./endpoint.ts";
  * console.log(formatIPv4(new Uint8Array([127, 0, 0, 1]))); // "127.0.0.1"
  * ```
  */
@@ -93,7 +93,7 @@ export function formatIPv4(bytes: Uint8Array): string {
  *
  * @example Usage
  * ```ts
- * import { parseIPv6 } from "./endpoint.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { parseIPv6 } from "./endpoint.ts";
  * console.log(parseIPv6("::ffff:192.0.2.1").slice(10)); // Uint8Array(6) [ 255, 255, 192, 0, 2, 1 ]
  * ```
  */
@@ -155,7 +155,7 @@ function parseIPv6Into(text: string): Uint8Array | null {
  *
  * @example Usage
  * ```ts
- * import { formatIPv6, parseIPv6 } from "./endpoint.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { formatIPv6, parseIPv6 } from "./endpoint.ts";
  * console.log(formatIPv6(parseIPv6("2001:0DB8:0:0:0:0:0:0001"))); // "2001:db8::1"
  * ```
  */
@@ -192,7 +192,7 @@ export function formatIPv6(bytes: Uint8Array): string {
  *
  * @example Usage
  * ```ts
- * import { parseIP } from "./endpoint.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { parseIP } from "./endpoint.ts";
  * console.log(parseIP("::1").length, parseIP("10.0.0.1").length); // 16 4
  * ```
  */
@@ -205,7 +205,7 @@ export function parseIP(text: string): Uint8Array {
  *
  * @example Usage
  * ```ts
- * import { formatIP } from "./endpoint.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { formatIP } from "./endpoint.ts";
  * console.log(formatIP(new Uint8Array(16))); // "::"
  * ```
  */
@@ -218,7 +218,7 @@ export function formatIP(bytes: Uint8Array): string {
  *
  * @example Usage
  * ```ts
- * import { isIP } from "./endpoint.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { isIP } from "./endpoint.ts";
  * console.log(isIP("fe80::1%eth0"), isIP("1.2.3")); // true false
  * ```
  */
@@ -233,7 +233,7 @@ export function isIP(text: string): boolean {
  *
  * @example Usage
  * ```ts
- * import { splitZone } from "./endpoint.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { splitZone } from "./endpoint.ts";
  * console.log(splitZone("fe80::1%2")); // { address: "fe80::1", zone: "2" }
  * ```
  */
@@ -248,7 +248,7 @@ export function splitZone(text: string): { address: string; zone?: string } {
  *
  * @example Usage
  * ```ts
- * import { scopeIdOf, type ZoneResolver } from "./endpoint.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { scopeIdOf, type ZoneResolver } from "./endpoint.ts";
  * const resolve: ZoneResolver = (name) => name === "eth0" ? 2 : 0;
  * console.log(scopeIdOf("fe80::1%eth0", resolve)); // 2
  * ```
@@ -261,7 +261,7 @@ export type ZoneResolver = (name: string) => number;
  *
  * @example Usage
  * ```ts
- * import { scopeIdOf } from "./endpoint.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { scopeIdOf } from "./endpoint.ts";
  * console.log(scopeIdOf("fe80::1%3")); // 3
  * ```
  */
@@ -283,7 +283,7 @@ export function scopeIdOf(text: string, resolve?: ZoneResolver): number {
  *
  * @example Usage
  * ```ts
- * import { formatEndpoint } from "./endpoint.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { formatEndpoint } from "./endpoint.ts";
  * console.log(formatEndpoint({ address: "::1", port: 1701 })); // "[::1]:1701"
  * ```
  */

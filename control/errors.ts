@@ -39,7 +39,7 @@ import type { ControlHeader, ControlMessage } from "./message_types.ts";
  *
  * @example Usage
  * ```ts
- * import { ParseError, type ParseErrorReason } from "./errors.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { ParseError, type ParseErrorReason } from "./errors.ts";
  * function reasonOf(e: unknown): ParseErrorReason | undefined {
  *   return e instanceof ParseError ? e.reason : undefined;
  * }
@@ -74,7 +74,7 @@ export type ParseErrorReason =
  * @example Usage
  * ```ts
  * import { ParseError } from "./errors.ts";
- * import { decodeControl } from "./message.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { decodeControl } from "./message.ts";
  * try {
  *   decodeControl(new Uint8Array([0xc8]));
  * } catch (e) {
@@ -108,7 +108,7 @@ export class ParseError extends Error {
  *
  * @example Usage
  * ```ts
- * import type { TeardownScope } from "./errors.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { TeardownScope } from "./errors.ts";
  * const scope: TeardownScope = "session"; // answer with a CDN
  * console.log(scope); // session
  * ```
@@ -127,7 +127,7 @@ export type TeardownScope = "session" | "tunnel";
  * @example Usage
  * ```ts
  * import { UnknownAvpError } from "./errors.ts";
- * import { decodeControl, encodeControl } from "./message.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { decodeControl, encodeControl } from "./message.ts";
  * const datagram = encodeControl({ version: 2, tunnelId: 7, ns: 0, nr: 0, type: 6, avps: [
  *   { kind: "unknown", vendorId: 0, type: 200, value: new Uint8Array(2), mandatory: true },
  * ] });
@@ -197,7 +197,7 @@ export class UnknownAvpError extends ParseError {
  * @example Usage
  * ```ts
  * import { UnknownMessageTypeError } from "./errors.ts";
- * import { decodeControl } from "./message.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { decodeControl } from "./message.ts";
  * // Message Type 99 without the M bit.
  * const header = [0xc8, 2, 0, 20, 0, 7, 0, 0, 0, 0, 0, 0];
  * const datagram = new Uint8Array([...header, 0, 8, 0, 0, 0, 0, 0, 99]);

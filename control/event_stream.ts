@@ -5,7 +5,7 @@
  *
  * @example Usage
  * ```ts
- * import { EventStream } from "./event_stream.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { EventStream } from "./event_stream.ts";
  * const events = new EventStream<string>({});
  * events.emit("tunnel-up");
  * events.end();
@@ -20,7 +20,7 @@
  *
  * @example Usage
  * ```ts
- * import type { EventStreamOptions } from "./event_stream.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { EventStreamOptions } from "./event_stream.ts";
  * const o: EventStreamOptions<number> = { onEvent: (n) => console.log(n), backlog: 8 };
  * console.log(o.backlog); // 8
  * ```
@@ -42,7 +42,7 @@ const DEFAULT_BACKLOG = 1024;
  *
  * @example Usage
  * ```ts
- * import { EventStream } from "./event_stream.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { EventStream } from "./event_stream.ts";
  * const seen: number[] = [];
  * const events = new EventStream<number>({ onEvent: (n) => seen.push(n) });
  * events.emit(1);

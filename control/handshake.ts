@@ -16,7 +16,7 @@
  *
  * @example Usage
  * ```ts
- * import { Handshake } from "./handshake.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { Handshake } from "./handshake.ts";
  * const random = (n: number): Uint8Array => crypto.getRandomValues(new Uint8Array(n));
  * const lac = new Handshake({ version: 2, secret: "s3cret", random });
  * const lns = new Handshake({ version: 2, secret: "s3cret", random });
@@ -52,7 +52,7 @@ import type { L2tpVersion } from "./types.ts";
  *
  * @example Usage
  * ```ts
- * import type { DigestConfig } from "./handshake.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { DigestConfig } from "./handshake.ts";
  * const none: DigestConfig = {};
  * console.log(none.type); // undefined
  * ```
@@ -76,7 +76,7 @@ export interface DigestConfig {
  *
  * @example Usage
  * ```ts
- * import { resolveDigest } from "./handshake.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { resolveDigest } from "./handshake.ts";
  * console.log(resolveDigest(3, "s3cret", undefined).type); // 0 (HMAC-MD5)
  * console.log(resolveDigest(2, "s3cret", undefined).key); // undefined
  * ```
@@ -109,7 +109,7 @@ export function resolveDigest(
  *
  * @example Usage
  * ```ts
- * import type { HandshakeOptions } from "./handshake.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { HandshakeOptions } from "./handshake.ts";
  * const o: HandshakeOptions = {
  *   version: 3, secret: "s3cret", tieBreaker: false,
  *   random: (n) => crypto.getRandomValues(new Uint8Array(n)),
@@ -135,7 +135,7 @@ export interface HandshakeOptions {
  *
  * @example Usage
  * ```ts
- * import type { Refusal } from "./handshake.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { Refusal } from "./handshake.ts";
  * const r: Refusal = { reason: "no Assigned Tunnel ID", result: { resultCode: 2, errorCode: 2 } };
  * console.log(r.result.resultCode); // 2
  * ```
@@ -153,7 +153,7 @@ export interface Refusal {
  *
  * @example Usage
  * ```ts
- * import type { TieVerdict } from "./handshake.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { TieVerdict } from "./handshake.ts";
  * const v: TieVerdict = "tie-win";
  * console.log(v); // tie-win
  * ```
@@ -165,7 +165,7 @@ export type TieVerdict = "tie-win" | "tie-lose" | "tie-again";
  *
  * @example Usage
  * ```ts
- * import { Handshake } from "./handshake.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { Handshake } from "./handshake.ts";
  * const h = new Handshake({ version: 2, tieBreaker: 5n, random: (n) => new Uint8Array(n) });
  * console.log(h.sccrqAuth().tieBreaker, h.tieVerdict(9n), h.tieVerdict(2n)); // 5n tie-win tie-lose
  * console.log(h.checkSccrq({})?.reason); // no Assigned Tunnel ID

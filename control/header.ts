@@ -24,7 +24,7 @@ export type { ControlHeader, L2tpVersion };
  *
  * @example Usage
  * ```ts
- * import type { Transport } from "./header.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { Transport } from "./header.ts";
  * const t: Transport = "ip";
  * console.log(t); // ip
  * ```
@@ -36,7 +36,7 @@ export type Transport = Encap;
  *
  * @example Usage
  * ```ts
- * import { CONTROL_HEADER_LENGTH } from "./header.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { CONTROL_HEADER_LENGTH } from "./header.ts";
  * console.log(CONTROL_HEADER_LENGTH); // 12
  * ```
  */
@@ -47,7 +47,7 @@ export const CONTROL_HEADER_LENGTH = 12;
  *
  * @example Usage
  * ```ts
- * import { IP_CONTROL_PREFIX_LENGTH } from "./header.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { IP_CONTROL_PREFIX_LENGTH } from "./header.ts";
  * console.log(IP_CONTROL_PREFIX_LENGTH); // 4
  * ```
  */
@@ -58,7 +58,7 @@ export const IP_CONTROL_PREFIX_LENGTH = 4;
  *
  * @example Usage
  * ```ts
- * import { peekHeader } from "./header.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { peekHeader } from "./header.ts";
  * const p = peekHeader(new Uint8Array([0xc8, 0x02, 0, 12, 0, 7, 0, 0, 0, 1, 0, 2]));
  * if (p.kind === "control") console.log(p.tunnelId, p.ns, p.nr, p.zlb); // 7 1 2 true
  * ```
@@ -77,7 +77,7 @@ export interface ControlPeek extends ControlHeader {
  *
  * @example Usage
  * ```ts
- * import { peekHeader } from "./header.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { peekHeader } from "./header.ts";
  * const p = peekHeader(new Uint8Array([0x00, 0x02, 0, 7, 0, 9, 0xff, 0x03]));
  * if (p.kind === "data" && p.version === 2) console.log(p.sessionId, p.payloadOffset); // 9 6
  * ```
@@ -109,7 +109,7 @@ export interface DataPeekV2 {
  *
  * @example Usage
  * ```ts
- * import { peekHeader } from "./header.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { peekHeader } from "./header.ts";
  * const p = peekHeader(new Uint8Array([0, 0, 0, 42, 0xaa]), "ip");
  * if (p.kind === "data" && p.version === 3) console.log(p.sessionId, p.payloadOffset); // 42 4
  * ```
@@ -130,7 +130,7 @@ export interface DataPeekV3 {
  *
  * @example Usage
  * ```ts
- * import { peekHeader, type PeekedHeader } from "./header.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { peekHeader, type PeekedHeader } from "./header.ts";
  * const datagram = new Uint8Array([0xc8, 0x02, 0, 12, 0, 7, 0, 0, 0, 1, 0, 2]);
  * const p: PeekedHeader = peekHeader(datagram);
  * if (p.kind === "control") console.log(p.ns, p.nr);
@@ -151,7 +151,7 @@ export type PeekedHeader = ControlPeek | DataPeekV2 | DataPeekV3;
  *
  * @example Usage
  * ```ts
- * import { peekHeader } from "./header.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { peekHeader } from "./header.ts";
  * const p = peekHeader(new Uint8Array([0xc8, 0x03, 0, 12, 0, 0, 0, 5, 0, 0, 0, 1]));
  * console.log(p.kind, p.version); // "control" 3
  * ```
@@ -260,7 +260,7 @@ function parseDataHeaderV2(packet: Uint8Array, flags: number): DataPeekV2 {
  *
  * @example Usage
  * ```ts
- * import { parseControlHeader } from "./header.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { parseControlHeader } from "./header.ts";
  * const h = parseControlHeader(new Uint8Array([0xc8, 0x02, 0, 12, 0, 7, 0, 3, 0, 1, 0, 2]));
  * console.log(h.tunnelId, h.sessionId, h.ns, h.nr); // 7 3 1 2
  * ```
@@ -312,7 +312,7 @@ export function parseControlHeader(message: Uint8Array): ControlHeader {
  *
  * @example Usage
  * ```ts
- * import { writeControlHeader } from "./header.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { writeControlHeader } from "./header.ts";
  * const out = new Uint8Array(12);
  * writeControlHeader(out, { version: 2, tunnelId: 7, sessionId: 0, ns: 0, nr: 0 });
  * console.log(out[0].toString(16), out[3]); // "c8" 12
@@ -360,7 +360,7 @@ function checkUint(what: string, v: number, max: number): void {
  *
  * @example Usage
  * ```ts
- * import { isV3IpControl } from "./header.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { isV3IpControl } from "./header.ts";
  * console.log(isV3IpControl(new Uint8Array([0, 0, 0, 0, 0xc8, 3]))); // true
  * ```
  */
@@ -378,7 +378,7 @@ export function isV3IpControl(packet: Uint8Array): boolean {
  *
  * @example Usage
  * ```ts
- * import { stripV3IpControlPrefix } from "./header.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { stripV3IpControlPrefix } from "./header.ts";
  * console.log(stripV3IpControlPrefix(new Uint8Array([0, 0, 0, 0, 0xc8, 3])).length); // 2
  * ```
  */
@@ -400,7 +400,7 @@ export function stripV3IpControlPrefix(packet: Uint8Array): Uint8Array {
  *
  * @example Usage
  * ```ts
- * import { addV3IpControlPrefix } from "./header.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { addV3IpControlPrefix } from "./header.ts";
  * console.log(addV3IpControlPrefix(new Uint8Array([0xc8, 3])).length); // 6
  * ```
  */

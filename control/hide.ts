@@ -28,7 +28,7 @@ const MD5_LENGTH = 16;
  *
  * @example Usage
  * ```ts
- * import { hidingKey } from "./hide.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { hidingKey } from "./hide.ts";
  * console.log(hidingKey(3, "secret").length); // 16
  * ```
  */
@@ -82,7 +82,7 @@ function xorStream(
  *
  * @example Usage
  * ```ts
- * import { hideAvpValue, unhideAvpValue } from "./hide.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { hideAvpValue, unhideAvpValue } from "./hide.ts";
  * const key = new TextEncoder().encode("secret");
  * const rv = new Uint8Array(16).fill(7);
  * const hidden = hideAvpValue(9, new Uint8Array([0, 42]), key, rv);
@@ -120,7 +120,7 @@ export function hideAvpValue(
  *
  * @example Usage
  * ```ts
- * import { hideAvpValue, unhideAvpValue } from "./hide.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { hideAvpValue, unhideAvpValue } from "./hide.ts";
  * const key = new TextEncoder().encode("secret");
  * const rv = new Uint8Array([1, 2, 3]);
  * const hidden = hideAvpValue(30, new TextEncoder().encode("bob"), key, rv, new Uint8Array(5));

@@ -11,7 +11,7 @@
  *
  * @example Usage
  * ```ts
- * import { IdAllocator } from "./ids.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { IdAllocator } from "./ids.ts";
  * const tunnels = new IdAllocator(16);
  * const a = tunnels.allocate();
  * console.log(a >= 1 && a <= 0xffff, tunnels.has(a)); // true true
@@ -28,7 +28,7 @@ import { randomBytes } from "node:crypto";
  *
  * @example Usage
  * ```ts
- * import type { RandomU32 } from "./ids.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { RandomU32 } from "./ids.ts";
  * let n = 0;
  * const counter: RandomU32 = () => ++n;
  * console.log(counter(), counter()); // 1 2
@@ -45,7 +45,7 @@ const POOL = 256;
  *
  * @example Usage
  * ```ts
- * import { cryptoRandomU32 } from "./ids.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { cryptoRandomU32 } from "./ids.ts";
  * const next = cryptoRandomU32();
  * console.log(next() <= 0xffffffff); // true
  * ```
@@ -67,7 +67,7 @@ export function cryptoRandomU32(): RandomU32 {
  *
  * @example Usage
  * ```ts
- * import { IdAllocator } from "./ids.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { IdAllocator } from "./ids.ts";
  * const sessions = new IdAllocator(32);
  * console.log(sessions.reserve(42), sessions.reserve(42)); // true false
  * console.log(sessions.size); // 1

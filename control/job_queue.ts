@@ -6,7 +6,7 @@
  *
  * @example Usage
  * ```ts
- * import { deferred, JobQueue } from "./job_queue.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { deferred, JobQueue } from "./job_queue.ts";
  * const order: string[] = [];
  * const queue = new JobQueue((e) => console.error(e));
  * const over = deferred<void>();
@@ -30,7 +30,7 @@
  *
  * @example Usage
  * ```ts
- * import type { Job } from "./job_queue.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { Job } from "./job_queue.ts";
  * const job: Job = () => console.log("ran");
  * job();
  * ```
@@ -42,7 +42,7 @@ export type Job = () => void | Promise<void>;
  *
  * @example Usage
  * ```ts
- * import { type Deferred, deferred } from "./job_queue.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { type Deferred, deferred } from "./job_queue.ts";
  * const d: Deferred<number> = deferred<number>();
  * d.resolve(1);
  * d.resolve(2);
@@ -65,7 +65,7 @@ export interface Deferred<T> {
  *
  * @example Usage
  * ```ts
- * import { deferred } from "./job_queue.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { deferred } from "./job_queue.ts";
  * const d = deferred<string>();
  * setTimeout(() => d.resolve("later"), 0);
  * console.log(await d.promise); // later
@@ -96,7 +96,7 @@ export function deferred<T>(): Deferred<T> {
  *
  * @example Usage
  * ```ts
- * import { JobQueue } from "./job_queue.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { JobQueue } from "./job_queue.ts";
  * const errors: unknown[] = [];
  * const queue = new JobQueue((e) => errors.push(e));
  * queue.enqueue(() => {

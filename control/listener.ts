@@ -76,7 +76,7 @@ import { seqAdd } from "./sequence.ts";
  *
  * @example Usage
  * ```ts
- * import type { ResponderOptions } from "./listener.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { ResponderOptions } from "./listener.ts";
  * const o: ResponderOptions = { hostName: "lns", secret: "s3cret" };
  * console.log(o.hostName); // lns
  * ```
@@ -102,7 +102,7 @@ export type ResponderOptions<S extends SessionParams = SessionParams> = Omit<
  *
  * @example Usage
  * ```ts
- * import type { ListenerTunnel } from "./listener.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { ListenerTunnel } from "./listener.ts";
  * const t: ListenerTunnel = {
  *   name: "lns", version: 2, peer: { address: "192.0.2.1", port: 1701 },
  *   connection: { hostName: "lns" },
@@ -130,7 +130,7 @@ export interface ListenerTunnel<S extends SessionParams = SessionParams> {
  *
  * @example Usage
  * ```ts
- * import type { TunnelSocketRequest } from "./listener.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { TunnelSocketRequest } from "./listener.ts";
  * const r: TunnelSocketRequest = { encap: "udp", version: 2, local: { address: "0.0.0.0", port: 1701 },
  *   peer: { address: "192.0.2.1", port: 1701 }, localTunnelId: 5, peerTunnelId: 9, tunnel: "lns" };
  * console.log(r.localTunnelId); // 5
@@ -159,7 +159,7 @@ export interface TunnelSocketRequest {
  * @example Usage
  * ```ts
  * import type { TunnelSocket } from "./listener.ts";
- * import { MemoryNetwork } from "./memory_socket.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { MemoryNetwork } from "./memory_socket.ts";
  * const s: TunnelSocket = new MemoryNetwork().socket({ address: "192.0.2.2", port: 1701 });
  * s.close();
  * ```
@@ -172,7 +172,7 @@ export type TunnelSocket = ControlSocket & { close(): void };
  * @example Usage
  * ```ts
  * import type { TunnelSocketFactory } from "./listener.ts";
- * import { MemoryNetwork } from "./memory_socket.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { MemoryNetwork } from "./memory_socket.ts";
  * const net = new MemoryNetwork();
  * const open: TunnelSocketFactory = ({ local, peer }) => {
  *   const s = net.socket(local);
@@ -194,7 +194,7 @@ export type TunnelSocketFactory = (request: TunnelSocketRequest) => TunnelSocket
  * @example Usage
  * ```ts
  * import type { ListenerOptions } from "./listener.ts";
- * import { MemoryNetwork } from "./memory_socket.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { MemoryNetwork } from "./memory_socket.ts";
  * const net = new MemoryNetwork();
  * const local = { address: "192.0.2.2", port: 1701 };
  * const o: ListenerOptions = { socket: net.socket(local), encap: "udp", local,
@@ -257,7 +257,7 @@ const SETTING_UP: ReadonlySet<string> = new Set([
  * @example Usage
  * ```ts
  * import { Listener } from "./listener.ts";
- * import { MemoryNetwork } from "./memory_socket.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { MemoryNetwork } from "./memory_socket.ts";
  * const net = new MemoryNetwork();
  * const local = { address: "10.0.0.2", port: 1701 };
  * using sock = net.socket(local);

@@ -9,7 +9,7 @@
  *
  * @example Usage
  * ```ts
- * import { MemoryNetwork } from "./memory_socket.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { MemoryNetwork } from "./memory_socket.ts";
  * const net = new MemoryNetwork();
  * const a = net.socket({ address: "10.0.0.1", port: 1701 });
  * const b = net.socket({ address: "10.0.0.2", port: 1701 });
@@ -32,7 +32,7 @@ import type { ControlSocket } from "./connection.ts";
  *
  * @example Usage
  * ```ts
- * import type { InFlight } from "./memory_socket.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { InFlight } from "./memory_socket.ts";
  * const drop = (d: InFlight): boolean => d.to.port === 1701;
  * console.log(typeof drop); // function
  * ```
@@ -55,7 +55,7 @@ function same(a: Endpoint, b: Endpoint): boolean {
  *
  * @example Usage
  * ```ts
- * import { MemoryNetwork } from "./memory_socket.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { MemoryNetwork } from "./memory_socket.ts";
  * const net = new MemoryNetwork();
  * net.filter = (d) => d.data.length > 0 ? d.data : null; // drop empty datagrams
  * ```
@@ -128,7 +128,7 @@ export class MemoryNetwork {
  *
  * @example Usage
  * ```ts
- * import { MemoryNetwork } from "./memory_socket.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { MemoryNetwork } from "./memory_socket.ts";
  * const net = new MemoryNetwork();
  * using s = net.socket({ address: "10.0.0.1", port: 1701 });
  * s.connect({ address: "10.0.0.2", port: 1701 });

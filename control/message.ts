@@ -63,7 +63,7 @@ export type { ControlMessage };
  * @example Usage
  * ```ts
  * import type { OutgoingControlMessage } from "./message.ts";
- * import { AvpType, MessageType } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { AvpType, MessageType } from "./constants.ts";
  * const hello: OutgoingControlMessage = {
  *   version: 2, tunnelId: 7, ns: 3, nr: 5, type: MessageType.SCCCN,
  *   avps: [{ type: AvpType.ChallengeResponse, value: new Uint8Array(16) }],
@@ -94,7 +94,7 @@ export interface OutgoingControlMessage {
  *
  * @example Usage
  * ```ts
- * import type { DecodeOptions } from "./message.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { DecodeOptions } from "./message.ts";
  * const opts: DecodeOptions = { transport: "ip", version: 3, secret: "s3cret" };
  * console.log(opts.version); // 3
  * ```
@@ -124,7 +124,7 @@ export interface DecodeOptions {
  * @example Usage
  * ```ts
  * import type { EncodeOptions } from "./message.ts";
- * import { digestKey } from "./auth.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { digestKey } from "./auth.ts";
  * const opts: EncodeOptions = { transport: "ip", digest: { type: 0, key: digestKey("s") } };
  * console.log(opts.transport); // ip
  * ```
@@ -159,7 +159,7 @@ const defaultRandom = (n: number): Uint8Array => new Uint8Array(cryptoRandomByte
  *
  * @example Usage
  * ```ts
- * import { decodeControl, encodeControl } from "./message.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { decodeControl, encodeControl } from "./message.ts";
  * const zlb = encodeControl({ version: 2, tunnelId: 7, ns: 1, nr: 2, type: null });
  * const msg = decodeControl(zlb);
  * console.log(msg.type, msg.tunnelId, msg.nr); // null 7 2
@@ -400,7 +400,7 @@ function plan(
  * @example Usage
  * ```ts
  * import { decodeControl, encodeControl, getAvp } from "./message.ts";
- * import { AvpType, MessageType } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { AvpType, MessageType } from "./constants.ts";
  * const bytes = encodeControl({
  *   version: 2, tunnelId: 0, ns: 0, nr: 0, type: MessageType.SCCRQ,
  *   avps: [
@@ -486,7 +486,7 @@ function isIetf<T extends KnownAvpType>(a: Avp, type: T): a is Extract<IetfAvp, 
  * @example Usage
  * ```ts
  * import { decodeControl, encodeControl, getAvp } from "./message.ts";
- * import { AvpType, MessageType } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { AvpType, MessageType } from "./constants.ts";
  * const datagram = encodeControl({ version: 2, tunnelId: 0, ns: 0, nr: 0, type: MessageType.SCCRQ,
  *   avps: [{ type: AvpType.ReceiveWindowSize, value: 8 }] });
  * const window: number | undefined = getAvp(decodeControl(datagram), AvpType.ReceiveWindowSize);
@@ -512,7 +512,7 @@ export function getAvp<T extends KnownAvpType>(
  * ```ts
  * import { decodeControl, encodeControl, getAvps } from "./message.ts";
  * import { digestKey } from "./auth.ts";
- * import { AvpType, MessageType } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { AvpType, MessageType } from "./constants.ts";
  * const hello = { version: 3 as const, tunnelId: 7, ns: 0, nr: 0, type: MessageType.HELLO };
  * const datagram = encodeControl(hello, { digest: { key: digestKey("s3cret") } });
  * const digests = getAvps(decodeControl(datagram), AvpType.MessageDigest);
@@ -539,7 +539,7 @@ export function getAvps<T extends KnownAvpType>(
  * @example Usage
  * ```ts
  * import { decodeControl, encodeControl, requireAvp } from "./message.ts";
- * import { AvpType, MessageType } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { AvpType, MessageType } from "./constants.ts";
  * const datagram = encodeControl({ version: 2, tunnelId: 0, ns: 0, nr: 0, type: MessageType.SCCRQ,
  *   avps: [{ type: AvpType.AssignedTunnelId, value: 7 }] });
  * const tunnelId: number = requireAvp(decodeControl(datagram), AvpType.AssignedTunnelId);
@@ -567,7 +567,7 @@ export function requireAvp<T extends KnownAvpType>(
  * @example Usage
  * ```ts
  * import { decodeControl, encodeControl, hasAvp } from "./message.ts";
- * import { AvpType, MessageType } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { AvpType, MessageType } from "./constants.ts";
  * const datagram = encodeControl({ version: 2, tunnelId: 7, sessionId: 9, ns: 2, nr: 2,
  *   type: MessageType.ICCN, avps: [{ type: AvpType.SequencingRequired, value: null }] });
  * const seq = hasAvp(decodeControl(datagram), AvpType.SequencingRequired);

@@ -25,7 +25,7 @@ import type { L2tpVersion } from "./types.ts";
  *
  * @example Usage
  * ```ts
- * import type { ControlHeader } from "./message_types.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { ControlHeader } from "./message_types.ts";
  * const h: ControlHeader = { version: 2, tunnelId: 7, sessionId: 0, ns: 0, nr: 0, length: 12 };
  * console.log(h.length); // 12
  * ```
@@ -53,7 +53,7 @@ export interface ControlHeader {
  * ```ts
  * import type { ControlMessage } from "./message_types.ts";
  * import { decodeControl, encodeControl, getAvp } from "./message.ts";
- * import { AvpType, MessageType } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { AvpType, MessageType } from "./constants.ts";
  * const datagram = encodeControl({ version: 2, tunnelId: 0, ns: 0, nr: 0, type: MessageType.SCCRQ,
  *   avps: [{ type: AvpType.HostName, value: "lac" }] });
  * const msg: ControlMessage = decodeControl(datagram);

@@ -24,7 +24,7 @@ import { ControlTransport, type TransportEnd, type TransportErrorEvent } from ".
  * @example Usage
  * ```ts
  * import type { QuiescentSocket } from "./quiescent.ts";
- * import { MemoryNetwork } from "./memory_socket.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { MemoryNetwork } from "./memory_socket.ts";
  * const sock: QuiescentSocket = new MemoryNetwork().socket({ address: "192.0.2.1", port: 1701 });
  * console.log(typeof sock.send); // function
  * ```
@@ -40,7 +40,7 @@ export interface QuiescentSocket extends AsyncIterable<Datagram> {
  * @example Usage
  * ```ts
  * import type { QuiescentOptions } from "./quiescent.ts";
- * import { MemoryNetwork } from "./memory_socket.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { MemoryNetwork } from "./memory_socket.ts";
  * const socket = new MemoryNetwork().socket({ address: "192.0.2.1", port: 1701 });
  * const o: QuiescentOptions = { version: 3, encap: "udp", peerTunnelId: 45, socket,
  *   helloTimeoutMs: 5000 };
@@ -79,7 +79,7 @@ export interface QuiescentOptions {
  * ```ts
  * import { QuiescentTunnel } from "./quiescent.ts";
  * import { FakeClock } from "./clock.ts";
- * import { MemoryNetwork } from "./memory_socket.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { MemoryNetwork } from "./memory_socket.ts";
  * const clock = new FakeClock();
  * const socket = new MemoryNetwork().socket({ address: "192.0.2.1", port: 1701 });
  * socket.connect({ address: "192.0.2.2", port: 1701 }); // nobody there

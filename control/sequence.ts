@@ -11,7 +11,7 @@
  *
  * @example Usage
  * ```ts
- * import { SEQ_MODULUS } from "./sequence.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { SEQ_MODULUS } from "./sequence.ts";
  * console.log(SEQ_MODULUS); // 65536
  * ```
  */
@@ -22,7 +22,7 @@ export const SEQ_MODULUS = 0x10000;
  *
  * @example Usage
  * ```ts
- * import { SEQ_WINDOW } from "./sequence.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { SEQ_WINDOW } from "./sequence.ts";
  * console.log(SEQ_WINDOW); // 32767
  * ```
  */
@@ -37,7 +37,7 @@ export const SEQ_WINDOW = 0x7fff;
  *
  * @example Usage
  * ```ts
- * import { seqAdd } from "./sequence.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { seqAdd } from "./sequence.ts";
  * console.log(seqAdd(65535), seqAdd(3, -5)); // 0 65534
  * ```
  */
@@ -55,7 +55,7 @@ export function seqAdd(n: number, k = 1): number {
  *
  * @example Usage
  * ```ts
- * import { seqDiff } from "./sequence.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { seqDiff } from "./sequence.ts";
  * console.log(seqDiff(0, 65535), seqDiff(65535, 0), seqDiff(7, 7)); // 1 -1 0
  * ```
  */
@@ -72,7 +72,7 @@ export function seqDiff(a: number, b: number): number {
  *
  * @example Usage
  * ```ts
- * import { seqBefore } from "./sequence.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { seqBefore } from "./sequence.ts";
  * console.log(seqBefore(65535, 0), seqBefore(0, 65535)); // true false
  * ```
  */
@@ -88,7 +88,7 @@ export function seqBefore(a: number, b: number): boolean {
  *
  * @example Usage
  * ```ts
- * import { isSeq } from "./sequence.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { isSeq } from "./sequence.ts";
  * console.log(isSeq(65535), isSeq(65536), isSeq(1.5)); // true false false
  * ```
  */

@@ -26,7 +26,7 @@
  *
  * @example Usage
  * ```ts
- * import { sessionTransition } from "./session_fsm.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { sessionTransition } from "./session_fsm.ts";
  * const row = sessionTransition("ic-recipient", "idle", "recv-icrq");
  * console.log(row?.actions, row?.to); // [ "send-icrp" ] wait-connect
  * ```
@@ -39,7 +39,7 @@
  *
  * @example Usage
  * ```ts
- * import type { SessionKind } from "./session_fsm.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { SessionKind } from "./session_fsm.ts";
  * const k: SessionKind = "ic-sender";
  * console.log(k); // ic-sender
  * ```
@@ -51,7 +51,7 @@ export type SessionKind = "ic-sender" | "ic-recipient" | "oc-sender" | "oc-recip
  *
  * @example Usage
  * ```ts
- * import { SESSION_KINDS } from "./session_fsm.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { SESSION_KINDS } from "./session_fsm.ts";
  * console.log(SESSION_KINDS.length); // 4
  * ```
  */
@@ -67,7 +67,7 @@ export const SESSION_KINDS: readonly SessionKind[] = [
  *
  * @example Usage
  * ```ts
- * import type { SessionState } from "./session_fsm.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { SessionState } from "./session_fsm.ts";
  * const s: SessionState = "wait-connect";
  * console.log(s); // wait-connect
  * ```
@@ -87,7 +87,7 @@ export type SessionState =
  *
  * @example Usage
  * ```ts
- * import { SESSION_STATES } from "./session_fsm.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { SESSION_STATES } from "./session_fsm.ts";
  * console.log(SESSION_STATES.includes("wait-cs-answer")); // true
  * ```
  */
@@ -118,7 +118,7 @@ export const SESSION_STATES: readonly SessionState[] = [
  *
  * @example Usage
  * ```ts
- * import type { SessionEvent } from "./session_fsm.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { SessionEvent } from "./session_fsm.ts";
  * const e: SessionEvent = "recv-cdn";
  * console.log(e); // recv-cdn
  * ```
@@ -156,7 +156,7 @@ export type SessionEvent =
  *
  * @example Usage
  * ```ts
- * import { SESSION_EVENTS } from "./session_fsm.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { SESSION_EVENTS } from "./session_fsm.ts";
  * console.log(SESSION_EVENTS.includes("recv-iccn")); // true
  * ```
  */
@@ -203,7 +203,7 @@ export const SESSION_EVENTS: readonly SessionEvent[] = [
  *
  * @example Usage
  * ```ts
- * import type { SessionAction } from "./session_fsm.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { SessionAction } from "./session_fsm.ts";
  * const a: SessionAction = "send-cdn";
  * console.log(a); // send-cdn
  * ```
@@ -228,7 +228,7 @@ export type SessionAction =
  *
  * @example Usage
  * ```ts
- * import type { SessionTransition } from "./session_fsm.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { SessionTransition } from "./session_fsm.ts";
  * const row: SessionTransition = {
  *   kind: "ic-sender", from: "wait-reply", on: "recv-cdn", actions: ["cleanup"], to: "dead",
  *   rfc: "RFC 2661 §7.4.1",
@@ -387,7 +387,7 @@ function expand(kind: SessionKind, rows: Rows): SessionTransition[] {
  *
  * @example Usage
  * ```ts
- * import { SESSION_FSM } from "./session_fsm.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { SESSION_FSM } from "./session_fsm.ts";
  * console.log(SESSION_FSM["oc-recipient"].some((r) => r.on === "recv-ocrq")); // true
  * ```
  */
@@ -413,7 +413,7 @@ const INDEX: ReadonlyMap<string, SessionTransition> = new Map(
  *
  * @example Usage
  * ```ts
- * import { sessionTransition } from "./session_fsm.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { sessionTransition } from "./session_fsm.ts";
  * console.log(sessionTransition("ic-sender", "wait-reply", "recv-iccn")?.actions);
  * // [ "send-cdn", "cleanup" ]
  * ```

@@ -97,7 +97,7 @@ import { checkWindow, CongestionWindow, DEFAULT_PEER_WINDOW, MAX_WINDOW } from "
  *
  * @example Usage
  * ```ts
- * import { TRANSPORT_DEFAULTS } from "./transport.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { TRANSPORT_DEFAULTS } from "./transport.ts";
  * console.log(TRANSPORT_DEFAULTS.retransmitTimeout, TRANSPORT_DEFAULTS.retransmitCap); // 1000 8000
  * ```
  */
@@ -127,7 +127,7 @@ export const TRANSPORT_DEFAULTS = {
  * @example Usage
  * ```ts
  * import type { TransportMessage } from "./transport.ts";
- * import { AvpType, MessageType, StopCcnResult } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { AvpType, MessageType, StopCcnResult } from "./constants.ts";
  * const stop: TransportMessage = {
  *   type: MessageType.StopCCN,
  *   avps: [
@@ -150,7 +150,7 @@ export interface TransportMessage {
  *
  * @example Usage
  * ```ts
- * import type { ControlTransportOptions } from "./transport.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { ControlTransportOptions } from "./transport.ts";
  * const sent: Uint8Array[] = [];
  * const opts: ControlTransportOptions = { version: 3, encap: "ip", send: (p) => sent.push(p) };
  * console.log(opts.encap); // ip
@@ -218,7 +218,7 @@ export interface ControlTransportOptions {
  *
  * @example Usage
  * ```ts
- * import type { TransportEndReason } from "./transport.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { TransportEndReason } from "./transport.ts";
  * const r: TransportEndReason = "stopped";
  * console.log(r); // stopped
  * ```
@@ -230,7 +230,7 @@ export type TransportEndReason = "closed" | "stopped" | "failed";
  *
  * @example Usage
  * ```ts
- * import type { TransportEnd } from "./transport.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { TransportEnd } from "./transport.ts";
  * function describe(end: TransportEnd): string {
  *   return end.reason === "failed" ? end.error.message : end.reason;
  * }
@@ -251,7 +251,7 @@ export type TransportEnd =
  * @example Usage
  * ```ts
  * import type { TransportErrorEvent } from "./transport.ts";
- * import { UnknownAvpError } from "./errors.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { UnknownAvpError } from "./errors.ts";
  * function onError(e: TransportErrorEvent): void {
  *   if (e.error instanceof UnknownAvpError) console.log("tear down the", e.error.scope);
  * }
@@ -274,7 +274,7 @@ export interface TransportErrorEvent {
  *
  * @example Usage
  * ```ts
- * import type { RetransmitEvent } from "./transport.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { RetransmitEvent } from "./transport.ts";
  * const e: RetransmitEvent = { ns: 3, type: 6, attempt: 1, timeout: 2000 };
  * console.log(e.timeout); // 2000
  * ```
@@ -295,7 +295,7 @@ export interface RetransmitEvent {
  *
  * @example Usage
  * ```ts
- * import type { ControlTransportEvents } from "./transport.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { ControlTransportEvents } from "./transport.ts";
  * const onEnd = (e: ControlTransportEvents["end"]): void => console.log("ended:", e.reason);
  * onEnd({ reason: "stopped" }); // ended: stopped
  * ```
@@ -314,7 +314,7 @@ export interface ControlTransportEvents {
  *
  * @example Usage
  * ```ts
- * import type { ControlTransportStats } from "./transport.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { ControlTransportStats } from "./transport.ts";
  * function lossRate(s: ControlTransportStats): number {
  *   return s.messagesSent ? s.retransmits / s.messagesSent : 0;
  * }
@@ -351,7 +351,7 @@ export interface ControlTransportStats {
  *
  * @example Usage
  * ```ts
- * import { TransportFailedError } from "./transport.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { TransportFailedError } from "./transport.ts";
  * const e = new TransportFailedError("Cannot deliver HELLO: no acknowledgement", 5);
  * console.log(e.retransmits); // 5
  * ```
@@ -378,7 +378,7 @@ export class TransportFailedError extends Error {
  *
  * @example Usage
  * ```ts
- * import type { TransportState } from "./transport.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { TransportState } from "./transport.ts";
  * const s: TransportState = "stopping";
  * console.log(s); // stopping
  * ```
@@ -429,7 +429,7 @@ function isAckMessage(packet: Uint8Array, off: number, length: number): boolean 
  * ```ts
  * import { ControlTransport } from "./transport.ts";
  * import { FakeClock } from "./clock.ts";
- * import { MessageType } from "./constants.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { MessageType } from "./constants.ts";
  * const clock = new FakeClock();
  * const wire: Uint8Array[] = [];
  * const a = new ControlTransport({ version: 2, clock, send: (p) => wire.push(p), peerTunnelId: 9 });

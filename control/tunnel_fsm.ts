@@ -27,7 +27,7 @@
  *
  * @example Usage
  * ```ts
- * import { tunnelTransition } from "./tunnel_fsm.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { tunnelTransition } from "./tunnel_fsm.ts";
  * const row = tunnelTransition("wait-ctl-reply", "recv-sccrp");
  * console.log(row?.actions, row?.to); // [ "send-scccn" ] wait-ctl-ack
  * ```
@@ -40,7 +40,7 @@
  *
  * @example Usage
  * ```ts
- * import type { TunnelState } from "./tunnel_fsm.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { TunnelState } from "./tunnel_fsm.ts";
  * const s: TunnelState = "wait-ctl-reply";
  * console.log(s); // wait-ctl-reply
  * ```
@@ -60,7 +60,7 @@ export type TunnelState =
  *
  * @example Usage
  * ```ts
- * import { TUNNEL_STATES } from "./tunnel_fsm.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { TUNNEL_STATES } from "./tunnel_fsm.ts";
  * console.log(TUNNEL_STATES.length); // 8
  * ```
  */
@@ -94,7 +94,7 @@ export const TUNNEL_STATES: readonly TunnelState[] = [
  *
  * @example Usage
  * ```ts
- * import type { TunnelEvent } from "./tunnel_fsm.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { TunnelEvent } from "./tunnel_fsm.ts";
  * const e: TunnelEvent = "recv-stopccn";
  * console.log(e); // recv-stopccn
  * ```
@@ -127,7 +127,7 @@ export type TunnelEvent =
  *
  * @example Usage
  * ```ts
- * import { TUNNEL_EVENTS } from "./tunnel_fsm.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { TUNNEL_EVENTS } from "./tunnel_fsm.ts";
  * console.log(TUNNEL_EVENTS.includes("recv-sccrq")); // true
  * ```
  */
@@ -173,7 +173,7 @@ export const TUNNEL_EVENTS: readonly TunnelEvent[] = [
  *
  * @example Usage
  * ```ts
- * import type { TunnelAction } from "./tunnel_fsm.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { TunnelAction } from "./tunnel_fsm.ts";
  * const a: TunnelAction = "send-stopccn";
  * console.log(a); // send-stopccn
  * ```
@@ -199,7 +199,7 @@ export type TunnelAction =
  *
  * @example Usage
  * ```ts
- * import type { TunnelTransition } from "./tunnel_fsm.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { TunnelTransition } from "./tunnel_fsm.ts";
  * const row: TunnelTransition = {
  *   from: "idle", on: "open", actions: ["send-sccrq"], to: "wait-ctl-reply", rfc: "RFC 2661 §7.2",
  * };
@@ -355,7 +355,7 @@ function expand(rows: Rows): TunnelTransition[] {
  *
  * @example Usage
  * ```ts
- * import { TUNNEL_FSM } from "./tunnel_fsm.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { TUNNEL_FSM } from "./tunnel_fsm.ts";
  * const fromIdle = TUNNEL_FSM.filter((r) => r.from === "idle").map((r) => r.on);
  * console.log(fromIdle.includes("open")); // true
  * ```
@@ -375,7 +375,7 @@ const INDEX: ReadonlyMap<string, TunnelTransition> = new Map(
  *
  * @example Usage
  * ```ts
- * import { tunnelTransition } from "./tunnel_fsm.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { tunnelTransition } from "./tunnel_fsm.ts";
  * console.log(tunnelTransition("established", "recv-stopccn")?.to); // "closing"
  * console.log(tunnelTransition("dead", "close")); // undefined
  * ```

@@ -21,7 +21,7 @@
  * import { TunnelLink } from "./tunnel_link.ts";
  * import { createConnectionContext } from "./connection_context.ts";
  * import { Handshake } from "./handshake.ts";
- * import { MemoryNetwork } from "./memory_socket.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { MemoryNetwork } from "./memory_socket.ts";
  * const net = new MemoryNetwork();
  * const ctx = createConnectionContext({
  *   version: 2, encap: "udp", role: "initiator", hostName: "lac",
@@ -62,7 +62,7 @@ import type { TunnelState } from "./tunnel_fsm.ts";
  *
  * @example Usage
  * ```ts
- * import type { TunnelLinkView } from "./tunnel_link.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { TunnelLinkView } from "./tunnel_link.ts";
  * const view: TunnelLinkView = { role: "responder", state: "idle" };
  * console.log(view.state); // idle
  * ```
@@ -79,7 +79,7 @@ export interface TunnelLinkView {
  *
  * @example Usage
  * ```ts
- * import type { TunnelLinkEvents } from "./tunnel_link.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { TunnelLinkEvents } from "./tunnel_link.ts";
  * const events: TunnelLinkEvents = {
  *   message: (m, from) => console.log(m.type, from),
  *   crossing: (d, tieBreaker) => console.log(d.from, tieBreaker),
@@ -133,7 +133,7 @@ export interface TunnelLinkEvents {
  * import { TunnelLink } from "./tunnel_link.ts";
  * import { createConnectionContext } from "./connection_context.ts";
  * import { Handshake } from "./handshake.ts";
- * import { MemoryNetwork } from "./memory_socket.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { MemoryNetwork } from "./memory_socket.ts";
  * const ctx = createConnectionContext({
  *   version: 2, encap: "udp", role: "responder", hostName: "lns",
  *   socket: new MemoryNetwork().socket({ address: "192.0.2.2", port: 1701 }),

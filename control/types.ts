@@ -4,7 +4,7 @@
  *
  * @example Usage
  * ```ts
- * import type { Datagram, Endpoint, L2tpVersion } from "./types.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { Datagram, Endpoint, L2tpVersion } from "./types.ts";
  * const from: Endpoint = { address: "192.0.2.1", port: 1701 };
  * const d: Datagram = { data: new Uint8Array([0xc8, 0x02]), from };
  * const v: L2tpVersion = 2;
@@ -19,7 +19,7 @@
  *
  * @example Usage
  * ```ts
- * import type { L2tpVersion } from "./types.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { L2tpVersion } from "./types.ts";
  * const v: L2tpVersion = 3;
  * console.log(v); // 3
  * ```
@@ -31,7 +31,7 @@ export type L2tpVersion = 2 | 3;
  *
  * @example Usage
  * ```ts
- * import type { Encap } from "./types.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { Encap } from "./types.ts";
  * const encap: Encap = "ip";
  * console.log(encap); // ip
  * ```
@@ -43,7 +43,7 @@ export type Encap = "udp" | "ip";
  *
  * @example Usage
  * ```ts
- * import type { Endpoint } from "./types.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { Endpoint } from "./types.ts";
  * const peer: Endpoint = { address: "192.0.2.1", port: 1701 };
  * console.log(peer.port); // 1701
  * ```
@@ -60,7 +60,7 @@ export interface Endpoint {
  *
  * @example Usage
  * ```ts
- * import type { Datagram } from "./types.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import type { Datagram } from "./types.ts";
  * const d: Datagram = { data: new Uint8Array(12), from: { address: "::1", port: 1701 } };
  * console.log(d.data.length); // 12
  * ```

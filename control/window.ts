@@ -18,7 +18,7 @@
  *
  * @example Usage
  * ```ts
- * import { DEFAULT_PEER_WINDOW } from "./window.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { DEFAULT_PEER_WINDOW } from "./window.ts";
  * console.log(DEFAULT_PEER_WINDOW); // 4
  * ```
  */
@@ -30,7 +30,7 @@ export const DEFAULT_PEER_WINDOW = 4;
  *
  * @example Usage
  * ```ts
- * import { MAX_WINDOW } from "./window.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { MAX_WINDOW } from "./window.ts";
  * console.log(MAX_WINDOW); // 32767
  * ```
  */
@@ -45,7 +45,7 @@ export const MAX_WINDOW = 0x7fff;
  *
  * @example Usage
  * ```ts
- * import { checkWindow } from "./window.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { checkWindow } from "./window.ts";
  * checkWindow("peer window", 4); // fine
  * ```
  */
@@ -60,7 +60,7 @@ export function checkWindow(what: string, n: number): void {
  *
  * @example Usage
  * ```ts
- * import { CongestionWindow } from "./window.ts"; // @ts-ignore: denoland/deno#26900 (doc tests import every export)
+ * import { CongestionWindow } from "./window.ts";
  * const w = new CongestionWindow(8);
  * console.log(w.window); // 1
  * w.onAck(3);

@@ -31,6 +31,7 @@ export type L2SpecType = "none" | "default";
  *   tunnelId: 42, peerTunnelId: 45, version: 3, encap: "udp",
  *   local: { address: "192.0.2.1", port: 5000 }, peer: { address: "192.0.2.2", port: 5001 },
  * };
+ * console.log(spec);
  * ```
  */
 export interface TunnelSpec {
@@ -68,6 +69,7 @@ export interface TunnelSpec {
  *   tunnelId: 42, sessionId: 128, peerSessionId: 5196755, pseudowire: "eth",
  *   cookie: new Uint8Array([1, 2, 3, 4]),
  * };
+ * console.log(spec);
  * ```
  */
 export interface SessionSpec {
@@ -220,9 +222,12 @@ export interface SessionInfo {
  * carry the errno and extended-ack text (see `NetlinkError`).
  *
  * @example Usage
- * ```ts ignore
+ * With the in-memory data plane (the kernel's, `KernelDataPlane.open()`, needs root and the l2tp
+ * modules):
+ * ```ts
+ * import { NullDataPlane } from "./null.ts";
  * import type { DataPlane } from "./dataplane.ts";
- * declare const dp: DataPlane;
+ * const dp: DataPlane = new NullDataPlane();
  * await dp.createTunnel({ tunnelId: 1, peerTunnelId: 2, version: 3, encap: "ip",
  *   local: { address: "10.0.0.1", port: 0 }, peer: { address: "10.0.0.2", port: 0 } });
  * await dp.createSession({ tunnelId: 1, sessionId: 1, peerSessionId: 1, pseudowire: "eth" });

@@ -51,6 +51,7 @@ const ATTR_BASE = NLMSG_HDRLEN + GENL_HDRLEN;
  * ```ts
  * import type { KernelDataPlaneOptions } from "./kernel.ts";
  * const o: KernelDataPlaneOptions = { setMtu: () => {}, getMtu: () => 1500 };
+ * console.log(o);
  * ```
  */
 export interface KernelDataPlaneOptions {
@@ -64,6 +65,7 @@ export interface KernelDataPlaneOptions {
  * The data plane backed by the Linux kernel (l2tp_core, l2tp_netlink, l2tp_eth, l2tp_ppp).
  *
  * @example Usage
+ * Not run as a doc test: it needs root and a kernel with the l2tp modules.
  * ```ts ignore
  * import { KernelDataPlane } from "./kernel.ts";
  * using dp = await KernelDataPlane.open();

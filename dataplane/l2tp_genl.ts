@@ -637,10 +637,14 @@ function ipAddr(ad: AttributeDecoder, size: number): string {
  * @throws {NetlinkDecodeError} on malformed attributes or missing CONN_ID / PEER_CONN_ID /
  *   PROTO_VERSION.
  * @example Usage
- * ```ts ignore
- * import { parseTunnel } from "./l2tp_genl.ts";
- * declare const attributes: Uint8Array;
- * console.log(parseTunnel(attributes).tunnelId);
+ * A create request carries the attributes the kernel's answers to a get have:
+ * ```ts
+ * import { parseTunnel, tunnelCreateRequest } from "./l2tp_genl.ts";
+ * const { attributes } = tunnelCreateRequest({
+ *   tunnelId: 42, peerTunnelId: 45, version: 3, encap: "udp",
+ *   local: { address: "192.0.2.1", port: 5000 }, peer: { address: "192.0.2.2", port: 5001 },
+ * });
+ * console.log(parseTunnel(attributes).tunnelId); // 42
  * ```
  */
 export function parseTunnel(attributes: Uint8Array, baseOffset = 0): TunnelInfo {
@@ -757,10 +761,13 @@ export class UnsupportedPseudowireError extends NetlinkDecodeError {
  *   PEER_SESSION_ID / PW_TYPE; {@linkcode UnsupportedPseudowireError} for a pseudowire type
  *   other than Ethernet or PPP.
  * @example Usage
- * ```ts ignore
- * import { parseSession } from "./l2tp_genl.ts";
- * declare const attributes: Uint8Array;
- * console.log(parseSession(attributes).ifname);
+ * A create request carries the attributes the kernel's answers to a get have:
+ * ```ts
+ * import { parseSession, sessionCreateRequest } from "./l2tp_genl.ts";
+ * const { attributes } = sessionCreateRequest({
+ *   tunnelId: 42, sessionId: 128, peerSessionId: 5196755, pseudowire: "eth", ifname: "l2tpeth7",
+ * }, 3);
+ * console.log(parseSession(attributes).ifname); // "l2tpeth7"
  * ```
  */
 export function parseSession(attributes: Uint8Array, baseOffset = 0): SessionInfo {

@@ -55,7 +55,7 @@ function ioctlIfreq(op: string, fd: number, request: bigint, req: Uint8Array): v
  *
  * @throws {OsError} "Cannot get MTU of NAME: No such device (errno 19)" and the like.
  * @example Usage
- * ```ts ignore
+ * ```ts
  * import { getInterfaceMtu } from "./netdev.ts";
  * console.log(getInterfaceMtu("lo")); // 65536
  * ```
@@ -74,6 +74,7 @@ export function getInterfaceMtu(name: string): number {
  *
  * @throws {RangeError} for a bad name or MTU; {@linkcode OsError} when the kernel refuses.
  * @example Usage
+ * Not run as a doc test: it needs root and an L2TP interface.
  * ```ts ignore
  * import { setInterfaceMtu } from "./netdev.ts";
  * setInterfaceMtu("l2tpeth0", 1446);

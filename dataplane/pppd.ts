@@ -132,6 +132,7 @@ export function pppdExitReason(code: number, signal: Deno.Signal | null = null):
  * ```ts
  * import type { PppdSessionArguments } from "./pppd.ts";
  * const a: PppdSessionArguments = { tunnelId: 1, sessionId: 2, lnsMode: true };
+ * console.log(a);
  * ```
  */
 export interface PppdSessionArguments {
@@ -164,6 +165,7 @@ export interface PppdSessionArguments {
  * const o: PppdArgumentOptions = {
  *   fd: 7, plugin: "/usr/lib/pppd/2.4.9/pppol2tp.so", tunnelId: 1, sessionId: 2,
  * };
+ * console.log(o);
  * ```
  */
 export interface PppdArgumentOptions extends PppdSessionArguments {
@@ -244,6 +246,7 @@ export function pppdArguments(opts: PppdArgumentOptions): string[] {
  * ```ts
  * import type { PppdPaths } from "./pppd.ts";
  * const p: PppdPaths = { pppd: "/usr/sbin/pppd", plugin: "/usr/lib/pppd/2.4.9/pppol2tp.so" };
+ * console.log(p);
  * ```
  */
 export interface PppdPaths {
@@ -303,9 +306,13 @@ function findPlugin(dir: string): string | undefined {
  *   the Debian package `ppp`.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
  * import { resolvePppdPaths } from "./pppd.ts";
- * console.log(resolvePppdPaths()); // { pppd: "/usr/sbin/pppd", plugin: "/usr/lib/pppd/2.4.9/pppol2tp.so" }
+ * try {
+ *   console.log(resolvePppdPaths()); // { pppd: "/usr/sbin/pppd", plugin: "/usr/lib/pppd/2.4.9/pppol2tp.so" }
+ * } catch (e) {
+ *   console.log(String(e)); // without Debian's ppp: "Error: Cannot find pppd: /usr/sbin/pppd does not exist (...)"
+ * }
  * ```
  */
 export function resolvePppdPaths(
@@ -344,6 +351,7 @@ export function resolvePppdPaths(
  * ```ts
  * import type { OwnedFd } from "./pppd.ts";
  * const s: OwnedFd = { fd: 9, close: () => {} };
+ * console.log(s);
  * ```
  */
 export interface OwnedFd {
@@ -360,6 +368,7 @@ export interface OwnedFd {
  * ```ts
  * import type { PppdLaunchOptions } from "./pppd.ts";
  * const o: PppdLaunchOptions = { tunnelId: 1, sessionId: 2, stopTimeoutMs: 3000 };
+ * console.log(o);
  * ```
  */
 export interface PppdLaunchOptions extends PppdSessionArguments {
@@ -385,6 +394,7 @@ export interface PppdLaunchOptions extends PppdSessionArguments {
  *   tunnelFd: 5, version: 2, tunnelId: 1, sessionId: 2, peerTunnelId: 3, peerSessionId: 4,
  *   peer: { address: "192.0.2.2", port: 1701 }, lnsMode: true, extraArgs: ["noauth"],
  * };
+ * console.log(o);
  * ```
  */
 export interface PppdOptions extends PppdLaunchOptions {
@@ -404,6 +414,7 @@ export interface PppdOptions extends PppdLaunchOptions {
  * A running pppd for one session. Stop it with {@linkcode PppdProcess.stop} or `await using`.
  *
  * @example Usage
+ * Not run as a doc test: it needs root, a kernel L2TP tunnel on fd 5 and pppd.
  * ```ts ignore
  * import { startPppd } from "./pppd.ts";
  * await using ppp = startPppd({
@@ -614,7 +625,11 @@ async function pumpLines(
  * Run pppd on an already connected PPPoL2TP socket, which the handle then owns.
  *
  * The fd loses close-on-exec only for the synchronous spawn and gets it back at once, so no
- * other child inherits it. On any failure the socket is closed before the error is thrown.
+ * other child inherits it (spawns run on the JavaScript thread, one at a time, so none of ours
+ * can fall in between). A child spawned later may still show the fd in `/proc/PID/fd` for an
+ * instant: until its exec completes it holds a copy of every fd of ours, close-on-exec or not;
+ * the program it runs never sees it. On any failure the socket is closed before the error is
+ * thrown.
  *
  * @param socket The session's PPPoL2TP socket (or, in tests, any fd).
  * @param opts Session and process options.
@@ -624,6 +639,7 @@ async function pumpLines(
  * @throws {RangeError} For out-of-range arguments (see {@linkcode pppdArguments}).
  *
  * @example Usage
+ * Not run as a doc test: it needs root, a kernel L2TP tunnel on fd 5 and pppd.
  * ```ts ignore
  * import { launchPppd } from "./pppd.ts";
  * import { openPppol2tpSocket } from "./socket.ts";
@@ -680,6 +696,7 @@ export function launchPppd(socket: OwnedFd, opts: PppdLaunchOptions): PppdProces
  *   ..."), the errors of {@linkcode launchPppd}.
  *
  * @example Usage
+ * Not run as a doc test: it needs root, a kernel L2TP tunnel on fd 5 and pppd.
  * ```ts ignore
  * import { startPppd } from "./pppd.ts";
  * const ppp = startPppd({

@@ -15,6 +15,7 @@
  *   are views into it. Source endpoints are decoded once per distinct sender and reused.
  *
  * @example Usage
+ * An L2TP port echo server (not run as a doc test: it never ends):
  * ```ts ignore
  * import { Reactor } from "./reactor.ts";
  * await using reactor = new Reactor();
@@ -642,7 +643,7 @@ let makeSocket: (core: Core, st: SocketState) => ReactorSocket;
  * synchronous, nonblocking sends.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
  * import { Reactor } from "./reactor.ts";
  * using reactor = new Reactor();
  * using sock = reactor.udp({ local: { address: "127.0.0.1", port: 0 } });
@@ -791,7 +792,7 @@ export class ReactorSocket implements AsyncIterable<Datagram>, Disposable {
  * One epoll instance serving any number of tunnel sockets.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
  * import { Reactor } from "./reactor.ts";
  * await using reactor = new Reactor();
  * const a = reactor.udp({ local: { address: "127.0.0.1", port: 0 } });

@@ -93,7 +93,7 @@ export interface TunnelSocketOptions {
  * Resolves an IPv6 zone ("%eth0") to its interface index.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
  * import { ZONE_RESOLVER } from "./socket.ts";
  * console.log(ZONE_RESOLVER("lo")); // 1
  * ```
@@ -117,9 +117,11 @@ function whereL2tpip(address: string, connId: number): string {
  * Mark an fd close-on-exec or inheritable by child processes (`fcntl(F_SETFD)`).
  *
  * @example Usage
- * ```ts ignore
- * import { setInheritable } from "./socket.ts";
- * setInheritable(fd, true); // pppd must see the PPPoL2TP fd
+ * ```ts
+ * import { openTunnelSocket, setInheritable } from "./socket.ts";
+ * using s = openTunnelSocket({ encap: "udp", local: { address: "127.0.0.1", port: 0 } });
+ * setInheritable(s.fd, true); // a child spawned now inherits it (pppd must see its PPPoL2TP fd)
+ * setInheritable(s.fd, false); // and none spawned later does
  * ```
  */
 export function setInheritable(fd: number, inheritable: boolean): void {
@@ -176,10 +178,11 @@ function createSocket(family: IpFamily, protocol: number, what: string, encap: E
  * An owned socket fd: closed once (`close()`, `using`), or handed on with `release()`.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
+ * import { libc } from "./ffi/libc.ts";
  * import { OwnedSocket } from "./socket.ts";
- * using s = new OwnedSocket(fd, "tunnel socket");
- * console.log(s.fd);
+ * using s = new OwnedSocket(libc().socket(2, 2, 0), "UDP socket"); // AF_INET, SOCK_DGRAM
+ * console.log(s.fd >= 0); // true; closed at the end of the scope
  * ```
  */
 export class OwnedSocket implements Disposable {
@@ -241,7 +244,7 @@ export class OwnedSocket implements Disposable {
  * A bound UDP or L2TP/IP tunnel socket that owns its fd (nonblocking, close-on-exec).
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
  * import { openTunnelSocket } from "./socket.ts";
  * using s = openTunnelSocket({ encap: "udp", local: { address: "127.0.0.1", port: 0 } });
  * console.log(s.local.port); // kernel-assigned port
@@ -367,6 +370,7 @@ export class TunnelSocket extends OwnedSocket {
  * closed before the error is thrown.
  *
  * @example Usage
+ * Not run as a doc test: L2TP/IP sockets need root and the kernel's l2tp_ip module.
  * ```ts ignore
  * import { openTunnelSocket } from "./socket.ts";
  * const s = openTunnelSocket({
@@ -441,6 +445,7 @@ export interface Pppol2tpSocketOptions {
  * A connected PPPoL2TP socket (`AF_PPPOX`, `PX_PROTO_OL2TP`) that owns its fd.
  *
  * @example Usage
+ * Not run as a doc test: it needs root, the kernel's l2tp_ppp module and a tunnel on fd 5.
  * ```ts ignore
  * import { openPppol2tpSocket } from "./socket.ts";
  * using s = openPppol2tpSocket({
@@ -467,6 +472,7 @@ export class Pppol2tpSocket extends OwnedSocket {
  * socket.
  *
  * @example Usage
+ * Not run as a doc test: it needs root, the kernel's l2tp_ppp module and a tunnel on fd 5.
  * ```ts ignore
  * import { openPppol2tpSocket } from "./socket.ts";
  * const s = openPppol2tpSocket({

@@ -25,11 +25,6 @@
  * | `format.ts`                         | the effective configuration as TOML                |
  * | `issues.ts`, `text.ts`              | problems and warnings; text helpers                |
  *
- * Examples in these files end with a hidden line (`# export type {...}`, not shown in the
- * rendered documentation) naming the module's exports: `deno test --doc` imports all of a
- * module's exports into every example, and `noUnusedLocals` rejects those an example does not
- * use (denoland/deno#26900).
- *
  * @example Usage
  * ```ts
  * import { formatConfig, parseConfig } from "./config.ts";
@@ -48,12 +43,6 @@
  * );
  * console.log(config.tunnels[0].config.mode); // "static"
  * console.log(formatConfig(config));
- * # export type { addressKind, AddressKind, CallType, Config, CONFIG_DEFAULTS, ConfigError };
- * # export type { ConfigIssue, ConfigOptions, DefaultMode, Endpoint, formatConfig };
- * # export type { formatEndpoint, formatIssue, FramingCap, loadConfig, MessageDigest };
- * # export type { NamedSession, NamedTunnel, namedTunnel, parseConfig, parseEndpoint, Pseudowire };
- * # export type { SessionConfig, SessionEntry, splitPppdArgs, TunnelConfig, tunnelEntry };
- * # export type { TunnelEntry, TunnelMode, TunnelRole };
  * ```
  *
  * @module

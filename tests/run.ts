@@ -1,9 +1,13 @@
 /**
- * `deno task test`: every test suite, unit first (no root), then the kernel suite in the VM.
+ * `deno task test`: every test suite, in this order: the unit tests (`deno task test:unit`, no
+ * root), the documentation examples (`deno task test:doc`: every JSDoc example of the package,
+ * the tools and the VM harness, type-checked and run), then the kernel suite in the VM
+ * (`deno task test:kernel`).
  *
  * Each suite's output streams through; at the end one line sums what Deno reported for all of
- * them: `N passed, N failed` (and `, N ignored` when tests were ignored). The exit code is non-zero
- * if any suite failed or could not run. `--unit-only` runs the unit suite alone.
+ * them: `N passed, N failed` (and `, N skipped` when tests were ignored). The exit code is non-zero
+ * if any suite failed or could not run. `--unit-only` runs the unit suite alone; `--no-vm` runs
+ * every suite but the kernel one.
  *
  * @module
  */
@@ -49,14 +53,26 @@ async function suite(name: string, args: string[]): Promise<{ code: number; coun
   return { code, counts };
 }
 
+const OPTIONS = ["--unit-only", "--no-vm"];
+const unknown = Deno.args.filter((a) => !OPTIONS.includes(a));
+if (unknown.length > 0) {
+  // Refuse rather than run everything (the VM suite takes minutes) on a mistyped option.
+  console.error(
+    `Cannot run the tests: unknown argument ${unknown.join(" ")} ` +
+      `(usage: deno task test [--unit-only | --no-vm])`,
+  );
+  Deno.exit(2);
+}
 const unitOnly = Deno.args.includes("--unit-only");
+const noVm = Deno.args.includes("--no-vm");
 const total: Counts = { passed: 0, failed: 0, ignored: 0 };
 let failed = false;
 
 const runs: [string, string[]][] = [
   ["unit tests", ["task", "test:unit"]],
 ];
-if (!unitOnly) runs.push(["kernel tests (VM)", ["task", "test:kernel"]]);
+if (!unitOnly) runs.push(["doc tests", ["task", "test:doc"]]);
+if (!unitOnly && !noVm) runs.push(["kernel tests (VM)", ["task", "test:kernel"]]);
 
 for (const [name, args] of runs) {
   const { code, counts } = await suite(name, args);

@@ -72,9 +72,11 @@ let loaded: Deno.DynamicLibrary<typeof LIBC_SYMBOLS> | undefined;
  * provides the library.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
  * import { LIBC_SYMBOLS, openLibrary } from "./libc.ts";
  * const lib = openLibrary("libc", "L2TPD_LIBC", "libc.so.6", "libc6", LIBC_SYMBOLS);
+ * console.log(typeof lib.symbols.socket); // "function"
+ * lib.close();
  * ```
  */
 export function openLibrary<S extends Deno.ForeignLibraryInterface>(
@@ -99,9 +101,10 @@ export function openLibrary<S extends Deno.ForeignLibraryInterface>(
  * The libc symbol table, opened on first use (`L2TPD_LIBC` overrides the path).
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
  * import { libc } from "./libc.ts";
  * const fd = libc().socket(2, 2, 0); // AF_INET, SOCK_DGRAM
+ * console.log(fd >= 0); // true
  * libc().close(fd);
  * ```
  */
@@ -114,7 +117,7 @@ export function libc(): Libc {
  * The calling thread's errno. Read it right after the failing synchronous call.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
  * import { errno, libc } from "./libc.ts";
  * if (libc().close(-1) < 0) console.log(errno()); // 9 (EBADF)
  * ```
@@ -129,9 +132,9 @@ export function errno(): number {
  * The C library's text for an errno value, e.g. "No such file or directory".
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
  * import { strerror } from "./libc.ts";
- * console.log(strerror(2));
+ * console.log(strerror(2)); // "No such file or directory"
  * ```
  */
 export function strerror(code: number): string {
@@ -173,9 +176,15 @@ export class OsError extends Error {
  * Throw an {@linkcode OsError} built from the current errno if `result` is negative.
  *
  * @example Usage
- * ```ts ignore
- * import { check, libc } from "./libc.ts";
+ * ```ts
+ * import { check, libc, OsError } from "./libc.ts";
  * const fd = check("create socket", libc().socket(2, 2, 0));
+ * libc().close(fd);
+ * try {
+ *   check("close fd -1", libc().close(-1));
+ * } catch (e) {
+ *   console.log(e instanceof OsError && e.message); // "Cannot close fd -1: Bad file descriptor (errno 9)"
+ * }
  * ```
  */
 export function check<T extends number | bigint>(call: string, result: T): T {

@@ -24,8 +24,9 @@ const ADDRINFO_SIZE = 48;
  * @throws {Error} "Cannot resolve NAME: <resolver text>" when the name has no address.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
  * import { resolveHost } from "./resolve.ts";
+ * console.log(await resolveHost("127.0.0.1")); // ["127.0.0.1"]
  * console.log(await resolveHost("localhost", 4)); // ["127.0.0.1"]
  * ```
  */

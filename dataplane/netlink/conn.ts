@@ -34,11 +34,19 @@ import {
  * (`LibnlConnection`) and in memory (`FakeConnection`).
  *
  * @example Usage
- * ```ts ignore
+ * With the in-memory connection (`LibnlConnection.open()` is the kernel's):
+ * ```ts
+ * import { ack, FakeConnection } from "./fake.ts";
+ * import { encodeMessage, NLM_F_ACK, NLM_F_REQUEST } from "./message.ts";
  * import type { Connection } from "./conn.ts";
- * declare const conn: Connection;
- * await conn.send(new Uint8Array(16));
+ * const conn: Connection = new FakeConnection({ handler: (req) => [ack(req)] });
+ * await conn.send(encodeMessage({
+ *   type: 0x1c, flags: NLM_F_REQUEST | NLM_F_ACK, sequence: conn.nextSequence(), pid: conn.portId,
+ *   data: new Uint8Array(4),
+ * }));
  * const datagram = await conn.receive();
+ * console.log(datagram.length); // 36: the NLMSG_ERROR ack with the request's header
+ * conn.close();
  * ```
  */
 export interface Connection extends Disposable {
@@ -63,6 +71,7 @@ export interface Connection extends Disposable {
  * ```ts
  * import type { NetlinkRequest } from "./conn.ts";
  * const r: NetlinkRequest = { type: 0x1c, data: new Uint8Array([4, 1, 0, 0]) };
+ * console.log(r);
  * ```
  */
 export interface NetlinkRequest {
@@ -81,6 +90,7 @@ export interface NetlinkRequest {
  * ```ts
  * import type { DumpOptions } from "./conn.ts";
  * const o: DumpOptions = { retries: 5 };
+ * console.log(o);
  * ```
  */
 export interface DumpOptions {
@@ -94,10 +104,12 @@ const locks = new WeakMap<Connection, Promise<void>>();
  * Run `fn` with exclusive use of `conn` (requests on one socket must not interleave).
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
+ * import { FakeConnection } from "./fake.ts";
  * import { withConnection } from "./conn.ts";
- * declare const conn: import("./conn.ts").Connection;
+ * using conn = new FakeConnection({ families: { l2tp: 0x1c } });
  * const id = await withConnection(conn, () => conn.resolveFamily("l2tp"));
+ * console.log(id); // 28
  * ```
  */
 export async function withConnection<T>(conn: Connection, fn: () => Promise<T>): Promise<T> {
@@ -176,10 +188,15 @@ async function exchange(
  * @returns The reply messages (empty for commands that only acknowledge).
  * @throws {NetlinkError} when the kernel answers with an error.
  * @example Usage
- * ```ts ignore
+ * ```ts
+ * import { nack, FakeConnection } from "./fake.ts";
  * import { request } from "./conn.ts";
- * declare const conn: import("./conn.ts").Connection;
- * const replies = await request(conn, { type: 0x1c, data: new Uint8Array([4, 1, 0, 0]) }, "get tunnel 1");
+ * using conn = new FakeConnection({ handler: (req) => [nack(req, 2)] });
+ * try {
+ *   await request(conn, { type: 0x1c, data: new Uint8Array([4, 1, 0, 0]) }, "get tunnel 1");
+ * } catch (e) {
+ *   console.log(String(e)); // "NetlinkError: Cannot get tunnel 1: No such file or directory (errno 2)"
+ * }
  * ```
  */
 export function request(conn: Connection, req: NetlinkRequest, op: string): Promise<Message[]> {
@@ -201,10 +218,15 @@ export function request(conn: Connection, req: NetlinkRequest, op: string): Prom
  * @returns All messages of the dump.
  * @throws {NetlinkError} when the kernel answers with an error or the dump stays inconsistent.
  * @example Usage
- * ```ts ignore
+ * ```ts
+ * import { concat, done, FakeConnection, genlReply } from "./fake.ts";
  * import { dump } from "./conn.ts";
- * declare const conn: import("./conn.ts").Connection;
+ * const part = { header: { command: 4, version: 1 }, attributes: new Uint8Array(0) };
+ * using conn = new FakeConnection({
+ *   handler: (req) => [concat(genlReply(req, part, true), genlReply(req, part, true)), done(req)],
+ * });
  * const all = await dump(conn, { type: 0x1c, data: new Uint8Array([4, 1, 0, 0]) }, "list tunnels");
+ * console.log(all.length); // 2
  * ```
  */
 export function dump(
@@ -231,10 +253,11 @@ export function dump(
  * Resolve a generic netlink family under the connection lock.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
+ * import { FakeConnection } from "./fake.ts";
  * import { resolveFamily } from "./conn.ts";
- * declare const conn: import("./conn.ts").Connection;
- * const l2tp = await resolveFamily(conn, "l2tp");
+ * using conn = new FakeConnection({ families: { l2tp: 0x1c } });
+ * console.log(await resolveFamily(conn, "l2tp")); // 28
  * ```
  */
 export function resolveFamily(conn: Connection, name: string): Promise<number> {
@@ -249,10 +272,12 @@ function wrapGenl(family: number, g: GenlMessage): NetlinkRequest {
  * {@linkcode request} for generic netlink: wraps `g` for `family`, decodes the replies.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
+ * import { ack, FakeConnection } from "./fake.ts";
  * import { genlRequest } from "./conn.ts";
- * declare const conn: import("./conn.ts").Connection;
- * await genlRequest(conn, 0x1c, { header: { command: 2, version: 1 }, attributes: new Uint8Array(0) }, "delete tunnel 1");
+ * using conn = new FakeConnection({ handler: (req) => [ack(req)] });
+ * const g = { header: { command: 2, version: 1 }, attributes: new Uint8Array(0) };
+ * console.log(await genlRequest(conn, 0x1c, g, "delete tunnel 1")); // []
  * ```
  */
 export async function genlRequest(
@@ -269,10 +294,13 @@ export async function genlRequest(
  * {@linkcode dump} for generic netlink: wraps `g` for `family`, decodes every part.
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
+ * import { done, FakeConnection, genlReply } from "./fake.ts";
  * import { genlDump } from "./conn.ts";
- * declare const conn: import("./conn.ts").Connection;
- * const parts = await genlDump(conn, 0x1c, { header: { command: 4, version: 1 }, attributes: new Uint8Array(0) }, "list tunnels");
+ * const g = { header: { command: 4, version: 1 }, attributes: new Uint8Array(0) };
+ * using conn = new FakeConnection({ handler: (req) => [genlReply(req, g, true), done(req)] });
+ * const parts = await genlDump(conn, 0x1c, g, "list tunnels");
+ * console.log(parts[0].header.command); // 4
  * ```
  */
 export async function genlDump(

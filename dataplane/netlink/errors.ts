@@ -32,6 +32,7 @@ export const Errno = {
  * ```ts
  * import type { ExtAck } from "./errors.ts";
  * const ack: ExtAck = { message: "Invalid L2SPEC_TYPE", offset: 36 };
+ * console.log(ack);
  * ```
  */
 export interface ExtAck {
@@ -68,7 +69,7 @@ function extAckText(ext: ExtAck): string {
  * the kernel sent one).
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
  * import { NetlinkError } from "./errors.ts";
  * const e = new NetlinkError("create session 1/2", 17, { message: "Session already exists" });
  * console.log(e.message);
@@ -135,7 +136,7 @@ export class NetlinkDecodeError extends Error {
  * ENOENT).
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
  * import { isNotFound, NetlinkError } from "./errors.ts";
  * console.log(isNotFound(new NetlinkError("get tunnel 1", 19))); // true
  * ```

@@ -26,6 +26,7 @@ import {
  * ```ts
  * import { ack, type FakeHandler } from "./fake.ts";
  * const handler: FakeHandler = (req) => [ack(req)];
+ * console.log(handler);
  * ```
  */
 export type FakeHandler = (request: Message, conn: FakeConnection) => Uint8Array[] | void;
@@ -37,6 +38,7 @@ export type FakeHandler = (request: Message, conn: FakeConnection) => Uint8Array
  * ```ts
  * import type { FakeConnectionOptions } from "./fake.ts";
  * const o: FakeConnectionOptions = { families: { l2tp: 0x1c } };
+ * console.log(o);
  * ```
  */
 export interface FakeConnectionOptions {
@@ -185,9 +187,11 @@ export class FakeConnection implements Connection {
  * An acknowledgement (NLMSG_ERROR with error 0) for `request`.
  *
  * @example Usage
- * ```ts ignore
- * import { ack } from "./fake.ts";
- * const handler = (req: import("./message.ts").Message) => [ack(req)];
+ * ```ts
+ * import { ack, FakeConnection } from "./fake.ts";
+ * import { request } from "./conn.ts";
+ * using conn = new FakeConnection({ handler: (req) => [ack(req)] });
+ * console.log(await request(conn, { type: 0x1c, data: new Uint8Array(4) }, "delete tunnel 1")); // []
  * ```
  */
 export function ack(request: Message): Uint8Array {
@@ -199,9 +203,13 @@ export function ack(request: Message): Uint8Array {
  * NETLINK_CAP_ACK).
  *
  * @example Usage
- * ```ts ignore
- * import { nack } from "./fake.ts";
- * const handler = (req: import("./message.ts").Message) => [nack(req, 17, { message: "exists" })];
+ * ```ts
+ * import { FakeConnection, nack } from "./fake.ts";
+ * import { request } from "./conn.ts";
+ * using conn = new FakeConnection({ handler: (req) => [nack(req, 17, { message: "exists" })] });
+ * await request(conn, { type: 0x1c, data: new Uint8Array(4) }, "create tunnel 1").catch((e) => {
+ *   console.log(e.message); // "Cannot create tunnel 1: File exists (errno 17): exists"
+ * });
  * ```
  */
 export function nack(request: Message, errno: number, extAck?: ExtAck): Uint8Array {
@@ -216,10 +224,12 @@ export function nack(request: Message, errno: number, extAck?: ExtAck): Uint8Arr
  * @param multi Mark it NLM_F_MULTI (a dump part).
  * @param extraFlags More flags (e.g. NLM_F_DUMP_INTR).
  * @example Usage
- * ```ts ignore
- * import { genlReply } from "./fake.ts";
- * declare const req: import("./message.ts").Message;
- * const part = genlReply(req, { header: { command: 4, version: 1 }, attributes: new Uint8Array(0) }, true);
+ * ```ts
+ * import { done, FakeConnection, genlReply } from "./fake.ts";
+ * import { genlDump } from "./conn.ts";
+ * const g = { header: { command: 4, version: 1 }, attributes: new Uint8Array(0) };
+ * using conn = new FakeConnection({ handler: (req) => [genlReply(req, g, true), done(req)] });
+ * console.log((await genlDump(conn, 0x1c, g, "list tunnels")).length); // 1
  * ```
  */
 export function genlReply(
@@ -241,9 +251,11 @@ export function genlReply(
  * NLMSG_DONE ending a dump for `request`.
  *
  * @example Usage
- * ```ts ignore
- * import { done } from "./fake.ts";
- * const handler = (req: import("./message.ts").Message) => [done(req)];
+ * ```ts
+ * import { done, FakeConnection } from "./fake.ts";
+ * import { dump } from "./conn.ts";
+ * using conn = new FakeConnection({ handler: (req) => [done(req)] });
+ * console.log(await dump(conn, { type: 0x1c, data: new Uint8Array(4) }, "list tunnels")); // []
  * ```
  */
 export function done(request: Message, errno = 0, extAck?: ExtAck): Uint8Array {
@@ -254,10 +266,10 @@ export function done(request: Message, errno = 0, extAck?: ExtAck): Uint8Array {
  * Concatenate datagrams' messages into one datagram (the kernel packs dump parts this way).
  *
  * @example Usage
- * ```ts ignore
- * import { ack, concat } from "./fake.ts";
- * declare const req: import("./message.ts").Message;
- * const one = concat(ack(req), ack(req));
+ * ```ts
+ * import { concat } from "./fake.ts";
+ * const one = concat(new Uint8Array([1, 2]), new Uint8Array([3]));
+ * console.log(one); // Uint8Array(3) [ 1, 2, 3 ]
  * ```
  */
 export function concat(...datagrams: Uint8Array[]): Uint8Array {

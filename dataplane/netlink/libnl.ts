@@ -73,9 +73,11 @@ let genl: Deno.DynamicLibrary<typeof LIBNL_GENL_SYMBOLS> | undefined;
  * The libnl-3 symbol table, opened on first use (`L2TPD_LIBNL` overrides the path).
  *
  * @example Usage
- * ```ts ignore
+ * Needs libnl-3 (Debian package `libnl-3-200`):
+ * ```ts
  * import { libnl } from "./libnl.ts";
  * const sk = libnl().nl_socket_alloc();
+ * console.log(sk !== null); // true
  * libnl().nl_socket_free(sk);
  * ```
  */
@@ -88,7 +90,8 @@ export function libnl(): Libnl {
  * The libnl-genl-3 symbol table, opened on first use (`L2TPD_LIBNL_GENL` overrides the path).
  *
  * @example Usage
- * ```ts ignore
+ * Needs libnl-genl-3 (Debian package `libnl-genl-3-200`):
+ * ```ts
  * import { libnlGenl } from "./libnl.ts";
  * console.log(typeof libnlGenl().genl_connect); // "function"
  * ```
@@ -111,7 +114,8 @@ export function libnlGenl(): LibnlGenl {
  * libnl's text for one of its error codes (sign ignored), e.g. "Object not found".
  *
  * @example Usage
- * ```ts ignore
+ * Needs libnl-3 (Debian package `libnl-3-200`):
+ * ```ts
  * import { nlErrorText } from "./libnl.ts";
  * console.log(nlErrorText(-12)); // "Object not found"
  * ```

@@ -33,6 +33,7 @@ const SOCKADDR_NL_SIZE = 12;
  * ```ts
  * import type { LibnlConnectionOptions } from "./libnl_connection.ts";
  * const o: LibnlConnectionOptions = { receiveTimeoutMs: 2000 };
+ * console.log(o);
  * ```
  */
 export interface LibnlConnectionOptions {
@@ -55,7 +56,9 @@ function setIntOption(fd: number, level: number, name: number, value: number): b
  * A generic netlink socket over libnl.
  *
  * @example Usage
- * ```ts ignore
+ * Needs libnl-genl-3 (Debian package `libnl-genl-3-200`); the controller family answers
+ * without root:
+ * ```ts
  * import { LibnlConnection } from "./libnl_connection.ts";
  * using conn = LibnlConnection.open();
  * console.log(await conn.resolveFamily("nlctrl")); // 16

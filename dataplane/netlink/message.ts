@@ -95,6 +95,7 @@ function align(n: number): number {
  * ```ts
  * import type { Header } from "./message.ts";
  * const h: Header = { length: 20, type: 0x10, flags: 5, sequence: 1, pid: 0 };
+ * console.log(h);
  * ```
  */
 export interface Header {
@@ -120,6 +121,7 @@ export interface Header {
  *   header: { length: 16, type: 3, flags: 2, sequence: 1, pid: 0 },
  *   data: new Uint8Array(0),
  * };
+ * console.log(m);
  * ```
  */
 export interface Message {
@@ -136,6 +138,7 @@ export interface Message {
  * ```ts
  * import type { OutgoingMessage } from "./message.ts";
  * const m: OutgoingMessage = { type: 0x10, flags: 1, sequence: 1, pid: 0, data: new Uint8Array(4) };
+ * console.log(m);
  * ```
  */
 export interface OutgoingMessage {
@@ -246,6 +249,7 @@ export function decodeMessages(datagram: Uint8Array): Message[] {
  * ```ts
  * import type { GenlHeader } from "./message.ts";
  * const h: GenlHeader = { command: 1, version: 1 };
+ * console.log(h);
  * ```
  */
 export interface GenlHeader {
@@ -262,6 +266,7 @@ export interface GenlHeader {
  * ```ts
  * import type { GenlMessage } from "./message.ts";
  * const g: GenlMessage = { header: { command: 4, version: 1 }, attributes: new Uint8Array(0) };
+ * console.log(g);
  * ```
  */
 export interface GenlMessage {
@@ -341,7 +346,11 @@ export function encodeGenlMessage(
  * @example Usage
  * ```ts
  * import type { ErrorPayload } from "./message.ts";
- * declare const p: ErrorPayload;
+ * const p: ErrorPayload = {
+ *   errno: 0,
+ *   request: { length: 20, type: 0x1c, flags: 0x5, sequence: 1, pid: 0 },
+ *   extAck: {},
+ * };
  * if (p.errno === 0) console.log("acknowledged");
  * ```
  */

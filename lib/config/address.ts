@@ -11,8 +11,6 @@
  * import { addressKind, parseEndpoint } from "../config.ts";
  * console.log(addressKind("lns.example.net"), parseEndpoint("[2001:db8::1]:1701", 1701));
  * // hostname { address: "2001:db8::1", port: 1701 }
- * # export type { AddressKind, addressKind, familyName, ipv4Number, isUnspecified };
- * # export type { ParsedEndpoint, parseEndpoint, readEndpoint };
  * ```
  *
  * @module
@@ -32,8 +30,6 @@ const U16_MAX = 0xffff;
  * import { type AddressKind, addressKind } from "../config.ts";
  * const kind: AddressKind | undefined = addressKind("2001:db8::1");
  * console.log(kind); // "ipv6"
- * # export type { AddressKind, addressKind, familyName, ipv4Number, isUnspecified };
- * # export type { ParsedEndpoint, parseEndpoint, readEndpoint };
  * ```
  */
 export type AddressKind = "ipv4" | "ipv6" | "hostname";
@@ -51,8 +47,6 @@ export type AddressKind = "ipv4" | "ipv6" | "hostname";
  * import { addressKind } from "../config.ts";
  * console.log(addressKind("192.0.2.1"), addressKind("lns.example.net"), addressKind("1.2.3.999"));
  * // ipv4 hostname undefined
- * # export type { AddressKind, addressKind, familyName, ipv4Number, isUnspecified };
- * # export type { ParsedEndpoint, parseEndpoint, readEndpoint };
  * ```
  */
 export function addressKind(address: string): AddressKind | undefined {
@@ -79,8 +73,6 @@ function isHostname(text: string): boolean {
  * ```ts
  * import { ipv4Number } from "./address.ts";
  * console.log(ipv4Number("10.0.0.1"), ipv4Number("10.0.0")); // 167772161 undefined
- * # export type { AddressKind, addressKind, familyName, ipv4Number, isUnspecified };
- * # export type { ParsedEndpoint, parseEndpoint, readEndpoint };
  * ```
  */
 export function ipv4Number(text: string): number | undefined {
@@ -97,8 +89,6 @@ export function ipv4Number(text: string): number | undefined {
  * ```ts
  * import { isUnspecified } from "./address.ts";
  * console.log(isUnspecified("0:0::0", "ipv6"), isUnspecified("192.0.2.1", "ipv4")); // true false
- * # export type { AddressKind, addressKind, familyName, ipv4Number, isUnspecified };
- * # export type { ParsedEndpoint, parseEndpoint, readEndpoint };
  * ```
  */
 export function isUnspecified(address: string, kind: AddressKind): boolean {
@@ -114,8 +104,6 @@ export function isUnspecified(address: string, kind: AddressKind): boolean {
  * ```ts
  * import { familyName } from "./address.ts";
  * console.log(familyName("ipv6")); // IPv6
- * # export type { AddressKind, addressKind, familyName, ipv4Number, isUnspecified };
- * # export type { ParsedEndpoint, parseEndpoint, readEndpoint };
  * ```
  */
 export function familyName(kind: AddressKind): string {
@@ -130,8 +118,6 @@ export function familyName(kind: AddressKind): string {
  * import { type ParsedEndpoint, readEndpoint } from "./address.ts";
  * const p: ParsedEndpoint | string = readEndpoint("lns.example.net", 1701);
  * console.log(typeof p === "string" ? p : p.kind); // hostname
- * # export type { AddressKind, addressKind, familyName, ipv4Number, isUnspecified };
- * # export type { ParsedEndpoint, parseEndpoint, readEndpoint };
  * ```
  */
 export interface ParsedEndpoint {
@@ -152,8 +138,6 @@ export interface ParsedEndpoint {
  * import { readEndpoint } from "./address.ts";
  * console.log(readEndpoint("192.0.2.1:5000", 1701), readEndpoint("192.0.2.1:x", 1701));
  * // { endpoint: { address: "192.0.2.1", port: 5000 }, kind: "ipv4", text: ... } expected ...
- * # export type { AddressKind, addressKind, familyName, ipv4Number, isUnspecified };
- * # export type { ParsedEndpoint, parseEndpoint, readEndpoint };
  * ```
  */
 export function readEndpoint(text: string, defaultPort: number): ParsedEndpoint | string {
@@ -207,8 +191,6 @@ export function readEndpoint(text: string, defaultPort: number): ParsedEndpoint 
  * ```ts
  * import { parseEndpoint } from "../config.ts";
  * console.log(parseEndpoint("[2001:db8::1]:1701", 1701)); // { address: "2001:db8::1", port: 1701 }
- * # export type { AddressKind, addressKind, familyName, ipv4Number, isUnspecified };
- * # export type { ParsedEndpoint, parseEndpoint, readEndpoint };
  * ```
  */
 export function parseEndpoint(text: string, defaultPort: number): Endpoint {

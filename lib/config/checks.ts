@@ -12,7 +12,6 @@
  * const t = { mode: "static", version: 3, encap: "udp", managed: false, tid: 1 } as const;
  * crossChecks(c, [{ ...t, name: "a", sessions: [] }, { ...t, name: "b", sessions: [] }]);
  * console.log(c.issues[0].message); // duplicate tunnel ID 1: tunnel "a" uses it too
- * # export type { checkEndpoints, checkTunnel, crossChecks, sequencingSublayer };
  * ```
  *
  * @module
@@ -45,7 +44,6 @@ import type { TunnelValues } from "./tunnel_keys.ts";
  * if (typeof local !== "string") console.log(checkEndpoints(r, "ip", local, undefined));
  * console.log(c.warnings);
  * // [ 'tunnel "t1" key "local": port 1701 ignored: IP encapsulation has no ports' ]
- * # export type { checkEndpoints, checkTunnel, crossChecks, sequencingSublayer };
  * ```
  */
 export function checkEndpoints(
@@ -101,7 +99,6 @@ export function checkEndpoints(
  * checkTunnel(r, ctx);
  * console.log(c.issues.map((i) => i.message));
  * // [ "hidden AVPs are hidden with the shared secret: set secret too" ]
- * # export type { checkEndpoints, checkTunnel, crossChecks, sequencingSublayer };
  * ```
  */
 export function checkTunnel(r: TableReader<TunnelValues>, ctx: RuleContext): void {
@@ -150,7 +147,6 @@ export function checkTunnel(r: TableReader<TunnelValues>, ctx: RuleContext): voi
  * });
  * r.check({ mode: "static", version: 3, versionKnown: true, versionWhy: "", encap: "udp" });
  * console.log(sequencingSublayer(r, 3, true, true), c.warnings.length); // default 1
- * # export type { checkEndpoints, checkTunnel, crossChecks, sequencingSublayer };
  * ```
  */
 export function sequencingSublayer(
@@ -198,7 +194,6 @@ export function sequencingSublayer(
  *   sessions: [{ ...s, name: "a", l2specType: "none" }, { ...s, name: "b", l2specType: "none" }],
  * }]);
  * console.log(c.issues[0].message); // duplicate session ID 5: session "a" uses it too
- * # export type { checkEndpoints, checkTunnel, crossChecks, sequencingSublayer };
  * ```
  */
 export function crossChecks(c: Collector, tunnels: readonly TunnelEntry[]): void {

@@ -11,7 +11,6 @@
  * const flat = tunnelEntry(t);
  * console.log(flat.name, flat.mode, flat.sessions[0].name); // t1 dynamic s1
  * console.log(namedTunnel(flat).sessions[0].config.pseudowire); // ppp
- * # export type { namedTunnel, SessionEntry, tunnelEntry, TunnelEntry };
  * ```
  *
  * @module
@@ -29,7 +28,6 @@ import type { NamedTunnel, SessionConfig, TunnelConfig } from "./types.ts";
  *   name: "s1", pseudowire: "eth", sendSeqnum: false, recvSeqnum: false, l2specType: "none",
  * };
  * console.log(s.name); // s1
- * # export type { namedTunnel, SessionEntry, tunnelEntry, TunnelEntry };
  * ```
  */
 export interface SessionEntry extends SessionConfig {
@@ -49,7 +47,6 @@ export interface SessionEntry extends SessionConfig {
  *   sessions: [],
  * });
  * console.log(t.name, t.role); // t1 lns
- * # export type { namedTunnel, SessionEntry, tunnelEntry, TunnelEntry };
  * ```
  */
 export interface TunnelEntry extends TunnelConfig {
@@ -67,7 +64,6 @@ export interface TunnelEntry extends TunnelConfig {
  * import { parseConfig, tunnelEntry } from "../config.ts";
  * const [t] = parseConfig('[tunnel.t1]\npeer = "192.0.2.2"\n[tunnel.t1.session.s1]\n').tunnels;
  * console.log(tunnelEntry(t).sessions[0].name); // s1
- * # export type { namedTunnel, SessionEntry, tunnelEntry, TunnelEntry };
  * ```
  */
 export function tunnelEntry(t: NamedTunnel): TunnelEntry {
@@ -90,7 +86,6 @@ export function tunnelEntry(t: NamedTunnel): TunnelEntry {
  *     l2specType: "none" }],
  * });
  * console.log(t.sessions[0].config.pseudowire); // ppp
- * # export type { namedTunnel, SessionEntry, tunnelEntry, TunnelEntry };
  * ```
  */
 export function namedTunnel(t: TunnelEntry): NamedTunnel {

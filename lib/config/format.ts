@@ -6,7 +6,6 @@
  * ```ts
  * import { formatConfig, parseConfig } from "../config.ts";
  * console.log(formatConfig(parseConfig('[tunnel.t1]\npeer = "192.0.2.2"', "t.toml")));
- * # export type { formatConfig };
  * ```
  *
  * @module
@@ -32,7 +31,6 @@ import type { Config } from "./types.ts";
  *   "t.toml",
  * );
  * console.log(formatConfig(config));
- * # export type { formatConfig };
  * ```
  */
 export function formatConfig(config: Config): string {

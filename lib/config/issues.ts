@@ -8,7 +8,6 @@
  * import { ConfigError, formatIssue } from "../config.ts";
  * const e = new ConfigError("l2tp.toml", [{ tunnel: "t1", key: "tid", message: "missing" }]);
  * console.log(e.message, formatIssue(e.issues[0]));
- * # export type { Collector, ConfigError, ConfigIssue, formatIssue, Where };
  * ```
  *
  * @module
@@ -24,7 +23,6 @@ import { compact, quote } from "./text.ts";
  * import type { ConfigIssue } from "../config.ts";
  * const issue: ConfigIssue = { tunnel: "t1", key: "tid", message: "expected an integer" };
  * console.log(issue.message);
- * # export type { Collector, ConfigError, ConfigIssue, formatIssue, Where };
  * ```
  */
 export interface ConfigIssue {
@@ -50,7 +48,6 @@ export interface ConfigIssue {
  * import { formatIssue } from "../config.ts";
  * console.log(formatIssue({ tunnel: "t1", key: "tid", message: "expected an integer" }));
  * // tunnel "t1" key "tid": expected an integer
- * # export type { Collector, ConfigError, ConfigIssue, formatIssue, Where };
  * ```
  */
 export function formatIssue(issue: ConfigIssue): string {
@@ -76,7 +73,6 @@ export function formatIssue(issue: ConfigIssue): string {
  * } catch (e) {
  *   if (e instanceof ConfigError) console.log(e.issues.length, e.message);
  * }
- * # export type { Collector, ConfigError, ConfigIssue, formatIssue, Where };
  * ```
  */
 export class ConfigError extends Error {
@@ -108,7 +104,6 @@ export class ConfigError extends Error {
  * import type { Where } from "./issues.ts";
  * const where: Where = { tunnel: "t1", session: "s1" };
  * console.log(where.session); // s1
- * # export type { Collector, ConfigError, ConfigIssue, formatIssue, Where };
  * ```
  */
 export interface Where {
@@ -129,7 +124,6 @@ export interface Where {
  * c.add({ tunnel: "t1" }, "tid", "missing");
  * c.warn({ tunnel: "t1" }, "host_name", "ignored");
  * console.log(c.issues, c.warnings); // [...] [ 'tunnel "t1" key "host_name": ignored' ]
- * # export type { Collector, ConfigError, ConfigIssue, formatIssue, Where };
  * ```
  */
 export class Collector {

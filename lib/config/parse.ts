@@ -13,7 +13,6 @@
  * const config = parseConfig('[tunnel.t1]\npeer = "192.0.2.2"\n[tunnel.t1.session.s1]\n');
  * console.log(config.tunnels[0].config.version, config.tunnels[0].sessions[0].config.pseudowire);
  * // 2 ppp
- * # export type { ConfigOptions, loadConfig, parseConfig, splitPppdArgs };
  * ```
  *
  * @module
@@ -38,7 +37,6 @@ import type { Config, DefaultMode, TunnelMode } from "./types.ts";
  * import { type ConfigOptions, parseConfig } from "../config.ts";
  * const asKl2tpd: ConfigOptions = { defaultMode: "dynamic" };
  * console.log(parseConfig("", "kl2tpd.toml", asKl2tpd).tunnels); // []
- * # export type { ConfigOptions, loadConfig, parseConfig, splitPppdArgs };
  * ```
  */
 export interface ConfigOptions {
@@ -55,7 +53,6 @@ export interface ConfigOptions {
  * import { splitPppdArgs } from "../config.ts";
  * console.log(splitPppdArgs("noauth\nuser bob  mtu 1400\n"));
  * // ["noauth", "user", "bob", "mtu", "1400"]
- * # export type { ConfigOptions, loadConfig, parseConfig, splitPppdArgs };
  * ```
  */
 export function splitPppdArgs(text: string): string[] {
@@ -80,7 +77,6 @@ export function splitPppdArgs(text: string): string[] {
  *   "kl2tpd.toml",
  * );
  * console.log(config.tunnels[0].config.mode); // "dynamic"
- * # export type { ConfigOptions, loadConfig, parseConfig, splitPppdArgs };
  * ```
  */
 export function parseConfig(
@@ -113,7 +109,6 @@ export function parseConfig(
  * const config = await loadConfig(`${dir}/kl2tpd.toml`, { defaultMode: "dynamic" });
  * console.log(config.tunnels[0].sessions[0].config.pppdArgsList); // ["noauth", "user", "bob"]
  * await Deno.remove(dir, { recursive: true });
- * # export type { ConfigOptions, loadConfig, parseConfig, splitPppdArgs };
  * ```
  */
 export async function loadConfig(path: string, opts: ConfigOptions = {}): Promise<Config> {

@@ -15,7 +15,6 @@
  * r.check({ mode: "dynamic", version: 2, versionKnown: true, versionWhy: "", encap: "udp" });
  * console.log(r.value("window_size"), c.issues[0].message);
  * // 4 unknown key; did you mean "hello_timeout"?
- * # export type { TableReader };
  * ```
  *
  * @module
@@ -48,7 +47,6 @@ import type { ReadContext } from "./values.ts";
  * });
  * console.log(r.read("sid"), r.bad.has("sid"), c.issues[0].message);
  * // undefined true expected an integer in 1..65535 (L2TPv2 session ID), got 70000
- * # export type { TableReader };
  * ```
  */
 export class TableReader<V> {

@@ -15,8 +15,6 @@
  * console.log(inScope({ modes: ["dynamic"] }, {
  *   mode: "static", version: 3, versionKnown: true, versionWhy: "", encap: "udp",
  * })); // false
- * # export type { breaks, CONFIG_DEFAULTS, inScope, KeySpec, Requirement, Rule, RuleContext };
- * # export type { Schema, Scope, TOP_KEYS };
  * ```
  *
  * @module
@@ -33,8 +31,6 @@ import type { ValueType } from "./values.ts";
  * ```ts
  * import { CONFIG_DEFAULTS } from "../config.ts";
  * console.log(CONFIG_DEFAULTS.retryTimeoutMs); // 1000
- * # export type { breaks, CONFIG_DEFAULTS, inScope, KeySpec, Requirement, Rule, RuleContext };
- * # export type { Schema, Scope, TOP_KEYS };
  * ```
  */
 export const CONFIG_DEFAULTS: {
@@ -64,8 +60,6 @@ export const CONFIG_DEFAULTS: {
  *   mode: "static", version: 3, versionKnown: true, versionWhy: "", encap: "udp", family: "ipv4",
  * };
  * console.log(ctx.mode);
- * # export type { breaks, CONFIG_DEFAULTS, inScope, KeySpec, Requirement, Rule, RuleContext };
- * # export type { Schema, Scope, TOP_KEYS };
  * ```
  */
 export interface RuleContext {
@@ -98,8 +92,6 @@ export interface RuleContext {
  * console.log(inScope(controlOnly, {
  *   mode: "static", version: 3, versionKnown: true, versionWhy: "", encap: "udp",
  * })); // false
- * # export type { breaks, CONFIG_DEFAULTS, inScope, KeySpec, Requirement, Rule, RuleContext };
- * # export type { Schema, Scope, TOP_KEYS };
  * ```
  */
 export interface Scope {
@@ -127,8 +119,6 @@ export interface Scope {
  *   mode: "dynamic", version: 2, versionKnown: true, versionWhy: "", encap: "udp",
  * } as const;
  * console.log(inScope({ versions: [3] }, v2), inScope({ modes: ["dynamic"] }, v2)); // false true
- * # export type { breaks, CONFIG_DEFAULTS, inScope, KeySpec, Requirement, Rule, RuleContext };
- * # export type { Schema, Scope, TOP_KEYS };
  * ```
  */
 export function inScope(s: Scope, ctx: RuleContext): boolean {
@@ -155,8 +145,6 @@ export function inScope(s: Scope, ctx: RuleContext): boolean {
  *   mode: "dynamic", version: 3, versionKnown: true, versionWhy: "", encap: "udp",
  * } as const;
  * console.log(breaks(notEmpty, "", ctx), breaks(notEmpty, "k", ctx)); // true false
- * # export type { breaks, CONFIG_DEFAULTS, inScope, KeySpec, Requirement, Rule, RuleContext };
- * # export type { Schema, Scope, TOP_KEYS };
  * ```
  */
 export function breaks<T>(rule: Rule<T>, value: T, ctx: RuleContext): boolean {
@@ -182,8 +170,6 @@ export function breaks<T>(rule: Rule<T>, value: T, ctx: RuleContext): boolean {
  *   message: (ctx) => `cookies are L2TPv3 only${ctx.versionWhy}`,
  * };
  * console.log(rule.otherwise);
- * # export type { breaks, CONFIG_DEFAULTS, inScope, KeySpec, Requirement, Rule, RuleContext };
- * # export type { Schema, Scope, TOP_KEYS };
  * ```
  */
 export interface Rule<T> extends Scope {
@@ -204,8 +190,6 @@ export interface Rule<T> extends Scope {
  * import type { Requirement } from "./schema.ts";
  * const r: Requirement = { modes: ["static"], message: "static tunnels need tid" };
  * console.log(r.message);
- * # export type { breaks, CONFIG_DEFAULTS, inScope, KeySpec, Requirement, Rule, RuleContext };
- * # export type { Schema, Scope, TOP_KEYS };
  * ```
  */
 export interface Requirement extends Scope {
@@ -225,8 +209,6 @@ export interface Requirement extends Scope {
  *   print: (s) => s.lnsMode?.toString(),
  * };
  * console.log(spec.print?.({ lnsMode: true })); // true
- * # export type { breaks, CONFIG_DEFAULTS, inScope, KeySpec, Requirement, Rule, RuleContext };
- * # export type { Schema, Scope, TOP_KEYS };
  * ```
  */
 export interface KeySpec<T, E> {
@@ -261,8 +243,6 @@ export interface KeySpec<T, E> {
  *   mtu: { origin: "ours", type: integer(68, 65535), default: "unset", doc: "MTU" },
  * };
  * console.log(Object.keys(s)); // ["mtu"]
- * # export type { breaks, CONFIG_DEFAULTS, inScope, KeySpec, Requirement, Rule, RuleContext };
- * # export type { Schema, Scope, TOP_KEYS };
  * ```
  */
 export type Schema<V, E> = { readonly [K in keyof V]-?: KeySpec<V[K], E> };
@@ -274,8 +254,6 @@ export type Schema<V, E> = { readonly [K in keyof V]-?: KeySpec<V[K], E> };
  * ```ts
  * import { TOP_KEYS } from "./schema.ts";
  * console.log(TOP_KEYS.tunnel.doc);
- * # export type { breaks, CONFIG_DEFAULTS, inScope, KeySpec, Requirement, Rule, RuleContext };
- * # export type { Schema, Scope, TOP_KEYS };
  * ```
  */
 export const TOP_KEYS: Schema<{ tunnel: TomlTable }, never> = {

@@ -7,7 +7,6 @@
  * ```ts
  * import { SESSION_KEYS } from "./session_keys.ts";
  * console.log(Object.keys(SESSION_KEYS).length, "session keys;", SESSION_KEYS.l2spec_type.default);
- * # export type { SESSION_KEYS, SessionValues };
  * ```
  *
  * @module
@@ -30,7 +29,6 @@ const U32_MAX = 0xffffffff;
  * import type { SessionValues } from "./session_keys.ts";
  * const v: Partial<SessionValues> = { sid: 10, pseudowire: "eth" };
  * console.log(v.pseudowire);
- * # export type { SESSION_KEYS, SessionValues };
  * ```
  */
 export interface SessionValues {
@@ -132,7 +130,6 @@ function remoteEndIdText(b: Uint8Array): string {
  * ```ts
  * import { SESSION_KEYS } from "./session_keys.ts";
  * console.log(SESSION_KEYS.l2spec_type.default);
- * # export type { SESSION_KEYS, SessionValues };
  * ```
  */
 export const SESSION_KEYS: Schema<SessionValues, SessionEntry> = {

@@ -2,18 +2,11 @@
  * Small helpers shared by the configuration modules: quoting, TOML text, "did you mean"
  * suggestions and inspection of parsed TOML values.
  *
- * Every example ends with a hidden line (`# export type {...}`, not shown in the rendered
- * documentation) naming this module's exports: `deno test --doc` imports all of a module's
- * exports into each example, and `noUnusedLocals` rejects the ones an example does not use
- * (denoland/deno#26900).
- *
  * @example Usage
  * ```ts
  * import { alternatives, quote } from "./text.ts";
  * console.log(`expected ${alternatives(["udp", "ip"])}, got ${quote("tcp")}`);
  * // expected "udp" or "ip", got "tcp"
- * # export type { alternatives, byteArray, compact, describe, isTable, nearest, quote };
- * # export type { suggestion, tableKey, tomlString, TomlTable, tomlText, typeName };
  * ```
  *
  * @module
@@ -27,8 +20,6 @@
  * import { isTable, type TomlTable } from "./text.ts";
  * const t: TomlTable = { tid: 1n };
  * console.log(isTable(t)); // true
- * # export type { alternatives, byteArray, compact, describe, isTable, nearest, quote };
- * # export type { suggestion, tableKey, tomlString, TomlTable, tomlText, typeName };
  * ```
  */
 export type TomlTable = Record<string, unknown>;
@@ -40,8 +31,6 @@ export type TomlTable = Record<string, unknown>;
  * ```ts
  * import { quote } from "./text.ts";
  * console.log(quote('a "b"')); // "a \"b\""
- * # export type { alternatives, byteArray, compact, describe, isTable, nearest, quote };
- * # export type { suggestion, tableKey, tomlString, TomlTable, tomlText, typeName };
  * ```
  */
 export function quote(s: string): string {
@@ -55,8 +44,6 @@ export function quote(s: string): string {
  * ```ts
  * import { tomlString } from "./text.ts";
  * console.log(tomlString("l2tp\u007f")); // "l2tp\u007F"
- * # export type { alternatives, byteArray, compact, describe, isTable, nearest, quote };
- * # export type { suggestion, tableKey, tomlString, TomlTable, tomlText, typeName };
  * ```
  */
 export function tomlString(s: string): string {
@@ -71,8 +58,6 @@ export function tomlString(s: string): string {
  * import { tableKey } from "./text.ts";
  * console.log(`[tunnel.${tableKey("site-b")}.session.${tableKey("a.b")}]`);
  * // [tunnel.site-b.session."a.b"]
- * # export type { alternatives, byteArray, compact, describe, isTable, nearest, quote };
- * # export type { suggestion, tableKey, tomlString, TomlTable, tomlText, typeName };
  * ```
  */
 export function tableKey(name: string): string {
@@ -86,8 +71,6 @@ export function tableKey(name: string): string {
  * ```ts
  * import { byteArray } from "./text.ts";
  * console.log(byteArray(new Uint8Array([0x12, 0xe9]))); // [0x12, 0xe9]
- * # export type { alternatives, byteArray, compact, describe, isTable, nearest, quote };
- * # export type { suggestion, tableKey, tomlString, TomlTable, tomlText, typeName };
  * ```
  */
 export function byteArray(bytes: Uint8Array): string {
@@ -103,8 +86,6 @@ export function byteArray(bytes: Uint8Array): string {
  * import { tomlText } from "./text.ts";
  * console.log(tomlText("eth"), tomlText(1701), tomlText(new Uint8Array([1])), tomlText(undefined));
  * // "eth" 1701 [0x01] undefined
- * # export type { alternatives, byteArray, compact, describe, isTable, nearest, quote };
- * # export type { suggestion, tableKey, tomlString, TomlTable, tomlText, typeName };
  * ```
  */
 export function tomlText(
@@ -123,8 +104,6 @@ export function tomlText(
  * ```ts
  * import { alternatives } from "./text.ts";
  * console.log(alternatives(["none", "md5", "sha1"])); // "none", "md5" or "sha1"
- * # export type { alternatives, byteArray, compact, describe, isTable, nearest, quote };
- * # export type { suggestion, tableKey, tomlString, TomlTable, tomlText, typeName };
  * ```
  */
 export function alternatives(values: readonly string[]): string {
@@ -141,8 +120,6 @@ export function alternatives(values: readonly string[]): string {
  * import { nearest } from "./text.ts";
  * console.log(nearest("helloTimeout", ["hello_timeout", "tid"]), nearest("xyz", ["tid"]));
  * // hello_timeout undefined
- * # export type { alternatives, byteArray, compact, describe, isTable, nearest, quote };
- * # export type { suggestion, tableKey, tomlString, TomlTable, tomlText, typeName };
  * ```
  */
 export function nearest(word: string, known: readonly string[]): string | undefined {
@@ -169,8 +146,6 @@ export function nearest(word: string, known: readonly string[]): string | undefi
  * import { suggestion } from "./text.ts";
  * console.log(`got "statik"${suggestion("statik", ["static", "dynamic"])}`);
  * // got "statik"; did you mean "static"?
- * # export type { alternatives, byteArray, compact, describe, isTable, nearest, quote };
- * # export type { suggestion, tableKey, tomlString, TomlTable, tomlText, typeName };
  * ```
  */
 export function suggestion(value: string, values: readonly string[]): string {
@@ -202,8 +177,6 @@ function editDistance(a: string, b: string): number {
  * ```ts
  * import { isTable } from "./text.ts";
  * console.log(isTable({ a: 1n }), isTable([1n]), isTable(new Date())); // true false false
- * # export type { alternatives, byteArray, compact, describe, isTable, nearest, quote };
- * # export type { suggestion, tableKey, tomlString, TomlTable, tomlText, typeName };
  * ```
  */
 export function isTable(v: unknown): v is TomlTable {
@@ -219,8 +192,6 @@ export function isTable(v: unknown): v is TomlTable {
  * ```ts
  * import { typeName } from "./text.ts";
  * console.log(typeName(5n), typeName(1.5), typeName({})); // integer float table
- * # export type { alternatives, byteArray, compact, describe, isTable, nearest, quote };
- * # export type { suggestion, tableKey, tomlString, TomlTable, tomlText, typeName };
  * ```
  */
 export function typeName(v: unknown): string {
@@ -241,8 +212,6 @@ export function typeName(v: unknown): string {
  * import { describe } from "./text.ts";
  * console.log(describe("yes"), "/", describe(1.5), "/", describe([1n]));
  * // string "yes" / float 1.5 / array
- * # export type { alternatives, byteArray, compact, describe, isTable, nearest, quote };
- * # export type { suggestion, tableKey, tomlString, TomlTable, tomlText, typeName };
  * ```
  */
 export function describe(v: unknown): string {
@@ -261,8 +230,6 @@ export function describe(v: unknown): string {
  * ```ts
  * import { compact } from "./text.ts";
  * console.log(Object.keys(compact({ a: 1, b: undefined }))); // ["a"]
- * # export type { alternatives, byteArray, compact, describe, isTable, nearest, quote };
- * # export type { suggestion, tableKey, tomlString, TomlTable, tomlText, typeName };
  * ```
  */
 export function compact<T extends object>(obj: T): T {

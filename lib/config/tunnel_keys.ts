@@ -7,7 +7,6 @@
  * ```ts
  * import { TUNNEL_KEYS } from "./tunnel_keys.ts";
  * console.log(TUNNEL_KEYS.hello_timeout.doc, "/", TUNNEL_KEYS.hello_timeout.default);
- * # export type { TUNNEL_KEYS, TunnelValues };
  * ```
  *
  * @module
@@ -42,7 +41,6 @@ const TIMER_MAX = 0x7fffffff;
  * import type { TunnelValues } from "./tunnel_keys.ts";
  * const v: Partial<TunnelValues> = { mode: "static", tid: 1 };
  * console.log(v.mode);
- * # export type { TUNNEL_KEYS, TunnelValues };
  * ```
  */
 export interface TunnelValues {
@@ -137,7 +135,6 @@ const dottedQuad = (n: number): string =>
  * import { TUNNEL_KEYS } from "./tunnel_keys.ts";
  * const ours = Object.entries(TUNNEL_KEYS).filter(([, spec]) => spec.origin === "ours");
  * console.log(ours.map(([key]) => key).join(", "));
- * # export type { TUNNEL_KEYS, TunnelValues };
  * ```
  */
 export const TUNNEL_KEYS: Schema<TunnelValues, TunnelEntry> = {

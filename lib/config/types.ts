@@ -10,9 +10,6 @@
  * const config: Config = parseConfig('[tunnel.t1]\npeer = "192.0.2.2"\n[tunnel.t1.session.s1]\n');
  * console.log(config.tunnels[0].config.mode, config.tunnels[0].sessions[0].config.pseudowire);
  * // dynamic ppp
- * # export type { CallType, Config, DefaultMode, Endpoint, FramingCap, MessageDigest };
- * # export type { NamedSession, NamedTunnel, Pseudowire, SessionConfig, TunnelConfig, TunnelMode };
- * # export type { TunnelRole };
  * ```
  *
  * @module
@@ -35,9 +32,6 @@ export type { Endpoint };
  * import type { TunnelMode } from "../config.ts";
  * const mode: TunnelMode = "quiescent";
  * console.log(mode);
- * # export type { CallType, Config, DefaultMode, Endpoint, FramingCap, MessageDigest };
- * # export type { NamedSession, NamedTunnel, Pseudowire, SessionConfig, TunnelConfig, TunnelMode };
- * # export type { TunnelRole };
  * ```
  */
 export type TunnelMode = "static" | "quiescent" | "dynamic";
@@ -56,9 +50,6 @@ export type TunnelMode = "static" | "quiescent" | "dynamic";
  * import type { DefaultMode } from "../config.ts";
  * const forKl2tpd: DefaultMode = "dynamic";
  * console.log(forKl2tpd);
- * # export type { CallType, Config, DefaultMode, Endpoint, FramingCap, MessageDigest };
- * # export type { NamedSession, NamedTunnel, Pseudowire, SessionConfig, TunnelConfig, TunnelMode };
- * # export type { TunnelRole };
  * ```
  */
 export type DefaultMode = "auto" | TunnelMode;
@@ -74,9 +65,6 @@ export type DefaultMode = "auto" | TunnelMode;
  * import type { Pseudowire } from "../config.ts";
  * const pw: Pseudowire = "eth";
  * console.log(pw);
- * # export type { CallType, Config, DefaultMode, Endpoint, FramingCap, MessageDigest };
- * # export type { NamedSession, NamedTunnel, Pseudowire, SessionConfig, TunnelConfig, TunnelMode };
- * # export type { TunnelRole };
  * ```
  */
 export type Pseudowire = "ppp" | "eth" | "pppac" | "eth_vlan";
@@ -89,9 +77,6 @@ export type Pseudowire = "ppp" | "eth" | "pppac" | "eth_vlan";
  * import type { FramingCap } from "../config.ts";
  * const caps: FramingCap[] = ["sync", "async"];
  * console.log(caps);
- * # export type { CallType, Config, DefaultMode, Endpoint, FramingCap, MessageDigest };
- * # export type { NamedSession, NamedTunnel, Pseudowire, SessionConfig, TunnelConfig, TunnelMode };
- * # export type { TunnelRole };
  * ```
  */
 export type FramingCap = "sync" | "async";
@@ -105,9 +90,6 @@ export type FramingCap = "sync" | "async";
  * import type { TunnelRole } from "../config.ts";
  * const role: TunnelRole = "lac";
  * console.log(role);
- * # export type { CallType, Config, DefaultMode, Endpoint, FramingCap, MessageDigest };
- * # export type { NamedSession, NamedTunnel, Pseudowire, SessionConfig, TunnelConfig, TunnelMode };
- * # export type { TunnelRole };
  * ```
  */
 export type TunnelRole = "lac" | "lns";
@@ -120,9 +102,6 @@ export type TunnelRole = "lac" | "lns";
  * import type { Config } from "../config.ts";
  * const empty: Config = { file: "none.toml", tunnels: [] };
  * console.log(empty.tunnels.length); // 0
- * # export type { CallType, Config, DefaultMode, Endpoint, FramingCap, MessageDigest };
- * # export type { NamedSession, NamedTunnel, Pseudowire, SessionConfig, TunnelConfig, TunnelMode };
- * # export type { TunnelRole };
  * ```
  */
 export interface Config {
@@ -153,9 +132,6 @@ export interface Config {
  *   tid: 1, ptid: 2,
  * };
  * console.log(t.mode);
- * # export type { CallType, Config, DefaultMode, Endpoint, FramingCap, MessageDigest };
- * # export type { NamedSession, NamedTunnel, Pseudowire, SessionConfig, TunnelConfig, TunnelMode };
- * # export type { TunnelRole };
  * ```
  */
 export interface TunnelConfig {
@@ -236,9 +212,6 @@ export interface TunnelConfig {
  *   l2specType: "none", reorderTimeoutMs: 0, lnsMode: false,
  * };
  * console.log(s.pseudowire);
- * # export type { CallType, Config, DefaultMode, Endpoint, FramingCap, MessageDigest };
- * # export type { NamedSession, NamedTunnel, Pseudowire, SessionConfig, TunnelConfig, TunnelMode };
- * # export type { TunnelRole };
  * ```
  */
 export interface SessionConfig {
@@ -294,9 +267,6 @@ export interface SessionConfig {
  * import { parseConfig } from "../config.ts";
  * const { tunnels } = parseConfig('[tunnel.t1]\npeer = "192.0.2.2"\n[tunnel.t1.session.s1]\n');
  * console.log(tunnels[0].name, tunnels[0].sessions[0].name); // t1 s1
- * # export type { CallType, Config, DefaultMode, Endpoint, FramingCap, MessageDigest };
- * # export type { NamedSession, NamedTunnel, Pseudowire, SessionConfig, TunnelConfig, TunnelMode };
- * # export type { TunnelRole };
  * ```
  */
 export interface NamedTunnel {
@@ -320,9 +290,6 @@ export interface NamedTunnel {
  *   config: { pseudowire: "ppp", sendSeqnum: false, recvSeqnum: false, l2specType: "none" },
  * };
  * console.log(s.name); // s1
- * # export type { CallType, Config, DefaultMode, Endpoint, FramingCap, MessageDigest };
- * # export type { NamedSession, NamedTunnel, Pseudowire, SessionConfig, TunnelConfig, TunnelMode };
- * # export type { TunnelRole };
  * ```
  */
 export interface NamedSession {
@@ -341,9 +308,6 @@ export interface NamedSession {
  * import type { MessageDigest } from "../config.ts";
  * const d: MessageDigest = "sha1";
  * console.log(d);
- * # export type { CallType, Config, DefaultMode, Endpoint, FramingCap, MessageDigest };
- * # export type { NamedSession, NamedTunnel, Pseudowire, SessionConfig, TunnelConfig, TunnelMode };
- * # export type { TunnelRole };
  * ```
  */
 export type MessageDigest = "none" | "md5" | "sha1";
@@ -356,9 +320,6 @@ export type MessageDigest = "none" | "md5" | "sha1";
  * import type { CallType } from "../config.ts";
  * const c: CallType = "outgoing";
  * console.log(c);
- * # export type { CallType, Config, DefaultMode, Endpoint, FramingCap, MessageDigest };
- * # export type { NamedSession, NamedTunnel, Pseudowire, SessionConfig, TunnelConfig, TunnelMode };
- * # export type { TunnelRole };
  * ```
  */
 export type CallType = "incoming" | "outgoing";

@@ -8,8 +8,6 @@
  * const ms = integer(0, 0x7fffffff, "milliseconds");
  * console.log(ms.read(1500n, { defaultPort: 1701 }), ms.read(1.5, { defaultPort: 1701 }));
  * // { value: 1500 } { error: "expected an integer (milliseconds), got float 1.5" }
- * # export type { bytes, endpoint, flag, id, integer, interfaceName, manyOf, oneOf, ReadContext };
- * # export type { ReadResult, text, ValueType };
  * ```
  *
  * @module
@@ -27,8 +25,6 @@ import { alternatives, describe, quote, suggestion } from "./text.ts";
  * import type { ReadContext } from "./values.ts";
  * const ctx: ReadContext = { version: 2, defaultPort: 1701 };
  * console.log(ctx.version); // 2
- * # export type { bytes, endpoint, flag, id, integer, interfaceName, manyOf, oneOf, ReadContext };
- * # export type { ReadResult, text, ValueType };
  * ```
  */
 export interface ReadContext {
@@ -48,8 +44,6 @@ export interface ReadContext {
  * import type { ReadResult } from "./values.ts";
  * const r: ReadResult<number> = { error: "expected an integer, got string \"x\"" };
  * console.log("error" in r); // true
- * # export type { bytes, endpoint, flag, id, integer, interfaceName, manyOf, oneOf, ReadContext };
- * # export type { ReadResult, text, ValueType };
  * ```
  */
 export type ReadResult<T> = { value: T } | { error: string };
@@ -65,8 +59,6 @@ export type ReadResult<T> = { value: T } | { error: string };
  *     typeof v === "bigint" && v % 2n === 0n ? { value: Number(v) } : { error: "expected even" },
  * };
  * console.log(even.read(4n, { defaultPort: 0 })); // { value: 4 }
- * # export type { bytes, endpoint, flag, id, integer, interfaceName, manyOf, oneOf, ReadContext };
- * # export type { ReadResult, text, ValueType };
  * ```
  */
 export interface ValueType<T> {
@@ -82,8 +74,6 @@ export interface ValueType<T> {
  * import { text } from "./values.ts";
  * console.log(text().read(5n, { defaultPort: 0 }));
  * // { error: "expected a string, got integer 5" }
- * # export type { bytes, endpoint, flag, id, integer, interfaceName, manyOf, oneOf, ReadContext };
- * # export type { ReadResult, text, ValueType };
  * ```
  */
 export function text(): ValueType<string> {
@@ -100,8 +90,6 @@ export function text(): ValueType<string> {
  * ```ts
  * import { flag } from "./values.ts";
  * console.log(flag().read("yes", { defaultPort: 0 })); // { error: 'expected true or false, ...' }
- * # export type { bytes, endpoint, flag, id, integer, interfaceName, manyOf, oneOf, ReadContext };
- * # export type { ReadResult, text, ValueType };
  * ```
  */
 export function flag(): ValueType<boolean> {
@@ -121,8 +109,6 @@ export function flag(): ValueType<boolean> {
  * import { integer } from "./values.ts";
  * console.log(integer(0, 65535, "messages").read(70000n, { defaultPort: 0 }));
  * // { error: "expected an integer in 0..65535 (messages), got 70000" }
- * # export type { bytes, endpoint, flag, id, integer, interfaceName, manyOf, oneOf, ReadContext };
- * # export type { ReadResult, text, ValueType };
  * ```
  */
 export function integer(min: number, max: number, unit?: string): ValueType<number> {
@@ -146,8 +132,6 @@ function readInteger(v: unknown, min: number, max: number, what: string): ReadRe
  * import { id } from "./values.ts";
  * console.log(id("tunnel").read(65536n, { version: 2, defaultPort: 1701 }));
  * // { error: "expected an integer in 1..65535 (L2TPv2 tunnel ID), got 65536" }
- * # export type { bytes, endpoint, flag, id, integer, interfaceName, manyOf, oneOf, ReadContext };
- * # export type { ReadResult, text, ValueType };
  * ```
  */
 export function id(what: "tunnel" | "session"): ValueType<number> {
@@ -170,8 +154,6 @@ export function id(what: "tunnel" | "session"): ValueType<number> {
  * import { oneOf } from "./values.ts";
  * console.log(oneOf(["udp", "ip"] as const).read("upd", { defaultPort: 0 }));
  * // { error: 'expected "udp" or "ip", got string "upd"; did you mean "udp"?' }
- * # export type { bytes, endpoint, flag, id, integer, interfaceName, manyOf, oneOf, ReadContext };
- * # export type { ReadResult, text, ValueType };
  * ```
  */
 export function oneOf<T extends string>(values: readonly T[]): ValueType<T> {
@@ -194,8 +176,6 @@ export function oneOf<T extends string>(values: readonly T[]): ValueType<T> {
  * import { manyOf } from "./values.ts";
  * console.log(manyOf(["sync", "async"] as const).read(["sync", "sync"], { defaultPort: 0 }));
  * // { value: ["sync"] }
- * # export type { bytes, endpoint, flag, id, integer, interfaceName, manyOf, oneOf, ReadContext };
- * # export type { ReadResult, text, ValueType };
  * ```
  */
 export function manyOf<T extends string>(values: readonly T[]): ValueType<T[]> {
@@ -223,8 +203,6 @@ export function manyOf<T extends string>(values: readonly T[]): ValueType<T[]> {
  * import { bytes } from "./values.ts";
  * console.log(bytes([0, 4, 8]).read([1n, 2n, 3n], { defaultPort: 0 }));
  * // { error: "expected 4 or 8 bytes, got 3" }
- * # export type { bytes, endpoint, flag, id, integer, interfaceName, manyOf, oneOf, ReadContext };
- * # export type { ReadResult, text, ValueType };
  * ```
  */
 export function bytes(lengths: readonly number[]): ValueType<Uint8Array> {
@@ -256,8 +234,6 @@ export function bytes(lengths: readonly number[]): ValueType<Uint8Array> {
  * import { endpoint } from "./values.ts";
  * console.log(endpoint().read("[2001:db8::1]", { defaultPort: 1701 }));
  * // { value: { endpoint: { address: "2001:db8::1", port: 1701 }, kind: "ipv6", text: ... } }
- * # export type { bytes, endpoint, flag, id, integer, interfaceName, manyOf, oneOf, ReadContext };
- * # export type { ReadResult, text, ValueType };
  * ```
  */
 export function endpoint(): ValueType<ParsedEndpoint> {
@@ -277,8 +253,6 @@ export function endpoint(): ValueType<ParsedEndpoint> {
  * ```ts
  * import { interfaceName } from "./values.ts";
  * console.log(interfaceName().read("l2tpeth0", { defaultPort: 0 })); // { value: "l2tpeth0" }
- * # export type { bytes, endpoint, flag, id, integer, interfaceName, manyOf, oneOf, ReadContext };
- * # export type { ReadResult, text, ValueType };
  * ```
  */
 export function interfaceName(): ValueType<string> {

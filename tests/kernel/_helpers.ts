@@ -1,14 +1,123 @@
 /**
- * Shared pieces of the kernel tests (run inside the VM, as root, with the l2tp modules loaded).
+ * Shared pieces of the kernel tests: they need root and a kernel with L2TP (the `l2tp` generic
+ * netlink family). `deno task test:kernel` runs them in the VM, which has both; on a host that
+ * has both, `sudo deno test -A` from the repository root runs them natively with the unit tests
+ * (`-A`, not a list of flags: some unit tests read `/proc/self/fd`, which Deno allows only with
+ * `--allow-all`). Elsewhere {@linkcode kernelTest} registers them as ignored, with the reason in
+ * the test name.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
+import { LibnlConnection } from "../../dataplane/netlink/libnl_connection.ts";
 import type { Topology } from "../vm/topology.ts";
+import { missingPermissions, type Permission, requirePermissions } from "./_permissions.ts";
 
-/** True inside the test VM (`L2TPVM=1`); kernel tests are ignored elsewhere. */
-export const inVm: boolean = Deno.env.get("L2TPVM") === "1";
+/**
+ * What every kernel test needs from Deno: it runs commands (ip, pppd, deno), writes temporary
+ * configuration files, reads /proc and /sys and the environment, and calls libc and libnl.
+ */
+export const KERNEL_TEST_PERMISSIONS: readonly Permission[] = [
+  "read",
+  "write",
+  "run",
+  "env",
+  "ffi",
+];
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function readOrEmpty(path: string): string {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch {
+    return "";
+  }
+}
+
+/** Whether this process runs with effective uid 0 (from /proc: no --allow-sys needed). */
+function isRoot(): boolean {
+  return /^Uid:\s+\d+\s+0\s/m.test(readOrEmpty("/proc/self/status"));
+}
+
+/**
+ * Why the kernel's l2tp generic netlink family is not there, or undefined when it is: the module
+ * is loaded (or built in), or, as root, asking generic netlink for the family (which makes the
+ * kernel load an installed module) succeeds.
+ */
+async function l2tpMissing(root: boolean): Promise<string | undefined> {
+  if (exists("/sys/module/l2tp_netlink")) return undefined;
+  const release = readOrEmpty("/proc/sys/kernel/osrelease").trim();
+  const modules = `/lib/modules/${release}`;
+  if (/(^|\/)l2tp_netlink\.ko/m.test(readOrEmpty(`${modules}/modules.builtin`))) return undefined;
+  const installed = /(^|\/)l2tp_netlink\.ko/m.test(readOrEmpty(`${modules}/modules.dep`));
+  if (!installed) return `no L2TP in kernel ${release} (no l2tp_netlink module)`;
+  if (!root) return `l2tp_netlink is not loaded in kernel ${release}`;
+  try {
+    using conn = LibnlConnection.open({ receiveTimeoutMs: 2000 });
+    await conn.resolveFamily("l2tp");
+    return undefined;
+  } catch (e) {
+    return `no l2tp generic netlink family in kernel ${release} ` +
+      `(${e instanceof Error ? e.message : String(e)})`;
+  }
+}
+
+async function kernelSkipReason(): Promise<string | undefined> {
+  // Without these the tests cannot even look; they then fail, naming the flags.
+  if (missingPermissions(KERNEL_TEST_PERMISSIONS).length > 0) return undefined;
+  const root = isRoot();
+  const missing = await l2tpMissing(root);
+  if (missing !== undefined) return root ? missing : `needs root; ${missing}`;
+  if (!root) return "needs root";
+  return undefined;
+}
+
+/**
+ * Why the kernel tests are ignored here, or undefined when they run: they need root and the
+ * kernel's l2tp generic netlink family. Undefined as well when a permission in
+ * {@linkcode KERNEL_TEST_PERMISSIONS} is missing: the tests then run and fail, naming the flags.
+ */
+export const kernelUnavailable: string | undefined = await kernelSkipReason();
+
+/** A kernel test: `Deno.test`'s name and function, plus a further reason to skip it. */
+export interface KernelTestDefinition {
+  /** The test name. */
+  name: string;
+  /** The test. */
+  fn: (t: Deno.TestContext) => void | Promise<void>;
+  /** Why it cannot run here even with root and L2TP (e.g. "xl2tpd is not installed"). */
+  skip?: string;
+}
+
+/**
+ * Register a kernel test: ignored, with the reason appended to its name, when
+ * {@linkcode kernelUnavailable} (or `skip`) says it cannot run here; otherwise it first checks
+ * {@linkcode KERNEL_TEST_PERMISSIONS} and fails with "Cannot run: this test needs --allow-..."
+ * when one is missing.
+ *
+ * @param def Name, function and further skip reason.
+ */
+export function kernelTest(def: KernelTestDefinition): void {
+  const permitted = missingPermissions(KERNEL_TEST_PERMISSIONS).length === 0;
+  const reason = permitted ? kernelUnavailable ?? def.skip : undefined;
+  Deno.test({
+    name: reason === undefined ? def.name : `${def.name} (ignored: ${reason})`,
+    ignore: reason !== undefined,
+    fn: async (t) => {
+      requirePermissions(KERNEL_TEST_PERMISSIONS);
+      await def.fn(t);
+    },
+  });
+}
 
 /** The project root (where main.ts lives). */
 export const ROOT: string = new URL("../../", import.meta.url).pathname;

@@ -12,7 +12,7 @@ import { getInterfaceMtu } from "../../dataplane/netdev.ts";
 import type { Encap, L2tpVersion, PseudowireType, SessionSpec } from "../../dataplane/dataplane.ts";
 import { openTunnelSocket, type TunnelSocket } from "../../dataplane/socket.ts";
 import { NetlinkError } from "../../dataplane/netlink/errors.ts";
-import { hex, inVm, ipSessions, ipTunnels, sh } from "./_helpers.ts";
+import { hex, ipSessions, ipTunnels, kernelTest, sh } from "./_helpers.ts";
 
 interface Case {
   version: L2tpVersion;
@@ -39,9 +39,8 @@ let nextId = 100;
 for (const c of cases) {
   const label = `v${c.version} ${c.encap} IPv${c.family} ${c.managed ? "managed" : "unmanaged"} ` +
     c.pseudowire;
-  Deno.test({
+  kernelTest({
     name: `kernel data plane: ${label}: create, read back, modify, delete`,
-    ignore: !inVm,
     fn: async () => {
       const tid = nextId++;
       const ptid = tid + 1000;
@@ -172,9 +171,8 @@ for (const c of cases) {
   });
 }
 
-Deno.test({
+kernelTest({
   name: "kernel data plane: errors carry errno and the kernel's extended ack",
-  ignore: !inVm,
   fn: async () => {
     using dp = await KernelDataPlane.open();
     const tid = 900;
@@ -219,9 +217,8 @@ Deno.test({
   },
 });
 
-Deno.test({
+kernelTest({
   name: "kernel data plane: closing a managed tunnel's socket removes the tunnel",
-  ignore: !inVm,
   fn: async () => {
     using dp = await KernelDataPlane.open();
     const local = { address: "127.0.0.1", port: 29100 };

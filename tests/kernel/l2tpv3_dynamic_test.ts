@@ -13,9 +13,9 @@ import { Topology } from "../vm/topology.ts";
 import {
   type DaemonProcess,
   hex,
-  inVm,
   ipSessions,
   ipTunnels,
+  kernelTest,
   PPPD_CLIENT,
   PPPD_SERVER,
   sh,
@@ -72,10 +72,9 @@ async function tshark(args: string[]): Promise<string> {
 
 const variants: ["ip" | "udp", 4 | 6][] = [["ip", 4], ["udp", 6]];
 for (const [encap, family] of variants) {
-  Deno.test({
+  kernelTest({
     name: `L2TPv3 ${encap}/IPv${family}: dynamic eth + ppp pseudowires, cookies, ping, tshark, ` +
       `dead peer`,
-    ignore: !inVm,
     fn: async () => {
       await using topo = await Topology.create({ hosts: 2 });
       const [h1, h2] = topo.hosts;

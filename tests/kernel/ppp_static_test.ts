@@ -9,7 +9,7 @@
 
 import assert from "node:assert/strict";
 import { Topology, type TopologyHost } from "../vm/topology.ts";
-import { inVm, ipSessions, ipTunnels, ROOT, waitFor } from "./_helpers.ts";
+import { ipSessions, ipTunnels, kernelTest, ROOT, waitFor } from "./_helpers.ts";
 
 interface Scenario {
   name: string;
@@ -158,9 +158,8 @@ const scenarios: Scenario[] = [
 ];
 
 for (const s of scenarios) {
-  Deno.test({
+  kernelTest({
     name: `static ppp pseudowire with pppd: ${s.name}`,
-    ignore: !inVm,
     fn: async () => {
       const t0 = performance.now();
       const ms = (): number => Math.round(performance.now() - t0);

@@ -9,7 +9,7 @@
 
 import assert from "node:assert/strict";
 import { Topology } from "../vm/topology.ts";
-import { inVm, ipSessions, ipTunnels, startDaemon, waitFor } from "./_helpers.ts";
+import { ipSessions, ipTunnels, kernelTest, startDaemon, waitFor } from "./_helpers.ts";
 
 const HELLO_MS = 1000;
 const RETRY_MS = 500;
@@ -19,9 +19,8 @@ const DEAD_AFTER_MS = HELLO_MS + RETRY_MS * (2 ** (MAX_RETRIES + 1) - 1);
 
 const variants: ["udp" | "ip", 4 | 6][] = [["udp", 4], ["ip", 6]];
 for (const [encap, family] of variants) {
-  Deno.test({
+  kernelTest({
     name: `quiescent ${encap}/IPv${family}: keep-alives hold the tunnel; a dead peer is torn down`,
-    ignore: !inVm,
     fn: async () => {
       await using topo = await Topology.create({ hosts: 2 });
       const dir = await Deno.makeTempDir({ prefix: "l2tp-quiescent-" });

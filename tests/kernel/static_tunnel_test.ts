@@ -10,9 +10,9 @@
 import assert from "node:assert/strict";
 import { Topology } from "../vm/topology.ts";
 import {
-  inVm,
   ipSessions,
   ipTunnels,
+  kernelTest,
   PPPD_CLIENT,
   PPPD_SERVER,
   sessionStats,
@@ -91,9 +91,8 @@ const scenarios: Scenario[] = [
 ];
 
 for (const s of scenarios) {
-  Deno.test({
+  kernelTest({
     name: `static eth pseudowire between two hosts: ${s.name}`,
-    ignore: !inVm,
     fn: async () => {
       await using topo = await Topology.create({ hosts: 2 });
       const dir = await Deno.makeTempDir({ prefix: "l2tp-static-" });
@@ -158,9 +157,8 @@ for (const s of scenarios) {
   });
 }
 
-Deno.test({
+kernelTest({
   name: "static daemon: a bad session rolls back the whole config and exits 1",
-  ignore: !inVm,
   fn: async () => {
     await using topo = await Topology.create({ hosts: 2 });
     const dir = await Deno.makeTempDir({ prefix: "l2tp-rollback-" });
@@ -204,9 +202,8 @@ psid = 2
   },
 });
 
-Deno.test({
+kernelTest({
   name: "static L2TPv2 PPP session through the daemon: pppd on both ends, ping, clean stop",
-  ignore: !inVm,
   fn: async () => {
     await using topo = await Topology.create({ hosts: 2 });
     const dir = await Deno.makeTempDir({ prefix: "l2tp-static-ppp-" });

@@ -591,7 +591,7 @@ Deno.test({
             (await dp.listTunnels()).length === 2 && (await dp.listSessions()).length === 2,
         );
         assert.equal(establishedCalls(xl.output()).length, 2);
-        assert.match(log.text(), /\(xlac-one\)/);
+        assert.match(log.text(), /tunnel-up .*peerHostName=xlac-one/);
         assert.match(log.text(), /\(xlac-two\)/);
         await xl.control("d one");
         await until("the first tunnel to go", async () => (await dp.listTunnels()).length === 1);

@@ -32,7 +32,7 @@ export interface VmRunOptions {
   /**
    * Extra environment, over the defaults: PATH (system dirs plus the directory of the running
    * `deno`), HOME=/root, USER, LOGNAME, LANG=C.UTF-8, DENO_DIR (the host's Deno cache),
-   * DENO_NO_UPDATE_CHECK=1 and L2TPVM=1. The caller's own environment is not passed.
+   * DENO_NO_UPDATE_CHECK=1. The caller's own environment is not passed.
    */
   env?: Readonly<Record<string, string>>;
   /** Kill the VM after this long, boot included (default 600000 = 10 min). */
@@ -117,7 +117,6 @@ function defaultEnv(): Record<string, string> {
     LANG: "C.UTF-8",
     DENO_DIR: hostDenoDir(),
     DENO_NO_UPDATE_CHECK: "1",
-    L2TPVM: "1",
   };
 }
 
