@@ -107,6 +107,9 @@ try {
   // static3 and its session; the LAC's tunnel and the LNS's; two sessions on each side.
   await until("up events", () => count("tunnel-up") === 3 && count("session-up") === 5);
   console.log(JSON.stringify(ctx.status()));
+  const kernelTunnels = await dataplane.listTunnels();
+  const kernelSessions = await dataplane.listSessions();
+  console.log(`data plane: ${kernelTunnels.length} tunnels, ${kernelSessions.length} sessions`);
 
   const lac = ctx.tunnel("lac");
   const call1 = lac?.sessions.find((s) => s.name === "call1");

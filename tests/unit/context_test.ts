@@ -271,6 +271,7 @@ Deno.test("the example program runs: up events, status, one session closed, all 
   const lines = text.trim().split("\n");
   const status = JSON.parse(lines.find((l) => l.startsWith("{")) ?? "{}");
   assert.deepEqual(status.tunnels.map((t: { name: string }) => t.name), ["static3", "lns", "lac"]);
+  assert.ok(lines.includes("data plane: 3 tunnels, 5 sessions"));
   assert.ok(lines.includes("after closing call1: call2:up"));
   assert.ok(lines.includes("closed: 3 tunnel-down, 5 session-down"));
 });
