@@ -19,19 +19,12 @@ import type {
   ControlConnection,
   ControlConnectionOptions,
 } from "../control/connection.ts";
-import type { ControlTransportStats } from "../control/transport.ts";
-import { CdnResult } from "../control/constants.ts";
+import { CdnResult, StopCcnResult } from "../control/constants.ts";
+import type { ResultCodeValue } from "../control/avp.ts";
 import type { Endpoint } from "../control/types.ts";
-import { type Runtime, uptimeSeconds } from "./runtime.ts";
+import { controlCounters, type Runtime, uptimeSeconds } from "./runtime.ts";
 import { refusePppac } from "./static_tunnel.ts";
-import type {
-  ConnectionStatus,
-  ControlCounters,
-  Session,
-  SessionStatus,
-  Tunnel,
-  TunnelStatus,
-} from "./tunnel.ts";
+import type { ConnectionStatus, Session, SessionStatus, Tunnel, TunnelStatus } from "./tunnel.ts";
 
 /** A control connection of ours. */
 export type Conn = ControlConnection<SessionEntry>;
@@ -100,10 +93,50 @@ export abstract class DynamicTunnel implements Tunnel {
 
   abstract status(): TunnelStatus;
 
-  abstract close(): Promise<void>;
+  /** Stop starting connections (cancel a redial, stop accepting); `close` calls it first. */
+  protected abstract stopStarting(): void;
 
-  /** Take the tunnel down at context close: StopCCN "shutting down", wait briefly, end. */
-  abstract shutdown(): Promise<void>;
+  /** The tunnel is over: leave the context (and for a responder, maybe close the socket). */
+  protected abstract ended(): void;
+
+  /** StopCCN (result 1, general request) to every peer, then everything of the tunnel goes. */
+  close(): Promise<void> {
+    return this.end({ resultCode: StopCcnResult.GeneralRequest });
+  }
+
+  /** At context close: StopCCN (result 6, shutting down), then everything of the tunnel goes. */
+  shutdown(): Promise<void> {
+    return this.end({ resultCode: StopCcnResult.ShuttingDown });
+  }
+
+  /**
+   * End the tunnel once (idempotent): StopCCN on every connection, a short wait for their
+   * acknowledgements (the transport retransmits meanwhile), then abort what is left.
+   *
+   * @param result The StopCCN's Result Code.
+   * @returns Resolves when everything of the tunnel is gone.
+   */
+  protected end(result: ResultCodeValue): Promise<void> {
+    this.closing ??= (async () => {
+      this.stopStarting();
+      const conns = this.connections();
+      await Promise.all(conns.map((c) =>
+        c.close(result).catch((error) => {
+          this.log.warn("Cannot close tunnel {id}: {error}", {
+            id: c.localTunnelId,
+            error: String(error),
+          });
+        })
+      ));
+      await waitAtMost(Promise.all(conns.map((c) => c.done)), this.rt.stopGraceMs);
+      for (const c of conns) c.abort("closed");
+      await Promise.all(conns.map((c) => c.done));
+      for (const call of [...this.calls.values()]) await call.live.down();
+      this.calls.clear();
+      this.ended();
+    })();
+    return this.closing;
+  }
 
   newSession(name: string, config: SessionConfig): Promise<Session> {
     if (this.closed) {
@@ -442,26 +475,6 @@ function callStatus(call: Call): Omit<SessionStatus, "name" | "pseudowire"> {
     interface: call.live.info.ifname,
     upSince: new Date(call.since).toISOString(),
     uptimeSeconds: uptimeSeconds(call.since),
-  };
-}
-
-/**
- * A transport's counters, as the status reports them.
- *
- * @param s The transport's statistics.
- * @returns The counters.
- */
-export function controlCounters(s: Readonly<ControlTransportStats>): ControlCounters {
-  return {
-    sent: s.sent,
-    retransmits: s.retransmits,
-    received: s.received,
-    acksSent: s.acksSent,
-    acksReceived: s.acksReceived,
-    duplicates: s.duplicates,
-    outOfOrder: s.outOfOrder,
-    outOfWindow: s.outOfWindow,
-    errors: s.errors,
   };
 }
 

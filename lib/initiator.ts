@@ -10,14 +10,12 @@
 import type { SessionEntry, TunnelConfig } from "./config.ts";
 import type { ReactorSocket } from "../dataplane/reactor.ts";
 import { ControlConnection } from "../control/connection.ts";
-import { StopCcnResult } from "../control/constants.ts";
 import { ipFamily } from "../control/endpoint.ts";
 import type { Endpoint } from "../control/types.ts";
-import type { ResultCodeValue } from "../control/avp.ts";
 import { clearStaleTunnel } from "./reconcile.ts";
 import type { Runtime } from "./runtime.ts";
 import type { TunnelStatus } from "./tunnel.ts";
-import { type Conn, DynamicTunnel, waitAtMost } from "./dynamic.ts";
+import { type Conn, DynamicTunnel } from "./dynamic.ts";
 
 /**
  * A dynamic tunnel that dials its peer. Made by `Context.newDynamicTunnel` for `role = "lac"`.
@@ -199,39 +197,13 @@ export class InitiatorTunnel extends DynamicTunnel {
     };
   }
 
-  /** StopCCN (result 1, general request), then everything of the tunnel goes. */
-  close(): Promise<void> {
-    return this.#end({ resultCode: StopCcnResult.GeneralRequest });
+  /** Cancel a pending redial. */
+  protected stopStarting(): void {
+    if (this.#redial !== undefined) clearTimeout(this.#redial);
   }
 
-  /** StopCCN (result 6, shutting down), then everything of the tunnel goes. */
-  shutdown(): Promise<void> {
-    return this.#end({ resultCode: StopCcnResult.ShuttingDown });
-  }
-
-  #end(result: ResultCodeValue): Promise<void> {
-    if (this.closing) return this.closing;
-    this.closing = (async () => {
-      if (this.#redial !== undefined) clearTimeout(this.#redial);
-      const conn = this.#conn;
-      if (conn) {
-        try {
-          await conn.close(result);
-        } catch (error) {
-          this.log.warn("Cannot close tunnel {id}: {error}", {
-            id: conn.localTunnelId,
-            error: String(error),
-          });
-        }
-        // The transport keeps retransmitting the StopCCN while it waits for its acknowledgement.
-        await waitAtMost(conn.done, this.rt.stopGraceMs);
-        conn.abort("closed");
-        await conn.done;
-      }
-      for (const call of [...this.calls.values()]) await call.live.down();
-      this.calls.clear();
-      this.#onEnd(this);
-    })();
-    return this.closing;
+  /** Leave the context. */
+  protected ended(): void {
+    this.#onEnd(this);
   }
 }

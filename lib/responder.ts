@@ -13,13 +13,11 @@
 import type { SessionEntry, TunnelConfig } from "./config.ts";
 import type { ReactorSocket } from "../dataplane/reactor.ts";
 import { Listener, type ListenerTunnel } from "../control/listener.ts";
-import { StopCcnResult } from "../control/constants.ts";
 import { formatEndpoint } from "../control/endpoint.ts";
-import type { ResultCodeValue } from "../control/avp.ts";
 import type { Endpoint } from "../control/types.ts";
 import type { Runtime } from "./runtime.ts";
 import type { TunnelStatus } from "./tunnel.ts";
-import { type Conn, DynamicTunnel, waitAtMost } from "./dynamic.ts";
+import { type Conn, DynamicTunnel } from "./dynamic.ts";
 
 /** The listening sockets of a context, by `encap local`. */
 export type ListenerGroups = Map<string, ListenerGroup>;
@@ -244,37 +242,14 @@ export class ResponderTunnel extends DynamicTunnel {
     };
   }
 
-  /** Stop accepting; StopCCN (result 1) to every accepted peer; everything of the tunnel goes. */
-  close(): Promise<void> {
-    return this.#end({ resultCode: StopCcnResult.GeneralRequest });
+  /** Stop accepting this tunnel's peers. */
+  protected stopStarting(): void {
+    this.#group.remove(this.#entry);
   }
 
-  /** Stop accepting; StopCCN (result 6) to every accepted peer; everything of the tunnel goes. */
-  shutdown(): Promise<void> {
-    return this.#end({ resultCode: StopCcnResult.ShuttingDown });
-  }
-
-  #end(result: ResultCodeValue): Promise<void> {
-    if (this.closing) return this.closing;
-    this.closing = (async () => {
-      this.#group.remove(this.#entry);
-      const conns = this.connections();
-      await Promise.all(conns.map((c) =>
-        c.close(result).catch((error) => {
-          this.log.warn("Cannot close tunnel {id}: {error}", {
-            id: c.localTunnelId,
-            error: String(error),
-          });
-        })
-      ));
-      await waitAtMost(Promise.all(conns.map((c) => c.done)), this.rt.stopGraceMs);
-      for (const c of conns) c.abort("closed");
-      await Promise.all(conns.map((c) => c.done));
-      for (const call of [...this.calls.values()]) await call.live.down();
-      this.calls.clear();
-      this.#group.closeIfUnused();
-      this.#onEnd(this);
-    })();
-    return this.closing;
+  /** Close the listening socket if no tunnel uses it any more, and leave the context. */
+  protected ended(): void {
+    this.#group.closeIfUnused();
+    this.#onEnd(this);
   }
 }

@@ -12,7 +12,9 @@ import type { Clock } from "../control/clock.ts";
 import type { IdAllocator } from "../control/ids.ts";
 import type { QuiescentSocket } from "../control/quiescent.ts";
 import type { Endpoint } from "../control/types.ts";
+import type { ControlTransportStats } from "../control/transport.ts";
 import type { L2tpEvent } from "./events.ts";
+import type { ControlCounters } from "./tunnel.ts";
 import type { Log } from "./log.ts";
 
 /**
@@ -118,4 +120,33 @@ export interface Runtime {
  */
 export function uptimeSeconds(since: number): number {
   return Math.max(0, Math.floor((Date.now() - since) / 1000));
+}
+
+/**
+ * A transport's counters, as the status reports them.
+ *
+ * @param s The transport's statistics.
+ * @returns The counters.
+ *
+ * @example Usage
+ * ```ts
+ * import { controlCounters } from "./runtime.ts";
+ * const c = controlCounters({ sent: 1, messagesSent: 1, retransmits: 0, acksSent: 0,
+ *   received: 1, delivered: 1, acksReceived: 1, duplicates: 0, outOfOrder: 0, outOfWindow: 0,
+ *   errors: 0 });
+ * console.log(c.sent); // 1
+ * ```
+ */
+export function controlCounters(s: Readonly<ControlTransportStats>): ControlCounters {
+  return {
+    sent: s.sent,
+    retransmits: s.retransmits,
+    received: s.received,
+    acksSent: s.acksSent,
+    acksReceived: s.acksReceived,
+    duplicates: s.duplicates,
+    outOfOrder: s.outOfOrder,
+    outOfWindow: s.outOfWindow,
+    errors: s.errors,
+  };
 }

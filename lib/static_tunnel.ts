@@ -19,7 +19,7 @@ import type { TransportEnd } from "../control/transport.ts";
 import { kernelSessionSpec, type LiveSession, sessionUp } from "./sessions.ts";
 import { reconcileSession, reconcileTunnel } from "./reconcile.ts";
 import type { ControlChannel, Runtime, TunnelSocketHandle } from "./runtime.ts";
-import { uptimeSeconds } from "./runtime.ts";
+import { controlCounters, uptimeSeconds } from "./runtime.ts";
 import type { Session, SessionStatus, Tunnel, TunnelStatus } from "./tunnel.ts";
 import type { Log } from "./log.ts";
 
@@ -343,7 +343,7 @@ export class StaticTunnel implements Tunnel {
       peer: this.#peer,
       upSince: new Date(this.#since).toISOString(),
       uptimeSeconds: uptimeSeconds(this.#since),
-      counters: this.#quiescent ? { ...countersOf(this.#quiescent) } : undefined,
+      counters: this.#quiescent ? controlCounters(this.#quiescent.transport.stats) : undefined,
       sessions: this.#sessions.map((s) => s.status()),
     };
   }
@@ -386,21 +386,6 @@ export class StaticTunnel implements Tunnel {
     })();
     return this.#closing;
   }
-}
-
-function countersOf(q: QuiescentTunnel): NonNullable<TunnelStatus["counters"]> {
-  const s = q.transport.stats;
-  return {
-    sent: s.sent,
-    retransmits: s.retransmits,
-    received: s.received,
-    acksSent: s.acksSent,
-    acksReceived: s.acksReceived,
-    duplicates: s.duplicates,
-    outOfOrder: s.outOfOrder,
-    outOfWindow: s.outOfWindow,
-    errors: s.errors,
-  };
 }
 
 /**
