@@ -47,7 +47,14 @@ import { StaticTunnel } from "./static_tunnel.ts";
 import { InitiatorTunnel } from "./initiator.ts";
 import { type ListenerGroups, ResponderTunnel } from "./responder.ts";
 import type { DynamicTunnel } from "./dynamic.ts";
-import type { ContextStatus, Tunnel } from "./tunnel.ts";
+import type {
+  ConnectionStatus,
+  ContextStatus,
+  KernelCounters,
+  Tunnel,
+  TunnelStatus,
+} from "./tunnel.ts";
+import type { Stats } from "../dataplane/dataplane.ts";
 
 /**
  * What a {@linkcode Context} needs: a data plane, and optionally a logger. The other options
@@ -311,6 +318,36 @@ export class Context implements AsyncDisposable {
   }
 
   /**
+   * {@linkcode Context.status} with the data plane's counters of every kernel tunnel and session
+   * (`kernel` fields), read now.
+   *
+   * @returns The snapshot.
+   */
+  async readStatus(): Promise<ContextStatus> {
+    const status = this.status();
+    const [tunnels, sessions] = await Promise.all([
+      this.#rt.dp.listTunnels(),
+      this.#rt.dp.listSessions(),
+    ]);
+    const byTunnel = new Map(tunnels.map((t) => [t.tunnelId, kernelCounters(t.stats)]));
+    const bySession = new Map(
+      sessions.map((s) => [`${s.tunnelId}/${s.sessionId}`, kernelCounters(s.stats)]),
+    );
+    const fill = (c: ConnectionStatus | TunnelStatus): void => {
+      if (c.localTunnelId !== undefined) c.kernel = byTunnel.get(c.localTunnelId);
+      for (const s of c.sessions) {
+        if (s.localSessionId === undefined || c.localTunnelId === undefined) continue;
+        s.kernel = bySession.get(`${c.localTunnelId}/${s.localSessionId}`);
+      }
+    };
+    for (const t of status.tunnels) {
+      fill(t);
+      for (const p of t.peers ?? []) fill(p);
+    }
+    return status;
+  }
+
+  /**
    * Remove everything the context made: dynamic tunnels send StopCCN (result 6, shutting down)
    * and wait briefly for its acknowledgement; sessions, kernel tunnels and sockets go; the event
    * streams end after the last down event. The data plane stays open (it is the caller's).
@@ -347,4 +384,17 @@ export class Context implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+/** The kernel's u64 counters as numbers (exact below 2^53, far beyond any real counter). */
+function kernelCounters(s: Stats): KernelCounters {
+  return {
+    rxPackets: Number(s.rxPackets),
+    rxBytes: Number(s.rxBytes),
+    rxErrors: Number(s.rxErrors),
+    rxDiscards: Number(s.rxSeqDiscards + s.rxCookieDiscards + s.rxInvalid),
+    txPackets: Number(s.txPackets),
+    txBytes: Number(s.txBytes),
+    txErrors: Number(s.txErrors),
+  };
 }

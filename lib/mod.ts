@@ -43,6 +43,7 @@ export type {
   ConnectionStatus,
   ContextStatus,
   ControlCounters,
+  KernelCounters,
   Session,
   SessionStatus,
   Tunnel,
@@ -79,7 +80,8 @@ export {
   type TunnelMode,
   type TunnelRole,
 } from "./config.ts";
-export { Daemon, type DaemonOptions, runDaemon } from "./daemon.ts";
+export { Daemon, type DaemonOptions, type ReloadResult, runDaemon } from "./daemon.ts";
+export { type ConfigDiff, diffConfigs, type SessionDiff } from "./reload.ts";
 export { eventFields, logEvents } from "./event_log.ts";
 export {
   getLog,

@@ -50,6 +50,36 @@ export interface ControlCounters {
 }
 
 /**
+ * Data-plane counters of a kernel tunnel or session (the kernel's L2TP_ATTR_STATS), as numbers.
+ *
+ * @example Usage
+ * ```ts
+ * import type { KernelCounters } from "./tunnel.ts";
+ * const k: KernelCounters = {
+ *   rxPackets: 5, rxBytes: 500, rxErrors: 0, rxDiscards: 0, txPackets: 5, txBytes: 500,
+ *   txErrors: 0,
+ * };
+ * console.log(k.rxPackets); // 5
+ * ```
+ */
+export interface KernelCounters {
+  /** Packets received. */
+  rxPackets: number;
+  /** Bytes received. */
+  rxBytes: number;
+  /** Receive errors. */
+  rxErrors: number;
+  /** Received packets dropped: sequence number, wrong cookie or invalid. */
+  rxDiscards: number;
+  /** Packets sent. */
+  txPackets: number;
+  /** Bytes sent. */
+  txBytes: number;
+  /** Send errors. */
+  txErrors: number;
+}
+
+/**
  * A session in a status snapshot.
  *
  * @example Usage
@@ -82,6 +112,8 @@ export interface SessionStatus {
   upSince?: string;
   /** Seconds since it came up. */
   uptimeSeconds?: number;
+  /** The kernel session's counters (only in `Context.readStatus`). */
+  kernel?: KernelCounters;
 }
 
 /**
@@ -116,6 +148,8 @@ export interface ConnectionStatus {
   uptimeSeconds?: number;
   /** Control-plane counters (tunnels that run a control connection). */
   counters?: ControlCounters;
+  /** The kernel tunnel's counters (only in `Context.readStatus`). */
+  kernel?: KernelCounters;
   /** Its sessions. */
   sessions: SessionStatus[];
 }
