@@ -8,7 +8,9 @@
  * - A tunnel whose settings are the same is **unchanged** and is not touched: same kernel IDs,
  *   same interfaces, pppd not restarted. Its sessions are compared one by one in the same way.
  *
- * Settings are compared as the file gives them (host names before resolution).
+ * Settings are compared as the file gives them (host names before resolution). The hooks
+ * (`on_up`, `on_down`) are not part of the comparison: a changed hook applies from the next
+ * event on, without touching the tunnel or session.
  *
  * @example Usage
  * ```ts
@@ -100,8 +102,9 @@ export function diffConfigs(running: Config, next: Config): ConfigDiff {
   for (const t of next.tunnels) {
     const before = old.get(t.name);
     if (before === undefined) diff.addedTunnels.push(t);
-    else if (!sameValue(before.config, t.config)) diff.replacedTunnels.push(t);
-    else {
+    else if (!sameValue(withoutHooks(before.config), withoutHooks(t.config))) {
+      diff.replacedTunnels.push(t);
+    } else {
       diff.unchangedTunnels.push(t.name);
       diff.sessions.push(diffSessions(t.name, before.sessions, t.sessions));
     }
@@ -122,10 +125,17 @@ function diffSessions(tunnel: string, before: NamedSession[], after: NamedSessio
   for (const s of after) {
     const b = old.get(s.name);
     if (b === undefined) d.added.push(s);
-    else if (!sameValue(b.config, s.config)) d.replaced.push(s);
+    else if (!sameValue(withoutHooks(b.config), withoutHooks(s.config))) d.replaced.push(s);
     else d.unchanged.push(s.name);
   }
   return d;
+}
+
+function withoutHooks<T extends { onUp?: unknown; onDown?: unknown }>(
+  c: T,
+): Omit<T, "onUp" | "onDown"> {
+  const { onUp: _up, onDown: _down, ...rest } = c;
+  return rest;
 }
 
 /**

@@ -26,6 +26,8 @@ import { compact, quote } from "./text.ts";
  * ```
  */
 export interface ConfigIssue {
+  /** The top-level table other than a tunnel the problem is in (`daemon`), if any. */
+  table?: string;
   /** The tunnel the problem is in, if any. */
   tunnel?: string;
   /** The session the problem is in, if any. */
@@ -55,6 +57,7 @@ export function formatIssue(issue: ConfigIssue): string {
   if (issue.line !== undefined) {
     where.push(`line ${issue.line}${issue.column !== undefined ? `, column ${issue.column}` : ""}`);
   }
+  if (issue.table !== undefined) where.push(`[${issue.table}]`);
   if (issue.tunnel !== undefined) where.push(`tunnel ${quote(issue.tunnel)}`);
   if (issue.session !== undefined) where.push(`session ${quote(issue.session)}`);
   if (issue.key !== undefined) where.push(`key ${quote(issue.key)}`);
@@ -97,7 +100,8 @@ export class ConfigError extends Error {
 }
 
 /**
- * Where in the file a key is: in a tunnel table, a session table, or at the top level.
+ * Where in the file a key is: in a tunnel table, a session table, another top-level table
+ * (`[daemon]`), or at the top level.
  *
  * @example Usage
  * ```ts
@@ -107,6 +111,8 @@ export class ConfigError extends Error {
  * ```
  */
 export interface Where {
+  /** The top-level table other than a tunnel (`daemon`). */
+  table?: string;
   /** The tunnel's name. */
   tunnel?: string;
   /** The session's name. */
@@ -134,13 +140,17 @@ export class Collector {
 
   /** Record a problem with `key` (or with the table itself) at `where`. */
   add(where: Where, key: string | undefined, message: string): void {
-    this.issues.push(compact({ tunnel: where.tunnel, session: where.session, key, message }));
+    this.issues.push(
+      compact({ table: where.table, tunnel: where.tunnel, session: where.session, key, message }),
+    );
   }
 
   /** Record a warning about `key` at `where`. */
   warn(where: Where, key: string | undefined, message: string): void {
     this.warnings.push(
-      formatIssue(compact({ tunnel: where.tunnel, session: where.session, key, message })),
+      formatIssue(
+        compact({ table: where.table, tunnel: where.tunnel, session: where.session, key, message }),
+      ),
     );
   }
 }

@@ -20,14 +20,16 @@
 
 import { parse as parseToml, TomlError } from "smol-toml";
 import { checkEndpoints, checkTunnel, crossChecks, sequencingSublayer } from "./checks.ts";
+import { DAEMON_KEYS } from "./daemon_keys.ts";
 import { namedTunnel, type SessionEntry, type TunnelEntry } from "./entries.ts";
 import { Collector, ConfigError, type Where } from "./issues.ts";
+import { readableSecretWarnings } from "./permissions.ts";
 import { TableReader } from "./reader.ts";
 import { CONFIG_DEFAULTS, type RuleContext, TOP_KEYS } from "./schema.ts";
 import { SESSION_KEYS } from "./session_keys.ts";
 import { compact, describe, isTable, quote, tableKey, type TomlTable } from "./text.ts";
 import { TUNNEL_KEYS } from "./tunnel_keys.ts";
-import type { Config, DefaultMode, TunnelMode } from "./types.ts";
+import type { Config, DaemonConfig, DefaultMode, TunnelMode } from "./types.ts";
 
 /**
  * Options for {@linkcode parseConfig} and {@linkcode loadConfig}.
@@ -42,6 +44,11 @@ import type { Config, DefaultMode, TunnelMode } from "./types.ts";
 export interface ConfigOptions {
   /** The mode of tunnels that do not set `mode` (default `auto`). */
   defaultMode?: DefaultMode;
+  /**
+   * {@linkcode loadConfig} only: add a warning when the file holds a shared secret and its group
+   * or others may read it (see `secretFileWarnings`). Default false.
+   */
+  checkSecretPermissions?: boolean;
 }
 
 /**
@@ -91,7 +98,9 @@ export function parseConfig(
 
 /**
  * Read, parse and validate a configuration file, and read the `pppd_args` file of every session
- * that has one (relative paths are taken from the configuration file's directory).
+ * that has one (relative paths are taken from the configuration file's directory). With
+ * `checkSecretPermissions`, a file holding a `secret` that its group or others may read gets a
+ * warning saying how to fix it (`chmod 600 FILE`).
  *
  * @param path The configuration file.
  * @param opts Defaults that depend on how the daemon was invoked.
@@ -133,6 +142,11 @@ export async function loadConfig(path: string, opts: ConfigOptions = {}): Promis
     }
   }
   if (collector.issues.length > 0) throw new ConfigError(path, collector.issues);
+  if (opts.checkSecretPermissions === true) {
+    const mode = await Deno.stat(path).then((info) => info.mode, () => null);
+    const extra = mode === null ? [] : readableSecretWarnings(path, mode, text);
+    if (extra.length > 0) config.warnings = [...config.warnings ?? [], ...extra];
+  }
   return toConfig(config);
 }
 
@@ -161,11 +175,13 @@ interface PppdRef {
 interface FlatConfig {
   file: string;
   tunnels: TunnelEntry[];
+  daemon?: DaemonConfig;
   warnings?: string[];
 }
 
 function toConfig(flat: FlatConfig): Config {
   const config: Config = { file: flat.file, tunnels: flat.tunnels.map(namedTunnel) };
+  if (flat.daemon) config.daemon = flat.daemon;
   if (flat.warnings) config.warnings = flat.warnings;
   return config;
 }
@@ -200,6 +216,8 @@ function parseText(text: string, file: string, opts: ConfigOptions): ParseResult
 
   // A file without tunnels is valid: the daemon starts with nothing to run (as go-l2tp's does).
   const top = new TableReader(c, {}, doc, TOP_KEYS, { defaultPort: CONFIG_DEFAULTS.udpPort });
+  const daemon = top.read("daemon");
+  if (daemon !== undefined) config.daemon = parseDaemon(c, daemon);
   const tunnels = top.read("tunnel");
   for (const [name, value] of Object.entries(tunnels ?? {})) {
     if (!isTable(value)) {
@@ -216,6 +234,19 @@ function parseText(text: string, file: string, opts: ConfigOptions): ParseResult
   crossChecks(c, config.tunnels);
   if (c.warnings.length > 0) config.warnings = [...c.warnings];
   return { config, collector: c, pppdRefs };
+}
+
+function parseDaemon(c: Collector, table: TomlTable): DaemonConfig {
+  const r = new TableReader(c, { table: "daemon" }, table, DAEMON_KEYS, {
+    defaultPort: CONFIG_DEFAULTS.udpPort,
+  });
+  r.readAll();
+  return compact({
+    socket: r.read("socket"),
+    socketGroup: r.read("socket_group"),
+    metrics: r.read("metrics"),
+    hookTimeoutMs: r.read("hook_timeout") ?? CONFIG_DEFAULTS.hookTimeoutMs,
+  });
 }
 
 function checkName(c: Collector, where: Where, what: "tunnel" | "session", name: string): void {
@@ -326,6 +357,8 @@ function parseTunnel(
       ? (redialMs ?? 30_000)
       : undefined,
     maxRedials: lac && redial !== false ? r.value("max_redials") : undefined,
+    onUp: r.value("on_up"),
+    onDown: r.value("on_down"),
     sessions: [],
   });
   const unresolved: ("local" | "peer")[] = [];
@@ -392,6 +425,8 @@ function parseSession(
     pppoePeerMac: r.value("pppoe_peer_mac"),
     remoteEndId: r.value("remote_end_id"),
     callType: r.value("call_type"),
+    onUp: r.value("on_up"),
+    onDown: r.value("on_down"),
   });
   if (session.pppdArgs !== undefined) {
     pppdRefs.push({ tunnel: tunnel.name, session: name, path: session.pppdArgs, target: session });

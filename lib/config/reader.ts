@@ -20,6 +20,7 @@
  * @module
  */
 
+import { DAEMON_KEYS } from "./daemon_keys.ts";
 import type { Collector, Where } from "./issues.ts";
 import { breaks, inScope, type RuleContext, type Schema } from "./schema.ts";
 import { SESSION_KEYS } from "./session_keys.ts";
@@ -174,6 +175,10 @@ function unknownKeyMessage(key: string, known: readonly string[], where: Where):
   const inSession = Object.hasOwn(SESSION_KEYS, key);
   const inTunnel = Object.hasOwn(TUNNEL_KEYS, key);
   const t = tableKey(where.tunnel ?? "NAME");
+  if (inSession && inTunnel && where.tunnel === undefined) {
+    return `${quote(key)} is a tunnel and session key: put it in a tunnel table [tunnel.NAME] or ` +
+      `a session table [tunnel.NAME.session.NAME]`;
+  }
   if (inSession && where.session === undefined) {
     return `${quote(key)} is a session key: put it in a session table [tunnel.${t}.session.NAME]`;
   }
@@ -182,6 +187,9 @@ function unknownKeyMessage(key: string, known: readonly string[], where: Where):
   }
   if (inTunnel && where.session !== undefined) {
     return `${quote(key)} is a tunnel key: put it in [tunnel.${t}]`;
+  }
+  if (Object.hasOwn(DAEMON_KEYS, key) && where.table !== "daemon") {
+    return `${quote(key)} is a daemon key: put it in the [daemon] table`;
   }
   const near = nearest(key, known);
   if (near !== undefined) return `unknown key; did you mean ${quote(near)}?`;

@@ -3,10 +3,10 @@
  * type, default, where it applies (which modes, versions, roles, encapsulations, address
  * families or pseudowires: its {@linkcode Rule}s) with what happens elsewhere, when it is
  * required, a doc line, and how the effective configuration prints it. The tables are
- * `tunnel_keys.ts` and `session_keys.ts` (and {@linkcode TOP_KEYS} here, for the top level); the
- * parser reads and checks keys from them, unknown keys get their "did you mean" from their key
- * names, and `formatConfig` prints in their order. Combinations of several keys, which a
- * per-key rule cannot express, are in `checks.ts`.
+ * `tunnel_keys.ts`, `session_keys.ts` and `daemon_keys.ts` (and {@linkcode TOP_KEYS} here, for
+ * the top level); the parser reads and checks keys from them, unknown keys get their "did you
+ * mean" from their key names, and `formatConfig` prints in their order. Combinations of several
+ * keys, which a per-key rule cannot express, are in `checks.ts`.
  *
  * @example Usage
  * ```ts
@@ -40,6 +40,7 @@ export const CONFIG_DEFAULTS: {
   readonly retryTimeoutMs: number;
   readonly maxRetries: number;
   readonly framingCaps: readonly FramingCap[];
+  readonly hookTimeoutMs: number;
 } = Object.freeze({
   udpPort: 1701,
   windowSize: 4,
@@ -47,7 +48,28 @@ export const CONFIG_DEFAULTS: {
   retryTimeoutMs: 1000,
   maxRetries: 3,
   framingCaps: Object.freeze(["sync", "async"] as FramingCap[]),
+  /** Ours: how long an `on_up` / `on_down` command may run (`hook_timeout`). */
+  hookTimeoutMs: 10_000,
 });
+
+/**
+ * How `formatConfig` prints a configuration.
+ *
+ * @example Usage
+ * ```ts
+ * import { formatConfig, type FormatOptions, parseConfig } from "../config.ts";
+ * const config = parseConfig('[tunnel.t1]\npeer = "192.0.2.2"\nsecret = "s3cret"');
+ * const options: FormatOptions = { showSecrets: true };
+ * console.log(formatConfig(config, options).includes('secret = "s3cret"')); // true
+ * ```
+ */
+export interface FormatOptions {
+  /**
+   * Print shared secrets as they are. Default false: a secret prints as `"<hidden>"` (with a
+   * comment saying so), so that the output of `check-config` can be shown and shared safely.
+   */
+  showSecrets?: boolean;
+}
 
 /**
  * What the rules of a key depend on: the tunnel's settings, and for a session key its
@@ -198,7 +220,7 @@ export interface Requirement extends Scope {
 }
 
 /**
- * One key of a tunnel or session table.
+ * One key of a tunnel, session or `[daemon]` table.
  *
  * @example Usage
  * ```ts
@@ -208,7 +230,7 @@ export interface Requirement extends Scope {
  *   origin: "ours", type: flag(), fallback: false, default: "false", doc: "LNS mode",
  *   print: (s) => s.lnsMode?.toString(),
  * };
- * console.log(spec.print?.({ lnsMode: true })); // true
+ * console.log(spec.print?.({ lnsMode: true }, {})); // true
  * ```
  */
 export interface KeySpec<T, E> {
@@ -229,7 +251,7 @@ export interface KeySpec<T, E> {
   /** What the key is. */
   readonly doc: string;
   /** The key's TOML value in the effective configuration; nothing when absent. */
-  print?(entry: E): string | undefined;
+  print?(entry: E, options: FormatOptions): string | undefined;
 }
 
 /**
@@ -248,15 +270,15 @@ export interface KeySpec<T, E> {
 export type Schema<V, E> = { readonly [K in keyof V]-?: KeySpec<V[K], E> };
 
 /**
- * The keys of the top level of the file.
+ * The keys of the top level of the file: the tunnels and the `[daemon]` table.
  *
  * @example Usage
  * ```ts
  * import { TOP_KEYS } from "./schema.ts";
- * console.log(TOP_KEYS.tunnel.doc);
+ * console.log(TOP_KEYS.tunnel.doc, "/", TOP_KEYS.daemon.doc);
  * ```
  */
-export const TOP_KEYS: Schema<{ tunnel: TomlTable }, never> = {
+export const TOP_KEYS: Schema<{ tunnel: TomlTable; daemon: TomlTable }, never> = {
   tunnel: {
     origin: "go-l2tp",
     type: {
@@ -267,5 +289,16 @@ export const TOP_KEYS: Schema<{ tunnel: TomlTable }, never> = {
     },
     default: "no tunnels",
     doc: "The tunnels: named tables [tunnel.NAME]",
+  },
+  daemon: {
+    origin: "ours",
+    type: {
+      read: (v) =>
+        isTable(v)
+          ? { value: v }
+          : { error: `expected a table [daemon] of the daemon's settings, got ${typeName(v)}` },
+    },
+    default: "the daemon's defaults",
+    doc: "The daemon's own settings: control socket, metrics, hook timeout",
   },
 };

@@ -14,9 +14,27 @@
 
 import type { SessionEntry } from "./entries.ts";
 import type { Requirement, Rule, Schema } from "./schema.ts";
-import { alternatives, byteArray, describe, suggestion, tomlString, tomlText } from "./text.ts";
-import type { CallType, Pseudowire, TunnelMode } from "./types.ts";
-import { bytes, flag, id, integer, interfaceName, oneOf, text, type ValueType } from "./values.ts";
+import {
+  alternatives,
+  byteArray,
+  describe,
+  hookText,
+  suggestion,
+  tomlString,
+  tomlText,
+} from "./text.ts";
+import type { CallType, Hook, Pseudowire, TunnelMode } from "./types.ts";
+import {
+  bytes,
+  flag,
+  hook,
+  id,
+  integer,
+  interfaceName,
+  oneOf,
+  text,
+  type ValueType,
+} from "./values.ts";
 
 const U16_MAX = 0xffff;
 const U32_MAX = 0xffffffff;
@@ -51,6 +69,8 @@ export interface SessionValues {
   /** `debug`. */ debug: number;
   /** `remote_end_id`. */ remote_end_id: Uint8Array;
   /** `call_type`. */ call_type: CallType;
+  /** `on_up`. */ on_up: Hook;
+  /** `on_down`. */ on_down: Hook;
 }
 
 /** `remote_end_id`: a string (UTF-8), a 32-bit integer (4 bytes, big-endian) or bytes. */
@@ -344,5 +364,19 @@ export const SESSION_KEYS: Schema<SessionValues, SessionEntry> = {
     rules: [NEGOTIATED],
     doc: "How a dynamic session is opened: ICRQ (incoming) or OCRQ (outgoing)",
     print: (s) => tomlText(s.callType),
+  },
+  on_up: {
+    origin: "ours",
+    type: hook(),
+    default: "nothing runs",
+    doc: "A command run when the session comes up, e.g. to put its interface in a bridge",
+    print: (s) => hookText(s.onUp),
+  },
+  on_down: {
+    origin: "ours",
+    type: hook(),
+    default: "nothing runs",
+    doc: "A command run when the session goes down, after it had come up",
+    print: (s) => hookText(s.onDown),
   },
 };

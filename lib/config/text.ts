@@ -12,6 +12,8 @@
  * @module
  */
 
+import type { Hook } from "./types.ts";
+
 /**
  * A TOML table as smol-toml returns it (integers as `bigint`).
  *
@@ -95,6 +97,22 @@ export function tomlText(
   if (typeof v === "string") return tomlString(v);
   if (v instanceof Uint8Array) return byteArray(v);
   return String(v);
+}
+
+/**
+ * A command (`on_up`, `on_down`) as TOML: an array of strings, or the shell script as a string;
+ * nothing when absent.
+ *
+ * @example Usage
+ * ```ts
+ * import { hookText } from "./text.ts";
+ * console.log(hookText({ argv: ["ip", "link"] }), hookText({ shell: "echo up" }));
+ * // ["ip", "link"] "echo up"
+ * ```
+ */
+export function hookText(h: Hook | undefined): string | undefined {
+  if (h === undefined) return undefined;
+  return "argv" in h ? `[${h.argv.map(tomlString).join(", ")}]` : tomlString(h.shell);
 }
 
 /**

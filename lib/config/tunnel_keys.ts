@@ -18,6 +18,7 @@ import type { TunnelEntry } from "./entries.ts";
 import { CONFIG_DEFAULTS, type Requirement, type Rule, type Schema } from "./schema.ts";
 import {
   describe,
+  hookText,
   isTable,
   tableKey,
   tomlString,
@@ -25,8 +26,18 @@ import {
   tomlText,
   typeName,
 } from "./text.ts";
-import type { Endpoint, FramingCap, MessageDigest, TunnelMode, TunnelRole } from "./types.ts";
-import { endpoint, flag, id, integer, manyOf, oneOf, text, type ValueType } from "./values.ts";
+import type { Endpoint, FramingCap, Hook, MessageDigest, TunnelMode, TunnelRole } from "./types.ts";
+import {
+  endpoint,
+  flag,
+  hook,
+  id,
+  integer,
+  manyOf,
+  oneOf,
+  text,
+  type ValueType,
+} from "./values.ts";
 
 const U16_MAX = 0xffff;
 const U32_MAX = 0xffffffff;
@@ -73,6 +84,8 @@ export interface TunnelValues {
   /** `redial`. */ redial: boolean;
   /** `redial_timeout`. */ redial_timeout: number;
   /** `max_redials`. */ max_redials: number;
+  /** `on_up`. */ on_up: Hook;
+  /** `on_down`. */ on_down: Hook;
   /** `session`. */ session: TomlTable;
 }
 
@@ -120,6 +133,9 @@ const STATIC_NEEDS: Requirement = {
   modes: STATIC_MODES,
   message: (ctx) => `${ctx.mode} tunnels need local, peer, tid and ptid`,
 };
+
+/** How the effective configuration shows a secret (unless asked to show secrets). */
+const HIDDEN = "<hidden>";
 
 const endpointText = (e: Endpoint | undefined, encap: "udp" | "ip"): string | undefined =>
   e === undefined ? undefined : tomlString(encap === "ip" ? e.address : formatEndpoint(e));
@@ -376,7 +392,10 @@ export const TUNNEL_KEYS: Schema<TunnelValues, TunnelEntry> = {
       message: "expected a non-empty shared secret",
     }],
     doc: "Shared secret: tunnel authentication, hidden AVPs, Message Digest",
-    print: (t) => tomlText(t.secret),
+    print: (t, o) =>
+      t.secret === undefined || o.showSecrets === true
+        ? tomlText(t.secret)
+        : `${tomlString(HIDDEN)} # set, but not shown`,
   },
   hide_avps: {
     origin: "ours",
@@ -465,6 +484,20 @@ export const TUNNEL_KEYS: Schema<TunnelValues, TunnelEntry> = {
     rules: [DYNAMIC_ONLY, LAC_ONLY],
     doc: "Role lac: give up after this many failed dials in a row",
     print: (t) => tomlText(t.maxRedials),
+  },
+  on_up: {
+    origin: "ours",
+    type: hook(),
+    default: "nothing runs",
+    doc: "A command run when the tunnel comes up (an array: no shell; a string: /bin/sh -c)",
+    print: (t) => hookText(t.onUp),
+  },
+  on_down: {
+    origin: "ours",
+    type: hook(),
+    default: "nothing runs",
+    doc: "A command run when the tunnel goes down, after it had come up",
+    print: (t) => hookText(t.onDown),
   },
   session: {
     origin: "go-l2tp",

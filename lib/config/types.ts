@@ -109,12 +109,51 @@ export interface Config {
   file: string;
   /** The tunnels, in file order, each with its sessions in file order. */
   tunnels: NamedTunnel[];
+  /** The daemon's own settings (the `[daemon]` table); absent when the file has none. */
+  daemon?: DaemonConfig;
   /**
    * Things that were accepted but have no effect (for example a go-l2tp key that does not apply
    * to the tunnel's mode). Present only when there is at least one.
    */
   warnings?: string[];
 }
+
+/**
+ * The `[daemon]` table: settings of the daemon rather than of a tunnel. Keys the file does not
+ * set are absent, except `hookTimeoutMs`, which is filled in (10000) whenever the table exists.
+ *
+ * @example Usage
+ * ```ts
+ * import { parseConfig } from "../config.ts";
+ * const { daemon } = parseConfig('[daemon]\nsocket = "/run/l2tpd.sock"\nmetrics = "[::1]:9100"');
+ * console.log(daemon);
+ * // { socket: "/run/l2tpd.sock", metrics: { address: "::1", port: 9100 }, hookTimeoutMs: 10000 }
+ * ```
+ */
+export interface DaemonConfig {
+  /** Path of the control socket (`socket`), absolute. */
+  socket?: string;
+  /** Group allowed to use the control socket (`socket_group`): a name or a numeric ID. */
+  socketGroup?: string;
+  /** Where to serve metrics (`metrics`, `"ADDR:PORT"`): an IP address (or host name) and port. */
+  metrics?: { address: string; port: number };
+  /** How long an `on_up` / `on_down` command may run (`hook_timeout`), in milliseconds. */
+  hookTimeoutMs?: number;
+}
+
+/**
+ * A command run when a tunnel or session comes up or goes down (`on_up`, `on_down`): an argument
+ * vector run as is (`argv[0]` is looked up in `PATH`), or a shell script run with `/bin/sh -c`.
+ *
+ * @example Usage
+ * ```ts
+ * import type { Hook } from "../config.ts";
+ * const direct: Hook = { argv: ["ip", "link", "set", "dev", "l2tpeth0", "master", "br0"] };
+ * const script: Hook = { shell: 'ip link set dev "$L2TPD_INTERFACE" up' };
+ * console.log("argv" in direct, "shell" in script); // true true
+ * ```
+ */
+export type Hook = { argv: string[] } | { shell: string };
 
 /**
  * One tunnel, with every default filled in.
@@ -194,6 +233,10 @@ export interface TunnelConfig {
   maxRedials?: number;
   /** Role `lns`: most tunnels accepted at once for this entry (`max_tunnels`); absent: no limit. */
   maxTunnels?: number;
+  /** Run when the tunnel comes up (`on_up`; each accepted peer of a responder). */
+  onUp?: Hook;
+  /** Run when the tunnel goes down (`on_down`), after it had come up. */
+  onDown?: Hook;
   /**
    * Endpoints whose address is a host name rather than an IP literal: they must be resolved
    * before use (and their address family is not known yet). Present only when non-empty.
@@ -256,6 +299,10 @@ export interface SessionConfig {
   remoteEndId?: Uint8Array;
   /** How a dynamic session is opened (`call_type`); absent: `incoming`. */
   callType?: CallType;
+  /** Run when the session comes up (`on_up`), e.g. to add its interface to a bridge. */
+  onUp?: Hook;
+  /** Run when the session goes down (`on_down`), after it had come up. */
+  onDown?: Hook;
 }
 
 /**

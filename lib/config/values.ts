@@ -13,8 +13,9 @@
  * @module
  */
 
-import { type ParsedEndpoint, readEndpoint } from "./address.ts";
+import { addressKind, type ParsedEndpoint, readEndpoint } from "./address.ts";
 import { alternatives, describe, quote, suggestion } from "./text.ts";
+import type { Endpoint, Hook } from "./types.ts";
 
 /**
  * What a value type needs to know beyond the value: the tunnel's L2TP version (for the range of
@@ -265,6 +266,149 @@ export function interfaceName(): ValueType<string> {
         error: `expected a Linux interface name (1..15 bytes, no whitespace, "/" or ":"), got ` +
           quote(v),
       };
+    },
+  };
+}
+
+/**
+ * A command (`on_up`, `on_down`): an array of strings, run as is without a shell (the first is
+ * the program, looked up in `PATH`), or a string, run with `/bin/sh -c`. Neither may be empty or
+ * hold a NUL character.
+ *
+ * @example Usage
+ * ```ts
+ * import { hook } from "./values.ts";
+ * console.log(hook().read(["ip", "link"], { defaultPort: 0 }), hook().read("", { defaultPort: 0 }));
+ * // { value: { argv: ["ip", "link"] } } { error: "expected a command, ..., got an empty string" }
+ * ```
+ */
+export function hook(): ValueType<Hook> {
+  const expected =
+    "expected a command, an array of strings (run without a shell) or a string (run with " +
+    "/bin/sh -c)";
+  return {
+    read: (v) => {
+      if (typeof v === "string") {
+        if (v.trim() === "") return { error: `${expected}, got an empty string` };
+        if (v.includes("\0")) return { error: `${expected}, got a string with a NUL character` };
+        return { value: { shell: v } };
+      }
+      if (!Array.isArray(v)) return { error: `${expected}, got ${describe(v)}` };
+      if (v.length === 0) return { error: `${expected}, got an empty array` };
+      const argv: string[] = [];
+      for (const [i, a] of v.entries()) {
+        if (typeof a !== "string") return { error: `${expected}, element ${i} is ${describe(a)}` };
+        if (a.includes("\0")) {
+          return { error: `${expected}, element ${i} holds a NUL character` };
+        }
+        argv.push(a);
+      }
+      if (argv[0].trim() === "") {
+        return { error: `${expected}, element 0 (the program to run) is an empty string` };
+      }
+      return { value: { argv } };
+    },
+  };
+}
+
+/** The longest path a Unix socket address holds (sun_path is 108 bytes with its NUL). */
+const SUN_PATH_MAX = 107;
+
+/**
+ * The path of a Unix socket: absolute, at most 107 bytes, no NUL character.
+ *
+ * @example Usage
+ * ```ts
+ * import { socketPath } from "./values.ts";
+ * console.log(socketPath().read("l2tpd.sock", { defaultPort: 0 }));
+ * // { error: 'expected an absolute path such as "/run/l2tpd/l2tpd.sock", got "l2tpd.sock"' }
+ * ```
+ */
+export function socketPath(): ValueType<string> {
+  const expected = `expected an absolute path such as "/run/l2tpd/l2tpd.sock"`;
+  return {
+    read: (v) => {
+      if (typeof v !== "string") return { error: `${expected}, got ${describe(v)}` };
+      if (!v.startsWith("/") || v.includes("\0")) return { error: `${expected}, got ${quote(v)}` };
+      const n = new TextEncoder().encode(v).length;
+      if (n > SUN_PATH_MAX) {
+        return {
+          error: `expected a path of at most ${SUN_PATH_MAX} bytes (a Unix socket's limit), got ` +
+            `${n} bytes; choose a shorter directory`,
+        };
+      }
+      return { value: v };
+    },
+  };
+}
+
+/**
+ * A Unix group: a name (`l2tpd`: letters, digits, `_`, `.` and `-`, starting with a letter or
+ * `_`, at most 32 characters) or a numeric group ID.
+ *
+ * @example Usage
+ * ```ts
+ * import { groupName } from "./values.ts";
+ * console.log(groupName().read("bad group", { defaultPort: 0 }));
+ * // { error: 'expected a group name such as "l2tpd" or a numeric group ID, got "bad group"' }
+ * ```
+ */
+export function groupName(): ValueType<string> {
+  const expected = `expected a group name such as "l2tpd" or a numeric group ID`;
+  return {
+    read: (v) => {
+      if (typeof v !== "string") return { error: `${expected}, got ${describe(v)}` };
+      const name = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/.test(v);
+      const gid = /^\d{1,10}$/.test(v) && Number(v) < 0xffffffff;
+      return name || gid ? { value: v } : { error: `${expected}, got ${quote(v)}` };
+    },
+  };
+}
+
+/**
+ * An address to listen on with its port, `"ADDR:PORT"`: `"127.0.0.1:9100"`, `"[::1]:9100"`,
+ * `"0.0.0.0:9100"` or a host name (`"localhost:9100"`); the port (1..65535) is required.
+ *
+ * @example Usage
+ * ```ts
+ * import { listenAddress } from "./values.ts";
+ * console.log(listenAddress().read("[::1]:9100", { defaultPort: 0 }));
+ * // { value: { address: "::1", port: 9100 } }
+ * ```
+ */
+export function listenAddress(): ValueType<Endpoint> {
+  const expected = `expected "ADDR:PORT" such as "127.0.0.1:9100" or "[::1]:9100"`;
+  return {
+    read: (v) => {
+      if (typeof v !== "string") return { error: `${expected}, got ${describe(v)}` };
+      const fail = (why: string): ReadResult<Endpoint> => ({
+        error: `${expected}, got ${quote(v)} (${why})`,
+      });
+      let host: string;
+      let port: string;
+      if (v.startsWith("[")) {
+        const close = v.indexOf("]");
+        if (close < 0) return fail(`missing "]"`);
+        host = v.slice(1, close);
+        if (!v.slice(close + 1).startsWith(":")) return fail("the port is missing");
+        port = v.slice(close + 2);
+        if (addressKind(host) !== "ipv6") return fail(`${quote(host)} is not an IPv6 address`);
+      } else {
+        const colon = v.lastIndexOf(":");
+        if (colon < 0) return fail("the port is missing");
+        host = v.slice(0, colon);
+        port = v.slice(colon + 1);
+        if (host.includes(":")) {
+          return fail(`an IPv6 address goes in brackets: "[${host}]:${port}"`);
+        }
+        if (addressKind(host) === undefined) {
+          return fail(`${quote(host)} is not an IP address or host name`);
+        }
+      }
+      if (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535) {
+        return fail("the port must be 1..65535");
+      }
+      return { value: { address: host, port: Number(port) } };
     },
   };
 }

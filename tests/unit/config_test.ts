@@ -7,9 +7,11 @@ import {
   loadConfig,
   parseConfig,
   parseEndpoint,
+  secretFileWarnings,
   splitPppdArgs,
 } from "../../lib/config.ts";
 import { ipFamily, isIP } from "../../control/endpoint.ts";
+import { DAEMON_KEYS } from "../../lib/config/daemon_keys.ts";
 import { SESSION_KEYS } from "../../lib/config/session_keys.ts";
 import { TUNNEL_KEYS } from "../../lib/config/tunnel_keys.ts";
 
@@ -45,6 +47,12 @@ sid = 10
 psid = 20
 ${sessionExtra}
 `;
+}
+
+/** What the documentation test reads of a schema entry. */
+interface KeySpecLike {
+  doc: string;
+  default: string;
 }
 
 function withoutWarnings(config: Config): Config {
@@ -138,6 +146,12 @@ Deno.test("config.example.toml loads, with no warnings", async () => {
     ],
   );
   assert.equal(config.warnings, undefined);
+  assert.deepEqual(config.daemon, { hookTimeoutMs: 10000 });
+  const lan = config.tunnels[0].sessions[0].config;
+  assert.deepEqual(lan.onUp, {
+    argv: ["ip", "link", "set", "dev", "l2tp-siteb", "master", "br0", "up"],
+  });
+  assert.ok(lan.onDown !== undefined && "shell" in lan.onDown);
 });
 
 Deno.test("static L2TPv3 defaults: unmanaged, no control settings, every session default", () => {
@@ -190,7 +204,7 @@ Deno.test("effective configuration round-trips through formatConfig", () => {
   ];
   for (const [name, text] of sources) {
     const config = parseConfig(text, `${name}.toml`);
-    const again = parseConfig(formatConfig(config), `${name}.toml`);
+    const again = parseConfig(formatConfig(config, { showSecrets: true }), `${name}.toml`);
     assert.deepEqual(again, withoutWarnings(config), name);
     assert.equal(again.warnings, undefined, `${name}: the effective configuration is clean`);
   }
@@ -643,7 +657,7 @@ call_type = "incoming"
   assert.equal(lns.sessions[0].name, "ppp");
   assert.equal(pe.config.messageDigest, "sha1");
   assert.deepEqual(pe.sessions[0].config.remoteEndId, new Uint8Array([1, 2, 250]));
-  const again = parseConfig(formatConfig(config), "t.toml");
+  const again = parseConfig(formatConfig(config, { showSecrets: true }), "t.toml");
   assert.deepEqual(again.tunnels, config.tunnels);
 });
 
@@ -872,7 +886,8 @@ Deno.test("addressKind takes IP literals from control/endpoint.ts, with stricter
 
 Deno.test("every schema key has a doc line and a default, and config.example.toml documents it", () => {
   const example = Deno.readTextFileSync(EXAMPLE);
-  for (const [table, schema] of [["tunnel", TUNNEL_KEYS], ["session", SESSION_KEYS]] as const) {
+  const schemas = [["tunnel", TUNNEL_KEYS], ["session", SESSION_KEYS], ["daemon", DAEMON_KEYS]];
+  for (const [table, schema] of schemas as [string, Record<string, KeySpecLike>][]) {
     for (const [key, spec] of Object.entries(schema)) {
       assert.ok(spec.doc.length > 0 && spec.default.length > 0, `${table} key ${key}`);
       if (key === "session") continue;
@@ -902,17 +917,214 @@ Deno.test("every schema key gets a did-you-mean from its camelCase and dashed sp
 
 Deno.test("formatConfig prints schema keys only, in schema order", () => {
   const config = parseConfig(Deno.readTextFileSync(EXAMPLE), "example.toml");
-  const order = { tunnel: Object.keys(TUNNEL_KEYS), session: Object.keys(SESSION_KEYS) };
-  let table: "tunnel" | "session" = "tunnel";
+  const order = {
+    tunnel: Object.keys(TUNNEL_KEYS),
+    session: Object.keys(SESSION_KEYS),
+    daemon: Object.keys(DAEMON_KEYS),
+  };
+  let table: "tunnel" | "session" | "daemon" = "tunnel";
   let last = -1;
   for (const line of formatConfig(config).split("\n")) {
     if (line.startsWith("[")) {
-      table = line.includes(".session.") ? "session" : "tunnel";
+      table = line === "[daemon]" ? "daemon" : line.includes(".session.") ? "session" : "tunnel";
       last = -1;
     } else if (line !== "" && !line.startsWith("#")) {
       const at = order[table].indexOf(line.split(" = ")[0]);
       assert.ok(at > last, `${table}: ${line}`);
       last = at;
     }
+  }
+});
+
+// ---- on_up / on_down, [daemon], secrets -------------------------------------------------------
+
+Deno.test("on_up and on_down: an array runs without a shell, a string with /bin/sh -c", () => {
+  const config = parseConfig(
+    staticV3(
+      `on_up = ["/usr/local/sbin/tunnel-up", "t1"]\non_down = "logger tunnel down"`,
+      `on_up = ["ip", "link", "set", "dev", "l2tpeth0", "master", "br0"]\n` +
+        `on_down = '''\necho "$L2TPD_SESSION" down\nexit 0\n'''`,
+    ),
+    "h.toml",
+  );
+  const [t] = config.tunnels;
+  assert.deepEqual(t.config.onUp, { argv: ["/usr/local/sbin/tunnel-up", "t1"] });
+  assert.deepEqual(t.config.onDown, { shell: "logger tunnel down" });
+  assert.deepEqual(t.sessions[0].config.onUp, {
+    argv: ["ip", "link", "set", "dev", "l2tpeth0", "master", "br0"],
+  });
+  assert.deepEqual(t.sessions[0].config.onDown, { shell: `echo "$L2TPD_SESSION" down\nexit 0\n` });
+  const text = formatConfig(config);
+  assert.ok(text.includes(`on_up = ["ip", "link", "set", "dev", "l2tpeth0", "master", "br0"]`));
+  assert.ok(text.includes(`on_down = "echo \\"$L2TPD_SESSION\\" down\\nexit 0\\n"`), text);
+  assert.deepEqual(parseConfig(text, "h.toml"), withoutWarnings(config));
+  // Without the keys, nothing is set.
+  assert.equal(parseConfig(staticV3()).tunnels[0].sessions[0].config.onUp, undefined);
+});
+
+Deno.test("on_up and on_down: mistakes name the tunnel, session and key", () => {
+  const e = parseError(
+    staticV3(`on_up = ""\non_down = []`, `on_up = ["ip", 5]\non_down = ["", "x"]\n`) +
+      `[tunnel.t1.session.s2]\nsid = 11\npsid = 21\non_up = 7\non_down = "  "\n`,
+  );
+  const expected = "expected a command, an array of strings (run without a shell) or a string " +
+    "(run with /bin/sh -c), ";
+  assert.deepEqual(e.issues.map((i) => [i.tunnel, i.session, i.key, i.message]), [
+    ["t1", undefined, "on_up", `${expected}got an empty string`],
+    ["t1", undefined, "on_down", `${expected}got an empty array`],
+    ["t1", "s1", "on_up", `${expected}element 1 is integer 5`],
+    ["t1", "s1", "on_down", `${expected}element 0 (the program to run) is an empty string`],
+    ["t1", "s2", "on_up", `${expected}got integer 7`],
+    ["t1", "s2", "on_down", `${expected}got an empty string`],
+  ]);
+  assert.match(e.message, /tunnel "t1" session "s2" key "on_up": expected a command/);
+  // A hook key in the wrong place says where it belongs.
+  assert.match(
+    parseError(`on_up = "x"`).message,
+    /key "on_up": "on_up" is a tunnel and session key: put it in a tunnel table/,
+  );
+});
+
+Deno.test("[daemon]: socket, socket_group, metrics and hook_timeout, printed back", () => {
+  const config = parseConfig(
+    `[daemon]
+socket = "/run/l2tpd/l2tpd.sock"
+socket_group = "l2tpd"
+metrics = "[::1]:9100"
+hook_timeout = 2500
+`,
+    "d.toml",
+  );
+  assert.deepEqual(config, {
+    file: "d.toml",
+    tunnels: [],
+    daemon: {
+      socket: "/run/l2tpd/l2tpd.sock",
+      socketGroup: "l2tpd",
+      metrics: { address: "::1", port: 9100 },
+      hookTimeoutMs: 2500,
+    },
+  });
+  const text = formatConfig(config);
+  assert.match(
+    text,
+    /\n\[daemon\]\nsocket = "\/run\/l2tpd\/l2tpd.sock"\nsocket_group = "l2tpd"\nmetrics = "\[::1\]:9100"\nhook_timeout = 2500\n/,
+  );
+  assert.deepEqual(parseConfig(text, "d.toml"), config);
+  // An empty table gets the default hook timeout; no table, no daemon settings.
+  assert.deepEqual(parseConfig("[daemon]\n").daemon, { hookTimeoutMs: 10000 });
+  assert.equal(parseConfig(staticV3()).daemon, undefined);
+  assert.deepEqual(parseConfig(`[daemon]\nmetrics = "127.0.0.1:9100"`).daemon?.metrics, {
+    address: "127.0.0.1",
+    port: 9100,
+  });
+  assert.equal(parseConfig(`[daemon]\nsocket_group = "1001"`).daemon?.socketGroup, "1001");
+  // It goes with tunnels, in any order.
+  const both = parseConfig(staticV3() + `[daemon]\nhook_timeout = 1\n`);
+  assert.deepEqual([both.tunnels.length, both.daemon?.hookTimeoutMs], [1, 1]);
+});
+
+Deno.test("[daemon]: mistakes name the table and key, with did-you-mean", () => {
+  const e = parseError(`[daemon]
+sockt = "/run/l2tpd.sock"
+socket_group = "two words"
+metrics = "::1:9100"
+hook_timeout = 0
+`);
+  assert.deepEqual(e.issues.map((i) => [i.table, i.key]), [
+    ["daemon", "sockt"],
+    ["daemon", "socket_group"],
+    ["daemon", "metrics"],
+    ["daemon", "hook_timeout"],
+  ]);
+  assert.match(e.message, /\[daemon\] key "sockt": unknown key; did you mean "socket"\?/);
+  assert.match(
+    e.message,
+    /\[daemon\] key "metrics": .*an IPv6 address goes in brackets: "\[::1\]:9100"/,
+  );
+  assert.match(e.message, /\[daemon\] key "hook_timeout": expected an integer in 1\.\./);
+  for (
+    const [text, pattern] of [
+      [`[daemon]\nsocket = "l2tpd.sock"`, /key "socket": expected an absolute path/],
+      [`[daemon]\nsocket = "/${"x".repeat(120)}"`, /at most 107 bytes .*got 121 bytes/],
+      [`[daemon]\nmetrics = "127.0.0.1"`, /key "metrics": .*the port is missing/],
+      [`[daemon]\nmetrics = "127.0.0.1:0"`, /the port must be 1\.\.65535/],
+      [`[daemon]\nmetrics = "[::1]"`, /the port is missing/],
+      [`[daemon]\nmetrics = "1.2.3.999:80"`, /"1\.2\.3\.999" is not an IP address or host name/],
+      [
+        `[daemon]\nsocketGroup = "x"`,
+        /key "socketGroup": unknown key; did you mean "socket_group"\?/,
+      ],
+      [`[daemon]\nhook-timeout = 5`, /did you mean "hook_timeout"\?/],
+      [
+        `[daemon]\nsecret = "x"`,
+        /key "secret": "secret" is a tunnel key: put it in a tunnel table/,
+      ],
+      [`daemon = 5`, /key "daemon": expected a table \[daemon\]/],
+      [`[deamon]\n`, /key "deamon": unknown key; did you mean "daemon"\?/],
+      [`socket = "/x"`, /key "socket": "socket" is a daemon key: put it in the \[daemon\] table/],
+      [
+        staticV3(`metrics = "127.0.0.1:9100"`),
+        /tunnel "t1" key "metrics": "metrics" is a daemon key/,
+      ],
+    ] as const
+  ) {
+    assert.match(parseError(text).message, pattern, text);
+  }
+});
+
+Deno.test("formatConfig hides secrets unless asked, and stays valid TOML", () => {
+  const secret = "correct horse battery staple";
+  const config = parseConfig(dynamic(`secret = "${secret}"`), "s.toml");
+  const hidden = formatConfig(config);
+  assert.ok(!hidden.includes(secret), hidden);
+  assert.ok(hidden.split("\n").includes(`secret = "<hidden>" # set, but not shown`), hidden);
+  assert.equal(parseConfig(hidden, "s.toml").tunnels[0].config.secret, "<hidden>");
+  const shown = formatConfig(config, { showSecrets: true });
+  assert.ok(shown.split("\n").includes(`secret = "${secret}"`), shown);
+  assert.deepEqual(parseConfig(shown, "s.toml"), withoutWarnings(config));
+  // The example's secrets are hidden too.
+  const example = formatConfig(parseConfig(Deno.readTextFileSync(EXAMPLE), "example.toml"));
+  assert.ok(!example.includes("s3cret"), "no secret of config.example.toml is printed");
+  assert.equal(parseConfig(example, "example.toml").tunnels.length, 6, "still a valid file");
+});
+
+Deno.test("a config file with a secret that others may read gets a warning with the fix", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const file = `${dir}/l2tpd.toml`;
+    await Deno.writeTextFile(file, dynamic(`secret = "s3cret"`));
+    const expected =
+      `config ${file} holds a shared secret and is readable by others (mode 0644): chmod 600 ${file}`;
+    await Deno.chmod(file, 0o644);
+    assert.deepEqual(await secretFileWarnings(file), [expected]);
+    const loaded = await loadConfig(file, { checkSecretPermissions: true });
+    assert.deepEqual(loaded.warnings, [expected]);
+    assert.ok(formatConfig(loaded).includes(`# warning: ${expected}`));
+    assert.equal((await loadConfig(file)).warnings, undefined, "only when asked");
+    await Deno.chmod(file, 0o640);
+    assert.deepEqual(await secretFileWarnings(file), [
+      `config ${file} holds a shared secret and is readable by its group (mode 0640): ` +
+      `chmod 600 ${file}`,
+    ]);
+    await Deno.chmod(file, 0o600);
+    assert.deepEqual(await secretFileWarnings(file), []);
+    assert.equal((await loadConfig(file, { checkSecretPermissions: true })).warnings, undefined);
+    // No secret, nothing to hide; a secret only in a comment is none.
+    await Deno.writeTextFile(file, dynamic() + `# secret = "not really"\n`);
+    await Deno.chmod(file, 0o644);
+    assert.deepEqual(await secretFileWarnings(file), []);
+    // A path a shell would split is quoted in the fix.
+    const spaced = `${dir}/my l2tpd.toml`;
+    await Deno.writeTextFile(spaced, dynamic(`secret = "s3cret"`));
+    await Deno.chmod(spaced, 0o604);
+    assert.deepEqual(await secretFileWarnings(spaced), [
+      `config ${spaced} holds a shared secret and is readable by others (mode 0604): ` +
+      `chmod 600 '${spaced}'`,
+    ]);
+    // A missing file is loadConfig's to report.
+    assert.deepEqual(await secretFileWarnings(`${dir}/missing.toml`), []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
