@@ -59,6 +59,8 @@ export const LIBC_SYMBOLS = {
   gai_strerror: { parameters: ["i32"], result: "pointer" },
   strerror: { parameters: ["i32"], result: "pointer" },
   __errno_location: { parameters: [], result: "pointer" },
+  /** `clock_gettime(clockid, struct timespec *)`: CLOCK_MONOTONIC for sd_notify's MONOTONIC_USEC. */
+  clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The loaded libc symbols. */

@@ -18,6 +18,12 @@
  *
  * The option names are xl2tpd.conf(5)'s.
  *
+ * A system xl2tpd (the Debian package's service, on port 1701) is the operator's: nothing here
+ * stops, signals or otherwise touches it. Every instance started here has its own configuration,
+ * secrets, pid and control files in a temporary directory, and on the host a port of its own
+ * ({@linkcode startXl2tpd} refuses 1701 there; inside a network namespace, given `spawn`, 1701 is
+ * free); it is stopped by its process ID only, never by name (no `pkill`, no `killall`).
+ *
  * @module
  */
 
@@ -25,6 +31,9 @@ const decoder = new TextDecoder();
 
 /** The xl2tpd binary (`XL2TPD` in the environment overrides it). */
 export const XL2TPD_BIN: string = Deno.env.get("XL2TPD") ?? "/usr/sbin/xl2tpd";
+
+/** xl2tpd's default port: a system xl2tpd's, which test instances on the host never use. */
+const SYSTEM_PORT = 1701;
 
 /** The pppd path compiled into xl2tpd (what `stubPppd` covers). */
 const PPPD_PATH = "/usr/sbin/pppd";
@@ -376,7 +385,9 @@ exit 4
  *
  * @param options Configuration, secrets, where to run it.
  * @returns The running instance, once it listens.
- * @throws {Error} "Cannot start xl2tpd: ..." when it exits or does not listen in time.
+ * @throws {Error} "Cannot start xl2tpd: ..." when it exits or does not listen in time, or, on
+ *   the host (no `spawn`), when `config.global.port` is not set or is 1701, the port of a
+ *   system xl2tpd.
  *
  * @example Usage
  * ```ts ignore
@@ -388,6 +399,13 @@ exit 4
  * ```
  */
 export async function startXl2tpd(options: Xl2tpdOptions): Promise<Xl2tpd> {
+  const port = options.config.global?.port;
+  if (options.spawn === undefined && (port === undefined || port === SYSTEM_PORT)) {
+    throw new Error(
+      `Cannot start xl2tpd: on the host a test instance needs a port of its own ` +
+        `(config.global.port), not ${SYSTEM_PORT}, which a system xl2tpd may hold`,
+    );
+  }
   const dir = await Deno.makeTempDir({ prefix: "xl2tpd-" });
   const conf = `${dir}/xl2tpd.conf`;
   const secrets = `${dir}/l2tp-secrets`;
@@ -531,7 +549,7 @@ export async function startXl2tpd(options: Xl2tpdOptions): Promise<Xl2tpd> {
 
 /**
  * Stop every xl2tpd started by {@linkcode startXl2tpd} that is still running (SIGINT, then
- * SIGKILL).
+ * SIGKILL), each by its process ID: no other xl2tpd on the system is touched.
  *
  * @example Usage
  * ```ts ignore

@@ -19,6 +19,12 @@
  * Hidden AVP"). What is tested is that xl2tpd decrypts our hiding: an SCCRQ whose Assigned
  * Tunnel ID is hidden with the key xl2tpd holds at that moment is answered to that tunnel ID.
  *
+ * Hygiene: a system xl2tpd (the Debian package's service, on port 1701) is the operator's. The
+ * test instances run on loopback ports, pid files and control files of their own and are stopped
+ * by process ID; the last tests check that this stays so (no port 1701 on the host, nothing in
+ * the scripts or tests that stops xl2tpd by name, and an xl2tpd the tests did not start survives
+ * their cleanup).
+ *
  * @module
  */
 
@@ -38,6 +44,8 @@ import {
   establishedTunnel,
   startXl2tpd,
   stopAllXl2tpd,
+  XL2TPD_BIN,
+  xl2tpdConf,
   xl2tpdInstalled,
   type Xl2tpdLac,
   type Xl2tpdOptions,
@@ -602,5 +610,94 @@ Deno.test({
       },
       true,
     );
+  },
+});
+
+Deno.test("hygiene: on the host a test xl2tpd needs a port of its own, never 1701", async () => {
+  for (const port of [undefined, 1701]) {
+    await assert.rejects(
+      () => startXl2tpd({ config: { global: { listenAddr: "127.0.0.1", port }, lns: [{}] } }),
+      /^Error: Cannot start xl2tpd: on the host a test instance needs a port of its own .*not 1701/,
+    );
+  }
+});
+
+Deno.test("hygiene: no script or test stops an xl2tpd by name or through systemd", async () => {
+  const root = new URL("../../", import.meta.url).pathname;
+  const self = new URL(import.meta.url).pathname;
+  const byName = [
+    /\b(?:pkill|killall|pgrep|pidof)\b[^\n]*\bxl2tpd\b/,
+    /\b(?:systemctl|service|invoke-rc\.d)\b[^\n]*\b(?:stop|kill|restart|disable|mask)\b[^\n]*\bxl2tpd\b/,
+    /\b(?:systemctl|service|invoke-rc\.d)\b[^\n]*\bxl2tpd\b[^\n]*\b(?:stop|kill|restart)\b/,
+  ];
+  const found: string[] = [];
+  const walk = async (dir: string): Promise<void> => {
+    for await (const e of Deno.readDir(dir)) {
+      const path = `${dir}/${e.name}`;
+      if (e.isDirectory) {
+        if (!["node_modules", ".vm", ".git", "fixtures"].includes(e.name)) await walk(path);
+      } else if (e.isFile && path !== self && /(\.ts|\.sh|^setup|^run)$/.test(e.name)) {
+        const lines = (await Deno.readTextFile(path)).split("\n");
+        lines.forEach((line, i) => {
+          if (byName.some((re) => re.test(line))) {
+            found.push(`${path.slice(root.length)}:${i + 1}: ${line.trim()}`);
+          }
+        });
+      }
+    }
+  };
+  for (const dir of [".ci", "tests", "tools"]) await walk(`${root}${dir}`);
+  assert.deepEqual(found, []);
+});
+
+Deno.test({
+  name: `hygiene: stopping the test instances leaves an xl2tpd they did not start running${
+    installed ? "" : " (ignored: xl2tpd is not installed)"
+  }`,
+  ignore: !installed,
+  fn: async () => {
+    // A bystander standing in for a system xl2tpd, started apart from _xl2tpd.ts.
+    const e = endpoints(60);
+    const dir = await Deno.makeTempDir({ prefix: "xl2tpd-bystander-" });
+    const conf = `${dir}/xl2tpd.conf`;
+    await Deno.writeTextFile(
+      conf,
+      xl2tpdConf({ global: { listenAddr: e.ours, port: e.ourPort }, lns: [{ assignIp: false }] }),
+    );
+    await Deno.writeTextFile(`${dir}/secrets`, "", { mode: 0o600 });
+    const bystander = new Deno.Command(XL2TPD_BIN, {
+      args: ["-D", "-c", conf, "-s", `${dir}/secrets`, "-p", `${dir}/pid`, "-C", `${dir}/ctl`],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    let bystanderExited = false;
+    const bystanderStatus = bystander.status.then((s) => {
+      bystanderExited = true;
+      return s;
+    });
+    try {
+      await until("the bystander's pid file", async () => {
+        try {
+          return (await Deno.readTextFile(`${dir}/pid`)).trim() === String(bystander.pid);
+        } catch {
+          return false;
+        }
+      });
+      const xl = await startXl2tpd({
+        config: { global: { listenAddr: e.theirs, port: e.port }, lns: [{ assignIp: false }] },
+      });
+      assert.notEqual(xl.pid, bystander.pid);
+      await stopAllXl2tpd();
+      assert.equal(xl.exited(), true, "the test instance stopped");
+      // Give a stray signal time to land before looking.
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(bystanderExited, false, "the other xl2tpd is still running");
+    } finally {
+      await stopAllXl2tpd();
+      if (!bystanderExited) bystander.kill("SIGKILL");
+      await bystanderStatus;
+      await Deno.remove(dir, { recursive: true });
+    }
   },
 });
