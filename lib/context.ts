@@ -35,6 +35,7 @@ import type { Clock } from "../control/clock.ts";
 import { IdAllocator } from "../control/ids.ts";
 import { EventHub, type EventStream, type L2tpEvent, type SubscribeOptions } from "./events.ts";
 import { getLog, type Log } from "./log.ts";
+import { rateLimitedLog, type RateLimitedLog } from "./log_limit.ts";
 import { resolveEndpoints } from "./endpoints.ts";
 import type {
   ControlChannel,
@@ -106,6 +107,7 @@ type AnyTunnel = StaticTunnel | DynamicTunnel;
  */
 export class Context implements AsyncDisposable {
   readonly #rt: Runtime;
+  readonly #log: RateLimitedLog;
   readonly #hub = new EventHub();
   readonly #tunnels: AnyTunnel[] = [];
   readonly #pending = new Set<string>();
@@ -123,7 +125,9 @@ export class Context implements AsyncDisposable {
    */
   constructor(options: ContextOptions) {
     const dp = options.dataplane;
-    const log = options.logger ?? getLog("context");
+    // Peer-triggered warnings and errors are limited per cause (5 in 10 s, then a summary).
+    const log = rateLimitedLog(options.logger ?? getLog("context"));
+    this.#log = log;
     const reactor = (): Reactor => {
       if (this.#closing) throw new Error("Cannot open a socket: the context is closed");
       this.#reactor ??= new Reactor();
@@ -368,6 +372,7 @@ export class Context implements AsyncDisposable {
         await t.close().catch((error) => this.#closeFailed(t, error));
       }
       this.#reactor?.close();
+      this.#log.flush();
       this.#hub.close();
     })();
     return this.#closing;

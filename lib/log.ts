@@ -8,6 +8,13 @@
  * - `json`, for machines: `{"timestamp":"...","level":"info","category":"l2tpd.tunnel",
  *   "message":"tunnel up","tunnel":"t1","tid":5}` (structured properties at the top level).
  *
+ * Logging never blocks the protocol: lines for stderr go into a bounded in-memory queue
+ * ({@linkcode LogQueue}) that is written asynchronously, many lines per write. When the queue is
+ * full the oldest lines are dropped and one line `log: dropped N lines` takes their place.
+ * Before the process exits, {@linkcode flushLogs} (or {@linkcode flushLogsSync} where nothing can
+ * be awaited) writes what is queued; `Deno.exit()` and the end of the program do it too (the
+ * queue is flushed on `unload`). Peer-triggered warnings are rate-limited by lib/log_limit.ts.
+ *
  * @example Usage
  * ```ts
  * import { getLog, resetLogging, setupLogging } from "./log.ts";
@@ -21,7 +28,7 @@
  * @module
  */
 
-import { configureSync, getLogger, type LogRecord, resetSync } from "@logtape/logtape";
+import { configureSync, getLogger, type LogRecord, resetSync, type Sink } from "@logtape/logtape";
 
 /**
  * The root logging category of the daemon.
@@ -89,10 +96,13 @@ export interface LoggingOptions {
   /** Output format. */
   format: LogFormat;
   /**
-   * Where each formatted line (ending in a newline) goes; defaults to writing stderr
-   * synchronously. Tests pass a function that collects lines.
+   * Where each formatted line (ending in a newline) goes, synchronously. Without it, lines go to
+   * stderr through a {@linkcode LogQueue}, written asynchronously. Tests pass a function that
+   * collects lines.
    */
   write?: (line: string) => void;
+  /** Lines the stderr queue holds before it drops the oldest (default 10,000). */
+  queueLines?: number;
 }
 
 /**
@@ -199,11 +209,36 @@ export interface LogLine {
  * ```
  */
 export function setupLogging(options: LoggingOptions): void {
-  const write = options.write ?? writeStderr;
   const format = options.format === "json" ? formatJsonRecord : formatTextRecord;
+  let sink: Sink;
+  if (options.write !== undefined) {
+    const write = options.write;
+    sink = (record: LogRecord): void => write(format(record));
+  } else {
+    const queue = new LogQueue({
+      ...(options.queueLines !== undefined ? { maxLines: options.queueLines } : {}),
+      droppedLine: (n) =>
+        format({
+          category: [ROOT_CATEGORY, "log"],
+          level: "warning",
+          message: ["log: dropped ", n, " lines"],
+          rawMessage: "log: dropped {dropped} lines",
+          timestamp: Date.now(),
+          properties: { dropped: n },
+        }),
+    });
+    activeQueue = queue;
+    // logtape disposes the sink on reset and on `unload` (the end of the program, Deno.exit()).
+    sink = Object.assign((record: LogRecord): void => queue.push(format(record)), {
+      [Symbol.dispose]: (): void => {
+        queue.flushSync();
+        if (activeQueue === queue) activeQueue = undefined;
+      },
+    });
+  }
   configureSync({
     reset: true,
-    sinks: { out: (record: LogRecord): void => write(format(record)) },
+    sinks: { out: sink },
     loggers: [
       { category: [ROOT_CATEGORY], lowestLevel: options.level, sinks: ["out"] },
       { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["out"] },
@@ -223,6 +258,241 @@ export function setupLogging(options: LoggingOptions): void {
  */
 export function resetLogging(): void {
   resetSync();
+}
+
+let activeQueue: LogQueue | undefined;
+
+/**
+ * Write every line queued for stderr so far; resolves once they are written. Call it before the
+ * process exits (`await flushLogs(); Deno.exit(code)`). Resolves at once when logging is not
+ * set up or writes elsewhere.
+ *
+ * @returns Resolves when the queue is empty and no write is in progress.
+ *
+ * @example Usage
+ * ```ts
+ * import { flushLogs, getLog, resetLogging, setupLogging } from "./log.ts";
+ * setupLogging({ level: "info", format: "text" });
+ * getLog().info("stopping");
+ * await flushLogs();
+ * resetLogging();
+ * ```
+ */
+export function flushLogs(): Promise<void> {
+  return activeQueue?.flush() ?? Promise.resolve();
+}
+
+/**
+ * Write every line queued for stderr now, synchronously: for exit paths that cannot await (an
+ * uncaught error handler, a signal handler that calls `Deno.exit`). A write already in progress
+ * is not waited for, so its lines may come out after these.
+ *
+ * @example Usage
+ * ```ts
+ * import { flushLogsSync, getLog, resetLogging, setupLogging } from "./log.ts";
+ * setupLogging({ level: "info", format: "json" });
+ * getLog().error("fatal: giving up");
+ * flushLogsSync();
+ * resetLogging();
+ * ```
+ */
+export function flushLogsSync(): void {
+  activeQueue?.flushSync();
+}
+
+/**
+ * Options of {@linkcode LogQueue}.
+ *
+ * @example Usage
+ * ```ts
+ * import type { LogQueueOptions } from "./log.ts";
+ * const opts: LogQueueOptions = { maxLines: 100, droppedLine: (n) => `dropped ${n}\n` };
+ * console.log(opts.maxLines); // 100
+ * ```
+ */
+export interface LogQueueOptions {
+  /** Write some bytes, resolving with how many were written (default `Deno.stderr.write`). */
+  write?: (data: Uint8Array) => Promise<number>;
+  /** Write some bytes synchronously, returning how many (default `Deno.stderr.writeSync`). */
+  writeSync?: (data: Uint8Array) => number;
+  /** Lines held before the oldest are dropped (default 10,000). */
+  maxLines?: number;
+  /** The line written where `n` lines were dropped (default `log: dropped N lines`). */
+  droppedLine?: (n: number) => string;
+}
+
+/** Bytes (roughly: UTF-16 code units) written at most in one write. */
+const CHUNK_CHARS = 64 * 1024;
+
+/**
+ * A bounded queue of log lines written asynchronously, so that logging never waits for a slow
+ * stderr: `push` only queues the line; a zero-delay timer then starts a write of everything
+ * queued (up to 64 KiB per write, many lines each), and lines queued meanwhile go in the next
+ * one. When `maxLines` are waiting, the oldest is dropped; the next write then starts with one
+ * line saying how many were dropped. A failed write (stderr closed) loses its lines, never
+ * throws.
+ *
+ * @example Usage
+ * ```ts
+ * import { LogQueue } from "./log.ts";
+ * const out: string[] = [];
+ * const decoder = new TextDecoder();
+ * const q = new LogQueue({
+ *   maxLines: 2,
+ *   write: (data) => (out.push(decoder.decode(data)), Promise.resolve(data.length)),
+ * });
+ * q.push("a\n");
+ * q.push("b\n");
+ * q.push("c\n"); // "a" is dropped
+ * await q.flush();
+ * console.log(out.join("")); // "log: dropped 1 lines\nb\nc\n"
+ * ```
+ */
+export class LogQueue implements Disposable {
+  readonly #write: (data: Uint8Array) => Promise<number>;
+  readonly #writeSync: (data: Uint8Array) => number;
+  readonly #max: number;
+  readonly #droppedLine: (n: number) => string;
+  #lines: string[] = [];
+  #head = 0;
+  #droppedSince = 0;
+  #droppedTotal = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #writing: Promise<void> | undefined;
+
+  /**
+   * An empty queue.
+   *
+   * @param options Writers, bound, the dropped-lines notice.
+   * @throws {RangeError} If `maxLines` is not a positive integer.
+   */
+  constructor(options: LogQueueOptions = {}) {
+    this.#write = options.write ?? ((data) => Deno.stderr.write(data));
+    this.#writeSync = options.writeSync ?? ((data) => Deno.stderr.writeSync(data));
+    this.#max = options.maxLines ?? 10_000;
+    if (!Number.isInteger(this.#max) || this.#max < 1) {
+      throw new RangeError(`Cannot create log queue: maxLines ${this.#max} is not an integer ≥ 1`);
+    }
+    this.#droppedLine = options.droppedLine ?? ((n) => `log: dropped ${n} lines\n`);
+  }
+
+  /** Lines waiting (not counting a write in progress). */
+  get size(): number {
+    return this.#lines.length - this.#head;
+  }
+
+  /** Lines dropped so far because the queue was full. */
+  get dropped(): number {
+    return this.#droppedTotal;
+  }
+
+  /**
+   * Queue a line (ending in a newline). Never blocks, never throws.
+   *
+   * @param line The formatted line.
+   */
+  push(line: string): void {
+    if (this.size >= this.#max) {
+      this.#lines[this.#head++] = "";
+      this.#droppedSince++;
+      this.#droppedTotal++;
+      if (this.#head > 1024 && this.#head * 2 > this.#lines.length) {
+        this.#lines = this.#lines.slice(this.#head);
+        this.#head = 0;
+      }
+    }
+    this.#lines.push(line);
+    this.#schedule();
+  }
+
+  /**
+   * Write everything queued; resolves once it is written and no write is in progress.
+   *
+   * @returns Resolves when the queue is empty.
+   */
+  async flush(): Promise<void> {
+    for (;;) {
+      if (this.#timer !== undefined) {
+        clearTimeout(this.#timer);
+        this.#timer = undefined;
+        this.#writing ??= this.#drain();
+      }
+      if (this.#writing === undefined) {
+        if (this.size === 0 && this.#droppedSince === 0) return;
+        this.#writing = this.#drain();
+      }
+      await this.#writing;
+    }
+  }
+
+  /**
+   * Write everything queued now, synchronously (a write in progress is not waited for).
+   */
+  flushSync(): void {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    for (let chunk = this.#take(); chunk !== undefined; chunk = this.#take()) {
+      try {
+        let off = 0;
+        while (off < chunk.length) off += this.#writeSync(chunk.subarray(off));
+      } catch {
+        // stderr is gone: the lines are lost.
+      }
+    }
+  }
+
+  /** {@linkcode LogQueue.flushSync}. */
+  [Symbol.dispose](): void {
+    this.flushSync();
+  }
+
+  #schedule(): void {
+    if (this.#writing !== undefined || this.#timer !== undefined) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#writing ??= this.#drain();
+    }, 0);
+  }
+
+  async #drain(): Promise<void> {
+    try {
+      // Awaited even when there is nothing to write, so that `#writing` is set before it clears.
+      await this.#writeAll();
+    } finally {
+      this.#writing = undefined;
+    }
+  }
+
+  async #writeAll(): Promise<void> {
+    for (let chunk = this.#take(); chunk !== undefined; chunk = this.#take()) {
+      try {
+        let off = 0;
+        while (off < chunk.length) off += await this.#write(chunk.subarray(off));
+      } catch {
+        // stderr is gone: the lines are lost.
+      }
+    }
+  }
+
+  /** The next chunk to write (the dropped-lines notice first), or undefined if none. */
+  #take(): Uint8Array | undefined {
+    if (this.size === 0 && this.#droppedSince === 0) return undefined;
+    let text = "";
+    if (this.#droppedSince > 0) {
+      text = this.#droppedLine(this.#droppedSince);
+      this.#droppedSince = 0;
+    }
+    while (this.#head < this.#lines.length && text.length < CHUNK_CHARS) {
+      text += this.#lines[this.#head++];
+    }
+    if (this.#head === this.#lines.length) {
+      this.#lines = [];
+      this.#head = 0;
+    }
+    return encoder.encode(text);
+  }
 }
 
 /**
@@ -271,8 +541,8 @@ export function formatTextRecord(record: LogLine): string {
     renderMessage(record.message),
   ];
   const shown = typeof record.rawMessage === "string"
-    ? new Set([...record.rawMessage.matchAll(/\{([^{}\s]+)\}/g)].map((m) => m[1]))
-    : new Set<string>();
+    ? placeholders(record.rawMessage)
+    : NO_PLACEHOLDERS;
   for (const [key, value] of Object.entries(record.properties)) {
     if (value === undefined || shown.has(key)) continue;
     parts.push(`${key}=${textValue(value)}`);
@@ -310,6 +580,20 @@ export function formatJsonRecord(record: LogLine): string {
     out[name] = jsonSafe(value, 0);
   }
   return JSON.stringify(out) + "\n";
+}
+
+const NO_PLACEHOLDERS: ReadonlySet<string> = new Set();
+const placeholderCache = new Map<string, ReadonlySet<string>>();
+
+/** The `{names}` of a message template (cached: templates are few, records many). */
+function placeholders(template: string): ReadonlySet<string> {
+  let names = placeholderCache.get(template);
+  if (names === undefined) {
+    names = new Set([...template.matchAll(/\{([^{}\s]+)\}/g)].map((m) => m[1]));
+    if (placeholderCache.size >= 1024) placeholderCache.clear();
+    placeholderCache.set(template, names);
+  }
+  return names;
 }
 
 function renderMessage(message: readonly unknown[]): string {
@@ -371,9 +655,3 @@ function toHex(bytes: Uint8Array): string {
 }
 
 const encoder = new TextEncoder();
-
-function writeStderr(line: string): void {
-  const data = encoder.encode(line);
-  let off = 0;
-  while (off < data.length) off += Deno.stderr.writeSync(data.subarray(off));
-}

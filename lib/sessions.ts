@@ -150,7 +150,7 @@ export async function sessionUp(spec: SessionSpec, p: SessionPlumbing): Promise<
       if (created) await p.dataPlane.deleteSession(spec.tunnelId, spec.sessionId).catch(() => {});
       throw error;
     }
-    p.log.info("pppd {pid} started", { pid: pppd.pid });
+    p.log.debug("pppd {pid} started", { pid: pppd.pid });
   }
   let stopping = false;
   pppd?.exited.then((exit) => {
@@ -178,7 +178,7 @@ export async function sessionUp(spec: SessionSpec, p: SessionPlumbing): Promise<
         stopping = true;
         if (pppd) {
           const exit = await pppd.stop();
-          p.log.info("pppd {pid} stopped ({reason})", { pid: pppd.pid, reason: exit.reason });
+          p.log.debug("pppd {pid} stopped ({reason})", { pid: pppd.pid, reason: exit.reason });
         }
         // Closing the PPPoL2TP socket may already have removed the session.
         await p.dataPlane.deleteSession(spec.tunnelId, spec.sessionId).catch((error) => {

@@ -1,10 +1,13 @@
 import assert from "node:assert/strict";
 import { getLogger } from "@logtape/logtape";
 import {
+  flushLogs,
+  flushLogsSync,
   formatJsonRecord,
   formatTextRecord,
   getLog,
   type Log,
+  LogQueue,
   resetLogging,
   setupLogging,
 } from "../../lib/log.ts";
@@ -127,5 +130,141 @@ Deno.test("formatters: property names that clash with the fixed fields are prefi
       properties: { q: "", z: null },
     }),
     '1970-01-01T00:00:00.000Z ERROR   [l2tpd] n=3 q="" z=null\n',
+  );
+});
+
+const decoder = new TextDecoder();
+
+/** A writer whose writes stay pending until `release()`; records every chunk. */
+function slowWriter(): {
+  chunks: string[];
+  pending: number;
+  release: () => void;
+  write: (data: Uint8Array) => Promise<number>;
+} {
+  const waiting: (() => void)[] = [];
+  const w = {
+    chunks: [] as string[],
+    get pending(): number {
+      return waiting.length;
+    },
+    release: (): void => {
+      for (const r of waiting.splice(0)) r();
+    },
+    write: (data: Uint8Array): Promise<number> => {
+      w.chunks.push(decoder.decode(data));
+      return new Promise<number>((resolve) => waiting.push(() => resolve(data.length)));
+    },
+  };
+  return w;
+}
+
+const tick = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
+
+Deno.test("LogQueue: push never writes; one write carries every line queued meanwhile", async () => {
+  const w = slowWriter();
+  const q = new LogQueue({ write: w.write, writeSync: () => assert.fail("no sync write") });
+  for (let i = 0; i < 100; i++) q.push(`line ${i}\n`);
+  assert.equal(w.chunks.length, 0, "nothing is written synchronously");
+  await tick();
+  assert.equal(w.chunks.length, 1, "one write for 100 lines");
+  assert.equal(w.chunks[0].split("\n").length - 1, 100);
+  // While that write is in progress, new lines wait, then go out together.
+  for (let i = 100; i < 150; i++) q.push(`line ${i}\n`);
+  await tick();
+  assert.equal(w.chunks.length, 1);
+  assert.equal(q.size, 50);
+  w.release();
+  await tick();
+  assert.equal(w.chunks.length, 2);
+  assert.ok(w.chunks[1].startsWith("line 100\n") && w.chunks[1].endsWith("line 149\n"));
+  const done = q.flush();
+  w.release();
+  await done;
+  assert.equal(q.size, 0);
+});
+
+Deno.test("LogQueue: a full queue drops the oldest lines and says so once", async () => {
+  const w = slowWriter();
+  const q = new LogQueue({ write: w.write, maxLines: 10, droppedLine: (n) => `dropped ${n}\n` });
+  q.push("first\n");
+  await tick(); // "first" is being written (slowly)
+  for (let i = 0; i < 1000; i++) q.push(`${i}\n`);
+  assert.equal(q.size, 10);
+  assert.equal(q.dropped, 990);
+  const flushed = q.flush();
+  for (let i = 0; i < 5; i++) {
+    w.release();
+    await tick();
+  }
+  await flushed;
+  const later = w.chunks.slice(1).join("");
+  assert.equal(later, "dropped 990\n990\n991\n992\n993\n994\n995\n996\n997\n998\n999\n");
+  assert.equal(q.dropped, 990, "the total stays");
+});
+
+Deno.test("LogQueue: flushSync writes what is queued at once; a failing writer is survived", () => {
+  const out: string[] = [];
+  const q = new LogQueue({
+    write: () => Promise.reject(new Error("EPIPE")),
+    writeSync: (d) => (out.push(decoder.decode(d)), d.length),
+  });
+  q.push("a\n");
+  q.push("b\n");
+  q.flushSync();
+  assert.deepEqual(out, ["a\nb\n"]);
+  assert.equal(q.size, 0);
+  const broken = new LogQueue({
+    writeSync: () => {
+      throw new Error("EBADF");
+    },
+  });
+  broken.push("lost\n");
+  broken.flushSync(); // does not throw
+  assert.equal(broken.size, 0);
+});
+
+Deno.test("LogQueue: a writer that rejects loses its lines, never the process", async () => {
+  let calls = 0;
+  const q = new LogQueue({ write: () => (calls++, Promise.reject(new Error("EPIPE"))) });
+  q.push("x\n");
+  await q.flush();
+  q.push("y\n");
+  await q.flush();
+  assert.equal(calls, 2);
+  assert.throws(() => new LogQueue({ maxLines: 0 }), /Cannot create log queue: maxLines 0/);
+});
+
+Deno.test("setupLogging without write: lines go through the queue; flushLogs drains it", async () => {
+  // Default sink writes stderr: set it up, log nothing at its level, and check the API shape.
+  setupLogging({ level: "error", format: "json", queueLines: 5 });
+  getLog().info("below the level: not queued");
+  await flushLogs();
+  flushLogsSync();
+  resetLogging();
+  await flushLogs(); // nothing set up: resolves at once
+});
+
+Deno.test("the dropped-lines notice is a record in the configured format", () => {
+  // The notice is formatted like every other line: JSON Lines stay JSON.
+  const line = formatJsonRecord({
+    category: ["l2tpd", "log"],
+    level: "warning",
+    message: ["log: dropped ", 3, " lines"],
+    rawMessage: "log: dropped {dropped} lines",
+    timestamp: 0,
+    properties: { dropped: 3 },
+  });
+  assert.equal(JSON.parse(line).message, "log: dropped 3 lines");
+  assert.equal(
+    formatTextRecord({
+      category: ["l2tpd", "log"],
+      level: "warning",
+      message: ["log: dropped ", 3, " lines"],
+      rawMessage: "log: dropped {dropped} lines",
+      timestamp: 0,
+      properties: { dropped: 3 },
+    }),
+    "1970-01-01T00:00:00.000Z WARNING [l2tpd.log] log: dropped 3 lines\n",
   );
 });
