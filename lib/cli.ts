@@ -1,14 +1,18 @@
 /**
  * Command line parsing for the daemon: argv in, a typed {@linkcode CliCommand} out (pure).
  *
+ * Commands: `run` (the default: the daemon itself), `check-config [FILE]`, and the verbs that
+ * talk to a running daemon through its control socket: `show [--json]`, `reload`,
+ * `down NAME[/SESSION]`, `up NAME[/SESSION]` (all take `--socket PATH`).
+ *
  * Accepts GNU-style options (`--config FILE`, `--config=FILE`, `-c FILE`) and go-l2tp's
  * single-dash spellings (`-config FILE`, `-verbose`, `-null`, `-verbose=false`), which are
  * normalised before `node:util` `parseArgs` sees them.
  *
  * The daemon has three personalities: `l2tpd` (this project), and go-l2tp's `kl2tpd` (tunnels
  * default to dynamic) and `ql2tpd` (tunnels default to static or quiescent). The personality
- * comes from the executable's name (a compiled binary called `kl2tpd`) or, for development, the
- * `L2TPD_PERSONALITY` environment variable.
+ * comes from the name the program was invoked by (a binary, or a symlink, called `kl2tpd`; see
+ * `personality.ts`) or, for development, the `L2TPD_PERSONALITY` environment variable.
  *
  * @example Usage
  * ```ts
@@ -23,7 +27,9 @@
 import { parseArgs } from "node:util";
 import denoJson from "../deno.json" with { type: "json" };
 import type { DefaultMode } from "./config.ts";
+import { type ControlRequest, DEFAULT_SOCKET_PATH } from "./control_server.ts";
 import { LOG_LEVELS, type LogFormat, type LogLevelName } from "./log.ts";
+import { parseMetricsAddress } from "./metrics.ts";
 
 /**
  * The version of this daemon (from `deno.json`).
@@ -85,6 +91,43 @@ export interface RunCommand {
   logFormat: LogFormat;
   /** Use the null data plane instead of the kernel (`--null-dataplane`, go-l2tp's `-null`). */
   nullDataPlane: boolean;
+  /**
+   * The control socket (`--socket PATH`), when given; else the file's `[daemon]` `socket`, else
+   * `/run/l2tpd/l2tpd.sock`.
+   */
+  socketPath?: string;
+  /** Where to serve metrics (`--metrics ADDR:PORT`), when given; else the file's `[daemon]` `metrics`. */
+  metrics?: { hostname: string; port: number };
+}
+
+/**
+ * Ask the running daemon something through its control socket: `show`, `reload`, `down`, `up`.
+ *
+ * @example Usage
+ * ```ts
+ * import type { ControlCommand } from "./cli.ts";
+ * const cmd: ControlCommand = {
+ *   kind: "control", personality: "l2tpd", request: { command: "down", tunnel: "t1" },
+ *   json: false, configPath: "/etc/l2tpd/l2tpd.toml",
+ * };
+ * ```
+ */
+export interface ControlCommand {
+  /** Discriminant. */
+  kind: "control";
+  /** How the program was invoked. */
+  personality: Personality;
+  /** What to ask. */
+  request: ControlRequest;
+  /** Print the result as JSON (`--json`; `show` and `reload`). */
+  json: boolean;
+  /** The control socket (`--socket PATH`), when given. */
+  socketPath?: string;
+  /**
+   * The daemon's configuration file (`--config`, else the personality's default): when
+   * `--socket` is not given, its `[daemon]` `socket` is used if it can be read.
+   */
+  configPath: string;
 }
 
 /**
@@ -151,7 +194,12 @@ export interface VersionCommand {
  * if (cmd.kind === "version") console.log("version requested");
  * ```
  */
-export type CliCommand = RunCommand | CheckConfigCommand | HelpCommand | VersionCommand;
+export type CliCommand =
+  | RunCommand
+  | CheckConfigCommand
+  | ControlCommand
+  | HelpCommand
+  | VersionCommand;
 
 /**
  * Bad command line input; the caller prints the message and the usage text, and exits 2.
@@ -175,11 +223,12 @@ export class UsageError extends Error {
 }
 
 /**
- * The personality selected by the executable's name, else by `L2TPD_PERSONALITY`, else
- * `l2tpd`.
+ * The personality selected by the name the program was invoked by, else by
+ * `L2TPD_PERSONALITY`, else `l2tpd`.
  *
- * @param execPath `Deno.execPath()`: a compiled binary named `kl2tpd` or `ql2tpd` selects that
- *   personality; `deno` itself selects nothing.
+ * @param execPath The program's name or path (`argv[0]`, see `invokedName` in
+ *   `personality.ts`): one whose file name is `kl2tpd` or `ql2tpd` selects that personality;
+ *   `deno` or `l2tpd` selects nothing.
  * @param envValue The value of `L2TPD_PERSONALITY`, if set.
  * @throws {UsageError} when `envValue` names no personality.
  *
@@ -249,17 +298,30 @@ const DESCRIPTIONS: Record<Personality, string> = {
  */
 export function usage(personality: Personality): string {
   const p = personality;
-  return `Usage: ${p} [options]
+  return `Usage: ${p} [run] [options]
        ${p} check-config [FILE]
+       ${p} show [--json] | reload | down NAME[/SESSION] | up NAME[/SESSION]  [--socket PATH]
 
 ${DESCRIPTIONS[p]}
 
 Commands:
-  (none)                   run the daemon until SIGINT or SIGTERM
+  run (or none)            run the daemon until SIGINT or SIGTERM; SIGHUP re-reads the
+                           configuration file, SIGUSR1 logs the status
   check-config [FILE]      validate the configuration, print it with every default filled in
+  show [--json]            the running daemon's tunnels and sessions, with their counters
+                           (--json: its status as JSON)
+  reload                   make the running daemon re-read its configuration file (as SIGHUP)
+  down NAME[/SESSION]      take a configured tunnel, or one session of it, down; it stays
+                           down (across reloads) until "up"
+  up NAME[/SESSION]        bring it back up
 
 Options:
   -c, --config FILE        configuration file (default ${defaultConfigPath(p)})
+      --socket PATH        control socket (default: the file's [daemon] socket, else
+                           ${DEFAULT_SOCKET_PATH})
+      --json               show, reload: print the daemon's answer as JSON
+      --metrics ADDRESS    serve Prometheus metrics over HTTP on ADDR:PORT (127.0.0.1:9100,
+                           [::1]:9100; default: the file's [daemon] metrics, else none)
   -v, --verbose            log debug messages (same as --log-level debug)
       --log-level LEVEL    ${LOG_LEVELS.join(", ")} (default info)
       --log-format FORMAT  text (default, for people) or json (JSON Lines, for machines)
@@ -268,6 +330,11 @@ Options:
   -V, --version            show the version
 
 go-l2tp's spellings work too: -config FILE, -verbose, -null.
+
+Exit status: 0 done; 1 the daemon (or check-config, or run) failed, with the reason on stderr;
+2 bad command line; 3 (show, reload, down, up) cannot reach the daemon: none listens on the
+socket; 4 (show, reload, down, up) permission denied on the socket (run as root or as a member
+of the socket's group).
 `;
 }
 
@@ -281,9 +348,12 @@ const ALIASES: Record<string, string> = {
   "log-level": "log-level",
   "help": "help",
   "version": "version",
+  "socket": "socket",
+  "json": "json",
+  "metrics": "metrics",
 };
 
-const BOOLEAN_OPTIONS = new Set(["verbose", "null-dataplane", "help", "version"]);
+const BOOLEAN_OPTIONS = new Set(["verbose", "null-dataplane", "help", "version", "json"]);
 
 /** Go's strconv.ParseBool spellings, which go-l2tp's flags accept as `-verbose=VALUE`. */
 const GO_TRUE = new Set(["1", "t", "T", "TRUE", "true", "True"]);
@@ -365,10 +435,18 @@ export function parseCli(argv: readonly string[], personality: Personality = "l2
   }
 
   // Options in order: the last occurrence wins, and --no-X undoes --X.
-  const flags = { verbose: false, "null-dataplane": false, help: false, version: false };
+  const flags = {
+    verbose: false,
+    "null-dataplane": false,
+    help: false,
+    version: false,
+    json: false,
+  };
   let config: string | undefined;
   let logFormat: string | undefined;
   let logLevel: string | undefined;
+  let socket: string | undefined;
+  let metrics: string | undefined;
   for (const token of parsed.tokens) {
     if (token.kind !== "option") continue;
     const name = token.name;
@@ -382,6 +460,10 @@ export function parseCli(argv: readonly string[], personality: Personality = "l2
       logFormat = token.value;
     } else if (name === "log-level") {
       logLevel = token.value;
+    } else if (name === "socket") {
+      socket = token.value;
+    } else if (name === "metrics") {
+      metrics = token.value;
     }
   }
 
@@ -389,6 +471,7 @@ export function parseCli(argv: readonly string[], personality: Personality = "l2
   if (flags.version) return { kind: "version", personality };
 
   if (config === "") throw new UsageError("Cannot parse arguments: --config needs a file name");
+  if (socket === "") throw new UsageError("Cannot parse arguments: --socket needs a path");
   const format = logFormat ?? "text";
   if (format !== "text" && format !== "json") {
     throw new UsageError(
@@ -406,7 +489,39 @@ export function parseCli(argv: readonly string[], personality: Personality = "l2
   const positionals = [...parsed.positionals];
   const command = positionals.shift();
   const defaultMode = defaultModeFor(personality);
+  const withSocket = socket === undefined ? {} : { socketPath: socket };
+  const isRun = command === undefined || command === "run";
+  if (metrics !== undefined && !isRun) {
+    throw new UsageError(
+      `Cannot parse arguments: --metrics applies to run (the daemon), not ${command}`,
+    );
+  }
+  if (command !== undefined && VERBS.has(command)) {
+    const verb = command as ControlRequest["command"];
+    if (flags.json && verb !== "show" && verb !== "reload") {
+      throw new UsageError(
+        `Cannot parse arguments: --json applies to show and reload, not ${verb}`,
+      );
+    }
+    return {
+      kind: "control",
+      personality,
+      request: controlRequest(verb, positionals),
+      json: flags.json,
+      configPath: config ?? defaultConfigPath(personality),
+      ...withSocket,
+    };
+  }
+  if (flags.json) {
+    throw new UsageError("Cannot parse arguments: --json applies to show and reload only");
+  }
   if (command === "check-config") {
+    if (socket !== undefined) {
+      throw new UsageError(
+        "Cannot parse arguments: --socket applies to run, show, reload, down and up, not " +
+          "check-config",
+      );
+    }
     if (positionals.length > 1) {
       throw new UsageError(
         `Cannot parse arguments: check-config takes one file, got ${positionals.length}`,
@@ -429,7 +544,7 @@ export function parseCli(argv: readonly string[], personality: Personality = "l2
   if (command !== undefined && command !== "run") {
     throw new UsageError(
       `Cannot parse arguments: unexpected argument ${JSON.stringify(command)} (commands: ` +
-        `check-config; options start with -)`,
+        `run, check-config, show, reload, down, up; options start with -)`,
     );
   }
   if (positionals.length > 0) {
@@ -445,7 +560,56 @@ export function parseCli(argv: readonly string[], personality: Personality = "l2
     logLevel: level as LogLevelName,
     logFormat: format,
     nullDataPlane: flags["null-dataplane"],
+    ...withSocket,
+    ...(metrics === undefined ? {} : { metrics: metricsAddress(metrics) }),
   };
+}
+
+function metricsAddress(text: string): { hostname: string; port: number } {
+  try {
+    return parseMetricsAddress(text);
+  } catch (e) {
+    const detail = (e instanceof Error ? e.message : String(e)).replace(
+      /^Cannot parse [^:]*: /,
+      "",
+    );
+    throw new UsageError(
+      `Cannot parse arguments: --metrics must be ADDR:PORT (e.g. 127.0.0.1:9100 or ` +
+        `[::1]:9100), got ${JSON.stringify(text)}: ${detail}`,
+    );
+  }
+}
+
+const VERBS = new Set<string>(["show", "reload", "down", "up"]);
+
+/** The request of a verb and its arguments: `down NAME[/SESSION]` and so on. */
+function controlRequest(verb: ControlRequest["command"], args: string[]): ControlRequest {
+  if (verb === "show" || verb === "reload") {
+    if (args.length > 0) {
+      throw new UsageError(
+        `Cannot parse arguments: ${verb} takes no arguments, got ${JSON.stringify(args[0])}`,
+      );
+    }
+    return { command: verb };
+  }
+  if (args.length !== 1) {
+    throw new UsageError(
+      args.length === 0
+        ? `Cannot parse arguments: ${verb} needs a tunnel: ${verb} NAME or ${verb} NAME/SESSION`
+        : `Cannot parse arguments: ${verb} takes one tunnel (NAME or NAME/SESSION), got ` +
+          `${args.length} arguments`,
+    );
+  }
+  const target = args[0];
+  const slash = target.indexOf("/");
+  const tunnel = slash < 0 ? target : target.slice(0, slash);
+  const session = slash < 0 ? undefined : target.slice(slash + 1);
+  if (tunnel === "" || session === "") {
+    throw new UsageError(
+      `Cannot parse arguments: ${verb} needs NAME or NAME/SESSION, got ${JSON.stringify(target)}`,
+    );
+  }
+  return session === undefined ? { command: verb, tunnel } : { command: verb, tunnel, session };
 }
 
 function runParseArgs(args: string[]): { positionals: string[]; tokens: ParsedToken[] } {
@@ -466,6 +630,10 @@ function runParseArgs(args: string[]): { positionals: string[]; tokens: ParsedTo
       "no-help": { type: "boolean" },
       "version": { type: "boolean", short: "V" },
       "no-version": { type: "boolean" },
+      "socket": { type: "string" },
+      "metrics": { type: "string" },
+      "json": { type: "boolean" },
+      "no-json": { type: "boolean" },
     },
   });
   const options: ParsedToken[] = [];

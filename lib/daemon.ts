@@ -271,14 +271,6 @@ export class Daemon {
       await this.#bringUp(t).catch((e) => fail(t.name, e));
     }
     this.#config = config;
-    this.#log.info("Reloaded {file}", {
-      file: config.file,
-      added: result.added.join(" "),
-      removed: result.removed.join(" "),
-      replaced: result.replaced.join(" "),
-      unchanged: result.unchanged.length,
-      failed: result.failed.length,
-    });
     return result;
   }
 

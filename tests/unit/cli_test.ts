@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  type ControlCommand,
   defaultConfigPath,
   detectPersonality,
   normaliseArgs,
@@ -8,6 +9,8 @@ import {
   usage,
   UsageError,
 } from "../../lib/cli.ts";
+import { libc } from "../../dataplane/ffi/libc.ts";
+import { notifySocketAddress } from "../../dataplane/notify.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const FIXTURES = `${ROOT}tests/fixtures/config/`;
@@ -16,6 +19,15 @@ function run(argv: string[], personality: "l2tpd" | "kl2tpd" | "ql2tpd" = "l2tpd
   const cmd = parseCli(argv, personality);
   assert.equal(cmd.kind, "run");
   return cmd as RunCommand;
+}
+
+function verb(
+  argv: string[],
+  personality: "l2tpd" | "kl2tpd" | "ql2tpd" = "l2tpd",
+): ControlCommand {
+  const cmd = parseCli(argv, personality);
+  assert.equal(cmd.kind, "control");
+  return cmd as ControlCommand;
 }
 
 function usageError(argv: string[]): string {
@@ -97,7 +109,7 @@ Deno.test("personalities: default config path and default tunnel mode", () => {
   assert.equal(run([], "kl2tpd").defaultMode, "dynamic");
   assert.equal(run([], "ql2tpd").defaultMode, "static");
   assert.equal(defaultConfigPath("kl2tpd"), "/etc/kl2tpd/kl2tpd.toml");
-  assert.match(usage("ql2tpd"), /^Usage: ql2tpd \[options\]/);
+  assert.match(usage("ql2tpd"), /^Usage: ql2tpd \[run\] \[options\]/);
 });
 
 Deno.test("personality detection: executable name first, then L2TPD_PERSONALITY", () => {
@@ -108,6 +120,50 @@ Deno.test("personality detection: executable name first, then L2TPD_PERSONALITY"
   assert.equal(detectPersonality("/usr/bin/deno", "kl2tpd"), "kl2tpd");
   assert.equal(detectPersonality("/opt/l2tpd", "ql2tpd"), "ql2tpd");
   assert.throws(() => detectPersonality("/usr/bin/deno", "xl2tpd"), UsageError);
+});
+
+Deno.test("control verbs: show [--json], reload, down NAME[/SESSION], up; --socket", () => {
+  assert.deepEqual(verb(["show"]), {
+    kind: "control",
+    personality: "l2tpd",
+    request: { command: "show" },
+    json: false,
+    configPath: "/etc/l2tpd/l2tpd.toml",
+  });
+  assert.equal(verb(["show", "--json"]).json, true);
+  assert.equal(verb(["show", "-json"]).json, true);
+  assert.equal(verb(["--json", "reload"]).json, true);
+  assert.deepEqual(verb(["reload"]).request, { command: "reload" });
+  assert.deepEqual(verb(["down", "t1"]).request, { command: "down", tunnel: "t1" });
+  assert.deepEqual(verb(["up", "t1/s1"]).request, { command: "up", tunnel: "t1", session: "s1" });
+  assert.deepEqual(verb(["down", "t1/s/x"]).request, {
+    command: "down",
+    tunnel: "t1",
+    session: "s/x",
+  });
+  assert.equal(verb(["show", "--socket", "/tmp/a.sock"]).socketPath, "/tmp/a.sock");
+  assert.equal(verb(["show", "-socket=/tmp/b.sock"]).socketPath, "/tmp/b.sock");
+  assert.equal(verb(["show", "-c", "/etc/x.toml"]).configPath, "/etc/x.toml");
+  assert.equal(verb(["show"], "kl2tpd").configPath, "/etc/kl2tpd/kl2tpd.toml");
+  assert.equal(run(["--socket", "/tmp/c.sock"]).socketPath, "/tmp/c.sock");
+  assert.equal(run(["-socket", "/tmp/d.sock", "-null"]).socketPath, "/tmp/d.sock");
+  assert.equal("socketPath" in run([]), false);
+  assert.match(usageError(["down"]), /down needs a tunnel: down NAME or down NAME\/SESSION/);
+  assert.match(usageError(["up", "/s1"]), /up needs NAME or NAME\/SESSION, got "\/s1"/);
+  assert.match(usageError(["up", "a", "b"]), /takes one tunnel \(NAME or NAME\/SESSION\), got 2/);
+  assert.match(usageError(["reload", "now"]), /reload takes no arguments, got "now"/);
+  assert.match(usageError(["down", "t1", "--json"]), /--json applies to show and reload, not down/);
+  assert.match(usageError(["--json"]), /--json applies to show and reload only/);
+  assert.match(usageError(["check-config", "--socket", "/x"]), /--socket applies to run, show/);
+  assert.match(usageError(["show", "--socket="]), /--socket needs a path/);
+  assert.match(usageError(["show", "--json=maybe"]), /--json takes no value or true\/false/);
+  assert.match(usageError(["bogus"]), /commands: run, check-config, show, reload, down, up/);
+  const text = usage("l2tpd");
+  assert.match(text, /\n {2}show \[--json\] {2}/);
+  assert.match(text, /--socket PATH +control socket \(default: the file's \[daemon\] socket, else/);
+  assert.match(text, /\/run\/l2tpd\/l2tpd\.sock/);
+  assert.match(text, /Exit status: 0 done; 1 .*\n2 bad command line; 3 .*cannot reach the daemon/s);
+  assert.match(text, /4 \(show, reload, down, up\) permission denied on the socket/);
 });
 
 Deno.test("bad input is a UsageError that says what is wrong", () => {
@@ -210,7 +266,17 @@ Deno.test("main: runs on the null data plane until SIGTERM, then exits 0", async
         `[tunnel.t1.session.s1]\nsid = 10\npsid = 20\n`,
     );
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "main.ts", "--config", file, "--null-dataplane", "--log-format=json"],
+      args: [
+        "run",
+        "-A",
+        "main.ts",
+        "--config",
+        file,
+        "--null-dataplane",
+        "--log-format=json",
+        "--socket",
+        `${dir}/l2tpd.sock`,
+      ],
       cwd: ROOT,
       env: { NO_COLOR: "1" },
       stdin: "null",
@@ -229,7 +295,7 @@ Deno.test("main: runs on the null data plane until SIGTERM, then exits 0", async
           records.push(JSON.parse(buffered.slice(0, nl)));
           buffered = buffered.slice(nl + 1);
         }
-        if (!signalled && records.some((r) => r.message.includes("starting"))) {
+        if (!signalled && records.some((r) => r.message.startsWith("Up: "))) {
           signalled = true;
           child.kill("SIGTERM");
         }
@@ -242,6 +308,143 @@ Deno.test("main: runs on the null data plane until SIGTERM, then exits 0", async
     assert.ok(records.some((r) => r.message === "SIGTERM received: shutting down"));
     assert.equal(records[records.length - 1].message, "shutdown complete");
     assert.ok(records.every((r) => r.level !== "error"), JSON.stringify(records));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+// --- The daemon's life: systemd notifications, hooks, metrics -----------------------------------
+
+/** A bound AF_UNIX datagram socket, as systemd's notify socket, read without blocking. */
+class NotifySocket implements Disposable {
+  readonly #fd: number;
+  readonly path: string;
+
+  constructor(path: string) {
+    this.path = path;
+    const c = libc();
+    this.#fd = c.socket(1, /* AF_UNIX */ 2 /* SOCK_DGRAM */ | 0o2000000, /* SOCK_CLOEXEC */ 0);
+    assert.ok(this.#fd >= 0);
+    const sa = notifySocketAddress(path);
+    assert.equal(c.bind(this.#fd, sa, sa.length), 0, `bind ${path}`);
+  }
+
+  /** Every datagram queued now. */
+  drain(): string[] {
+    const out: string[] = [];
+    const buf = new Uint8Array(4096);
+    while (true) {
+      const n = libc().recvfrom(
+        this.#fd,
+        buf,
+        BigInt(buf.length),
+        0x40, /* MSG_DONTWAIT */
+        null,
+        null,
+      );
+      if (n < 0n) return out;
+      out.push(new TextDecoder().decode(buf.subarray(0, Number(n))));
+    }
+  }
+
+  [Symbol.dispose](): void {
+    libc().close(this.#fd);
+  }
+}
+
+Deno.test("main: --metrics takes ADDR:PORT, for the daemon only", () => {
+  assert.deepEqual(run(["--metrics", "127.0.0.1:9100"]).metrics, {
+    hostname: "127.0.0.1",
+    port: 9100,
+  });
+  assert.deepEqual(run(["--metrics=[::1]:9101"]).metrics, { hostname: "::1", port: 9101 });
+  assert.match(usageError(["--metrics", "9100"]), /--metrics must be ADDR:PORT .*got "9100"/);
+  assert.match(usageError(["--metrics", "h:0"]), /the port must be 1 to 65535/);
+  assert.match(usageError(["show", "--metrics", "h:1"]), /--metrics applies to run/);
+});
+
+Deno.test("main: run tells systemd READY, RELOADING and STOPPING; runs hooks; serves metrics", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "l2tpd-run-" });
+  try {
+    const hookLog = `${dir}/hooks.log`;
+    const hook = (what: string): string =>
+      `on_up = ["/bin/sh", "-c", "echo ${what} up $L2TPD_INTERFACE >> ${hookLog}"]\n` +
+      `on_down = ["/bin/sh", "-c", "echo ${what} down >> ${hookLog}"]\n`;
+    const file = `${dir}/l2tpd.toml`;
+    const t1 = `[tunnel.t1]\nencap = "ip"\nlocal = "192.0.2.1"\npeer = "192.0.2.2"\ntid = 1\n` +
+      `ptid = 2\n[tunnel.t1.session.s1]\nsid = 10\npsid = 20\n${hook("s1")}`;
+    const t2 = `[tunnel.t2]\nencap = "ip"\nlocal = "192.0.2.1"\npeer = "192.0.2.3"\ntid = 3\n` +
+      `ptid = 4\n[tunnel.t2.session.s2]\nsid = 30\npsid = 40\n${hook("s2")}`;
+    await Deno.writeTextFile(file, t1);
+    using notify = new NotifySocket(`${dir}/notify.sock`);
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "main.ts",
+        "--config",
+        file,
+        "--null-dataplane",
+        "--socket",
+        `${dir}/l2tpd.sock`,
+        "--metrics",
+        `127.0.0.1:${port}`,
+      ],
+      cwd: ROOT,
+      env: { NO_COLOR: "1", NOTIFY_SOCKET: notify.path },
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const stderr = new Response(child.stderr).text();
+    const seen: string[] = [];
+    const until = async (what: string, probe: () => Promise<boolean> | boolean): Promise<void> => {
+      const deadline = Date.now() + 20_000;
+      while (true) {
+        seen.push(...notify.drain());
+        if (await probe()) return;
+        if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}: ${seen}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    const hooksRan = async (): Promise<string[]> => {
+      try {
+        return (await Deno.readTextFile(hookLog)).trim().split("\n");
+      } catch {
+        return [];
+      }
+    };
+    try {
+      await until("READY=1", () => seen.includes("READY=1"));
+      assert.ok(
+        seen.some((m) => /^STATUS=1 of 1 tunnel\(s\) up, 1 session\(s\) up$/.test(m)),
+        `${seen}`,
+      );
+      await until("s1's on_up", async () => (await hooksRan()).includes("s1 up l2tpeth0"));
+      const scrape = await fetch(`http://127.0.0.1:${port}/metrics`);
+      const text = await scrape.text();
+      assert.equal(scrape.status, 200);
+      assert.match(text, /^l2tpd_sessions_up 1$/m);
+
+      // A reload: RELOADING=1 then READY=1, and the added session's hook runs.
+      seen.length = 0;
+      await Deno.writeTextFile(file, t1 + t2);
+      child.kill("SIGHUP");
+      await until("RELOADING=1, READY=1", () => seen.includes("READY=1"));
+      assert.match(seen[0], /^RELOADING=1\nMONOTONIC_USEC=\d+$/);
+      await until("s2's on_up", async () => (await hooksRan()).includes("s2 up l2tpeth1"));
+    } finally {
+      child.kill("SIGTERM");
+    }
+    const status = await child.status;
+    const log = await stderr;
+    assert.equal(status.code, 0, log);
+    seen.push(...notify.drain());
+    assert.ok(seen.includes("STOPPING=1"), `${seen}`);
+    // The down hooks ran before the daemon exited.
+    const ran = await hooksRan();
+    assert.ok(ran.includes("s1 down") && ran.includes("s2 down"), ran.join("\n"));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -65,6 +65,8 @@ Deno.test("kl2tpd personality runs go-l2tp's README config with -config -null -v
       `${dir}/kl2tpd.toml`,
       "-null",
       "-verbose",
+      "--socket",
+      `${dir}/kl2tpd.sock`,
     ],
     env: { L2TPD_PERSONALITY: "kl2tpd", NO_COLOR: "1" },
     stdout: "piped",
