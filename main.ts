@@ -32,6 +32,7 @@
 
 import {
   type CheckConfigCommand,
+  configOptionsFor,
   type ControlCommand,
   parseCli,
   type Personality,
@@ -146,7 +147,7 @@ export async function main(args: readonly string[]): Promise<number> {
 async function checkConfig(command: CheckConfigCommand): Promise<number> {
   let config: Config;
   try {
-    config = await loadConfig(command.configPath, { defaultMode: command.defaultMode });
+    config = await loadConfig(command.configPath, configOptionsFor(command.personality));
   } catch (e) {
     if (e instanceof ConfigError) {
       err(`${e.message}\n`);
@@ -233,7 +234,8 @@ async function run(command: RunCommand): Promise<number> {
   setupLogging({ level: command.logLevel, format: command.logFormat });
   const log = getLog("main");
 
-  const loadOptions = { defaultMode: command.defaultMode };
+  // At start, also warn when a file holding a secret is readable by others.
+  const loadOptions = { ...configOptionsFor(command.personality), checkSecretPermissions: true };
   let config: Config;
   try {
     config = await loadConfig(command.configPath, loadOptions);
@@ -257,7 +259,7 @@ async function run(command: RunCommand): Promise<number> {
 }
 
 async function runDaemon(command: RunCommand, initial: Config, log: Log): Promise<number> {
-  const loadOptions = { defaultMode: command.defaultMode };
+  const loadOptions = configOptionsFor(command.personality);
   let config = initial;
   const serial = new Serial();
   let daemon: Daemon | undefined;

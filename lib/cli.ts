@@ -26,7 +26,7 @@
 
 import { parseArgs } from "node:util";
 import denoJson from "../deno.json" with { type: "json" };
-import type { DefaultMode } from "./config.ts";
+import type { ConfigOptions, DefaultMode } from "./config.ts";
 import { type ControlRequest, DEFAULT_SOCKET_PATH } from "./control_server.ts";
 import { LOG_LEVELS, type LogFormat, type LogLevelName } from "./log.ts";
 import { parseMetricsAddress } from "./metrics.ts";
@@ -275,6 +275,26 @@ export function defaultConfigPath(personality: Personality): string {
  */
 export function defaultModeFor(personality: Personality): DefaultMode {
   return personality === "kl2tpd" ? "dynamic" : personality === "ql2tpd" ? "static" : "auto";
+}
+
+/**
+ * How a personality reads its configuration: the default tunnel mode, and for `l2tpd` RFC 2661
+ * §5.8's 5 retransmissions for L2TPv2 (kl2tpd and ql2tpd keep go-l2tp's 3).
+ *
+ * @param personality The personality.
+ * @returns Options for `loadConfig`.
+ *
+ * @example Usage
+ * ```ts
+ * import { configOptionsFor } from "./cli.ts";
+ * console.log(configOptionsFor("l2tpd").defaultMaxRetriesV2); // 5
+ * ```
+ */
+export function configOptionsFor(personality: Personality): ConfigOptions {
+  return {
+    defaultMode: defaultModeFor(personality),
+    ...(personality === "l2tpd" ? { defaultMaxRetriesV2: 5 } : {}),
+  };
 }
 
 const DESCRIPTIONS: Record<Personality, string> = {

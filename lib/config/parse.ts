@@ -45,6 +45,11 @@ export interface ConfigOptions {
   /** The mode of tunnels that do not set `mode` (default `auto`). */
   defaultMode?: DefaultMode;
   /**
+   * `max_retries` of L2TPv2 tunnels that do not set it (default: go-l2tp's 3). The l2tpd
+   * personality passes 5, RFC 2661 §5.8's recommended default; kl2tpd and ql2tpd keep go-l2tp's.
+   */
+  defaultMaxRetriesV2?: number;
+  /**
    * {@linkcode loadConfig} only: add a warning when the file holds a shared secret and its group
    * or others may read it (see `secretFileWarnings`). Default false.
    */
@@ -332,7 +337,10 @@ function parseTunnel(
     windowSize: r.value("window_size"),
     helloTimeoutMs: r.value("hello_timeout"),
     retryTimeoutMs: r.value("retry_timeout"),
-    maxRetries: r.value("max_retries"),
+    maxRetries: version === 2 && opts.defaultMaxRetriesV2 !== undefined &&
+        !r.read("max_retries") && mode !== "static"
+      ? opts.defaultMaxRetriesV2
+      : r.value("max_retries"),
     hostName: r.value("host_name"),
     framingCaps: framingCaps && [...framingCaps],
     managed: r.value("managed") ?? !(mode === "static" && version === 3),

@@ -416,11 +416,9 @@ Deno.test("main: run tells systemd READY, RELOADING and STOPPING; runs hooks; se
       }
     };
     try {
-      await until("READY=1", () => seen.includes("READY=1"));
-      assert.ok(
-        seen.some((m) => /^STATUS=1 of 1 tunnel\(s\) up, 1 session\(s\) up$/.test(m)),
-        `${seen}`,
-      );
+      // READY=1 and the STATUS line are two datagrams: wait for both.
+      const statusLine = (m: string) => /^STATUS=1 of 1 tunnel\(s\) up, 1 session\(s\) up$/.test(m);
+      await until("READY=1 and STATUS", () => seen.includes("READY=1") && seen.some(statusLine));
       await until("s1's on_up", async () => (await hooksRan()).includes("s1 up l2tpeth0"));
       const scrape = await fetch(`http://127.0.0.1:${port}/metrics`);
       const text = await scrape.text();

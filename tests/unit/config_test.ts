@@ -1128,3 +1128,16 @@ Deno.test("a config file with a secret that others may read gets a warning with 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("max_retries: l2tpd's default for L2TPv2 is RFC 2661's 5, go-l2tp's 3 otherwise", async () => {
+  const { configOptionsFor } = await import("../../lib/cli.ts");
+  const text = '[tunnel.a]\npeer = "192.0.2.2"\nversion = "l2tpv2"\n' +
+    '[tunnel.b]\npeer = "192.0.2.3"\nversion = "l2tpv2"\nmax_retries = 2\n' +
+    '[tunnel.c]\npeer = "192.0.2.4"\nversion = "l2tpv3"\n';
+  const retries = (p: "l2tpd" | "kl2tpd" | "ql2tpd") =>
+    parseConfig(text, "r.toml", { ...configOptionsFor(p), defaultMode: "dynamic" }).tunnels
+      .map((t) => t.config.maxRetries);
+  assert.deepEqual(retries("l2tpd"), [5, 2, 3]);
+  assert.deepEqual(retries("kl2tpd"), [3, 2, 3]);
+  assert.deepEqual(retries("ql2tpd"), [3, 2, 3]);
+});
