@@ -281,21 +281,31 @@ export class CallTable<S extends SessionParams = SessionParams> {
   }
 
   /**
-   * A session message with an unknown mandatory AVP (RFC 2661 §4.1, RFC 3931 §5.2): its call
-   * (or a stand-in for it) sends a CDN and ends.
+   * A session message that must end its session: one with an unknown mandatory AVP (RFC 2661
+   * §4.1, RFC 3931 §5.2) or a malformed mandatory AVP (RFC 2661 §7.1, RFC 3931 §7.1). Its call
+   * sends a CDN and ends; a message for no call of ours (a new ICRQ or OCRQ, or one for a session
+   * we do not have) is answered by a stand-in that sends the CDN. A message that names no
+   * session of the peer's cannot be answered and is left alone.
    *
-   * @param msg The message, decoded with the unknown AVP.
-   * @param result The CDN's Result Code (2, error 8).
-   * @param reason Why, for logs.
+   * @param msg The message, decoded as far as it could be (its session IDs).
+   * @param result The CDN's Result Code (2, with Error Code 8, 2 or 3).
+   * @param reason Why, for logs and the session-down event.
+   * @returns Whether a CDN was sent.
    */
-  async unknownAvp(msg: ControlMessage, result: ResultCodeValue, reason: string): Promise<void> {
+  async reject(msg: ControlMessage, result: ResultCodeValue, reason: string): Promise<boolean> {
     const info = readSessionAvps(msg, this.#ctx.version);
     let call = this.#find(info);
     if (call === undefined) {
-      const kind: SessionKind = msg.type === MessageType.OCRQ ? "oc-recipient" : "ic-recipient";
-      call = this.#newCall(kind, 0, info.peerSessionId ?? 0, undefined, true);
+      if (!info.peerSessionId) return false;
+      const kind: SessionKind = msg.type === MessageType.OCRQ || msg.type === MessageType.OCRP ||
+          msg.type === MessageType.OCCN
+        ? "oc-recipient"
+        : "ic-recipient";
+      call = this.#newCall(kind, 0, info.peerSessionId, undefined, true);
     }
+    if (call.state === "dead") return false;
     await call.run("unknown-avp", { result, reason });
+    return true;
   }
 
   /**

@@ -387,6 +387,15 @@ export interface ControlConnectionOptions<S extends SessionParams = SessionParam
   /** Responder: the SCCRQ datagram that created the connection (from a listener). */
   initial?: Datagram;
   /**
+   * Responder: the peer's reply (its SCCCN, or a StopCCN refusing us) to the stateless SCCRP a
+   * listener has already answered `initial` with (control/listener.ts): Ns 0, `localTunnelId`
+   * as our Assigned Tunnel ID, and the Challenge (L2TPv2) or nonce (L2TPv3) that `random` gives
+   * first. The connection then starts as if it had sent that SCCRP itself: it does not send it
+   * again, its transport goes on at Ns 1, and this reply is processed next (RFC 2661 §5.8,
+   * RFC 3931 §4.2).
+   */
+  sccrpReply?: Datagram;
+  /**
    * Where datagrams read from the socket that belong to another control connection go: a
    * control message for another tunnel ID, or, for a responder, one with tunnel ID 0 that is
    * not a ZLB (a new SCCRQ). Several tunnels with one peer address and port (RFC 2661 allows

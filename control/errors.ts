@@ -6,6 +6,8 @@
  * carry what a caller needs to act as RFC 2661 §4.1 / RFC 3931 §5.2 require:
  * {@linkcode UnknownAvpError} (an unrecognised AVP with the M bit set: tear the session or the
  * tunnel down) and {@linkcode UnknownMessageTypeError} (a Message Type this codec does not know).
+ * {@linkcode MalformedMessageError} is what the reliable transport (control/transport.ts) makes of
+ * any other failure of a message it took in sequence (RFC 2661 §7.1, RFC 3931 §7.1).
  *
  * @module
  */
@@ -246,5 +248,104 @@ export class UnknownMessageTypeError extends ParseError {
     this.vendorId = vendorId;
     this.mandatory = mandatory;
     this.header = header;
+  }
+}
+
+/** Parse failures that mean an AVP's (or the message's) length is wrong: Error Code 2. */
+const LENGTH_REASONS: ReadonlySet<ParseErrorReason> = new Set<ParseErrorReason>([
+  "truncated",
+  "length-mismatch",
+  "avp-too-short",
+  "avp-overrun",
+  "bad-avp-length",
+  "bad-hidden-length",
+]);
+
+/**
+ * What {@linkcode MalformedMessageError} says about a malformed message besides its cause.
+ *
+ * @example Usage
+ * ```ts
+ * import type { MalformedMessageInfo } from "./errors.ts";
+ * const info: MalformedMessageInfo = { scope: "session", messageType: 10, attributeType: 15 };
+ * console.log(info.scope); // session
+ * ```
+ */
+export interface MalformedMessageInfo {
+  /** What must be torn down: the session (CDN) or the control connection (StopCCN). */
+  scope: TeardownScope;
+  /** The Message Type, when its AVP could be read. */
+  messageType?: number;
+  /** The Attribute Type of the malformed AVP, when there is one. */
+  attributeType?: number;
+  /**
+   * The message as far as it could be read, without the malformed AVPs (for the session IDs a
+   * CDN is addressed with). Absent when the rest of the message could not be read either.
+   */
+  decoded?: ControlMessage;
+}
+
+/**
+ * A control message that arrived in sequence, with a well-formed header, whose body cannot be
+ * used: an AVP with the M bit set whose value is malformed (wrong length, out of range, a hidden
+ * value that cannot be revealed), or a body whose AVPs cannot even be delimited.
+ *
+ * RFC 2661 §7.1 and RFC 3931 §7.1 ("Malformed AVPs and Control Messages"): a malformed AVP is
+ * treated as an unrecognised one, so its M bit decides. With the M bit clear the AVP is ignored
+ * and the message accepted (the transport does that and never reports it); with the M bit set
+ * the session (session messages: CDN) or the control connection (every other message:
+ * StopCCN) is shut down, as for an unknown mandatory AVP (RFC 2661 §4.1, RFC 3931 §5.2). A
+ * message that cannot be recovered at all (the AVPs cannot be delimited, or the Message Type AVP
+ * itself is bad) clears the control connection. The StopCCN or CDN carries Result Code 2
+ * ("general error, see Error Code") and Error Code 2 ("length is wrong") or 3 ("a field value
+ * was out of range", RFC 2661 §4.4.2, RFC 3931 §5.4.2), with the problem in the Error Message.
+ *
+ * The transport has acknowledged the message (it occupied its sequence number; a peer
+ * retransmitting it would send the same bytes again), so the peer never resends it.
+ *
+ * @example Usage
+ * ```ts
+ * import { MalformedMessageError, ParseError } from "./errors.ts";
+ * const cause = new ParseError("bad-avp-length", 20, "Call Serial Number AVP with a 3-byte value is malformed");
+ * const e = new MalformedMessageError(cause, { scope: "session", messageType: 10, attributeType: 15 });
+ * console.log(e.reason, e.resultCode, e.errorCode); // bad-avp-length 2 2
+ * ```
+ */
+export class MalformedMessageError extends ParseError {
+  /** Session messages close the session (CDN); all others close the tunnel (StopCCN). */
+  readonly scope: TeardownScope;
+  /** Result Code to send: 2 (general error, see Error Code). */
+  readonly resultCode: number;
+  /** Error Code to send: 2 (length is wrong) or 3 (a field value was out of range). */
+  readonly errorCode: number;
+  /** Error Message to send. */
+  readonly errorMessage: string;
+  /** The Message Type, when its AVP could be read. */
+  readonly messageType: number | undefined;
+  /** The Attribute Type of the malformed AVP, when there is one. */
+  readonly attributeType: number | undefined;
+  /** The message without its malformed AVPs, when the rest could be read. */
+  readonly decoded: ControlMessage | undefined;
+  /** The decoder's error. */
+  override readonly cause: ParseError;
+
+  /**
+   * Creates the error.
+   *
+   * @param cause The decoder's error (its reason and offset are kept).
+   * @param info Scope, message type, offending attribute, what could be read.
+   */
+  constructor(cause: ParseError, info: MalformedMessageInfo) {
+    super(cause.reason, cause.offset, "");
+    this.name = "MalformedMessageError";
+    this.message = cause.message;
+    this.cause = cause;
+    this.scope = info.scope;
+    this.resultCode = 2;
+    this.errorCode = LENGTH_REASONS.has(cause.reason) ? 2 : 3;
+    this.errorMessage = cause.message.replace(/^Cannot decode L2TP message: /, "");
+    this.messageType = info.messageType;
+    this.attributeType = info.attributeType;
+    this.decoded = info.decoded;
   }
 }

@@ -38,10 +38,23 @@
  * - {@linkcode ControlTransport.close} (or `using`) cancels every timer, so an idle program exits.
  *
  * Datagrams that cannot be decoded never throw out of `receive`: they become `"error"` events.
- * A message with a well-formed header whose body is malformed (e.g. an unknown mandatory AVP) is
- * accepted in sequence (acknowledged, so the peer stops retransmitting it) and reported as an
- * error event with `accepted: true`, for the engine to answer with StopCCN or CDN. A message whose
- * Message Digest does not verify is dropped unacknowledged.
+ * What happens to a bad datagram (RFC 2661 §7.1 and RFC 3931 §7.1, "Malformed AVPs and Control
+ * Messages"):
+ * - A malformed header (too short, wrong version, bad flags, Length field not the datagram's):
+ *   discarded, never acknowledged, no sequence number consumed (`accepted: false`).
+ * - A Message Digest that does not verify (RFC 3931 §4.3): discarded unacknowledged.
+ * - A well-formed header, in sequence: the message takes its sequence number and is
+ *   acknowledged whatever its body holds (RFC 2661 §5.8: every message but a ZLB is; the peer
+ *   would only resend the same bytes). Then, in its body:
+ *   - a malformed AVP with the M bit clear is ignored and the message delivered without it (kept
+ *     as a `"malformed"` raw AVP);
+ *   - a malformed AVP with the M bit set is an `"error"` event with `accepted: true` whose error
+ *     is a {@linkcode MalformedMessageError} (scope `"session"` for a session message, else
+ *     `"tunnel"`, with the rest of the message decoded for its session IDs); so is a body whose
+ *     AVPs cannot be delimited (scope `"tunnel"`);
+ *   - an unknown AVP with the M bit set is an {@linkcode UnknownAvpError}, an unknown Message
+ *     Type an {@linkcode UnknownMessageTypeError}, both `accepted: true`.
+ *   The engine answers the accepted errors with a CDN or StopCCN (control/tunnel.ts).
  *
  * The transport keeps references to the datagrams given to `receive` (decoded byte values are
  * views into them, and out-of-order messages wait in the queue as received): the caller must not
@@ -67,12 +80,24 @@
  * @module
  */
 
-import type { AvpInput } from "./avp.ts";
 import { type DigestVerdict, signMessageDigest, verifyMessageDigest } from "./auth.ts";
 import { readU16, writeU16, writeU32 } from "./bytes.ts";
 import { type Clock, systemClock, type Timer } from "./clock.ts";
-import { AvpType, MessageType, type MessageTypeCode, messageTypeName } from "./constants.ts";
-import { ParseError } from "./errors.ts";
+import {
+  AvpType,
+  isSessionMessage,
+  MessageType,
+  type MessageTypeCode,
+  messageTypeName,
+} from "./constants.ts";
+import { type Avp, AVP_HEADER_LENGTH, AvpBits, type AvpInput } from "./avp.ts";
+import {
+  MalformedMessageError,
+  ParseError,
+  type TeardownScope,
+  UnknownAvpError,
+  UnknownMessageTypeError,
+} from "./errors.ts";
 import {
   CONTROL_HEADER_LENGTH,
   IP_CONTROL_PREFIX_LENGTH,
@@ -413,6 +438,107 @@ function checkMs(what: string, v: number, min: number): void {
   }
 }
 
+/** At most this many malformed AVPs are cut out of one message before it is given up on. */
+const MAX_SALVAGE = 16;
+
+/** The Message Type of a control message whose first AVP is a readable Message Type AVP. */
+function readMessageType(body: Uint8Array): number | undefined {
+  const o = CONTROL_HEADER_LENGTH;
+  if (body.length < o + 8 || (readU16(body, o) & AvpBits.LENGTH_MASK) !== 8) return undefined;
+  if (readU16(body, o + 2) !== 0 || readU16(body, o + 4) !== AvpType.MessageType) return undefined;
+  return readU16(body, o + 6);
+}
+
+/** `body` without the `len` bytes at `o`, its header Length field updated. */
+function cut(body: Uint8Array, o: number, len: number): Uint8Array {
+  const out = new Uint8Array(body.length - len);
+  out.set(body.subarray(0, o));
+  out.set(body.subarray(o + len), o);
+  writeU16(out, 2, out.length);
+  return out;
+}
+
+/**
+ * RFC 2661 §7.1 / RFC 3931 §7.1 for an in-sequence message whose body did not decode: treat each
+ * malformed AVP as an unrecognised one. The AVP is cut out and the rest decoded again, as often
+ * as needed. If every malformed AVP had the M bit clear, the message is recovered (returned, with
+ * them as `"malformed"` raw AVPs). If one had the M bit set, a {@linkcode MalformedMessageError}
+ * scoped by the message type carries the rest of the message. If the AVPs cannot be delimited
+ * (or the Message Type AVP itself is bad), the message is unrecoverable: a
+ * {@linkcode MalformedMessageError} of scope `"tunnel"`. An unknown mandatory AVP found in the rest
+ * is returned as its {@linkcode UnknownAvpError} when nothing mandatory was malformed.
+ *
+ * @param body The message (no L2TP/IP prefix); its Message Digest already verified.
+ * @param first The decoder's error.
+ * @param options The decode options used.
+ * @returns The recovered message, or the error to report.
+ */
+function salvage(
+  body: Uint8Array,
+  first: ParseError,
+  options: DecodeOptions,
+): ControlMessage | ParseError {
+  const opts: DecodeOptions = { ...options, transport: "udp", digest: undefined };
+  const messageType = readMessageType(body);
+  const scope: TeardownScope = messageType !== undefined && isSessionMessage(messageType)
+    ? "session"
+    : "tunnel";
+  const removed: Avp[] = [];
+  let fatal: { error: ParseError; attributeType: number } | undefined;
+  let bytes = body;
+  let err = first;
+  for (let i = 0; i < MAX_SALVAGE; i++) {
+    const o = err.offset;
+    const framed = o >= CONTROL_HEADER_LENGTH + 8 && o + AVP_HEADER_LENGTH <= bytes.length &&
+      err.reason !== "avp-too-short" && err.reason !== "avp-overrun" && err.reason !== "truncated";
+    const len = framed ? readU16(bytes, o) & AvpBits.LENGTH_MASK : 0;
+    if (len < AVP_HEADER_LENGTH || o + len > bytes.length) break;
+    const flags = bytes[o];
+    const mandatory = (flags & AvpBits.MANDATORY) !== 0;
+    const attributeType = readU16(bytes, o + 4);
+    removed.push({
+      kind: "malformed",
+      vendorId: readU16(bytes, o + 2),
+      type: attributeType,
+      value: bytes.slice(o + AVP_HEADER_LENGTH, o + len),
+      mandatory,
+      hidden: (flags & AvpBits.HIDDEN) !== 0,
+    });
+    if (mandatory) fatal ??= { error: err, attributeType };
+    bytes = cut(bytes, o, len);
+    let decoded: ControlMessage;
+    try {
+      decoded = decodeControl(bytes, opts);
+    } catch (e) {
+      if (e instanceof UnknownAvpError) {
+        if (fatal === undefined) return e;
+        decoded = e.decoded;
+      } else if (e instanceof ParseError && !(e instanceof UnknownMessageTypeError)) {
+        err = e;
+        continue;
+      } else {
+        break;
+      }
+    }
+    if (fatal !== undefined) {
+      return new MalformedMessageError(fatal.error, {
+        scope,
+        messageType,
+        attributeType: fatal.attributeType,
+        decoded,
+      });
+    }
+    decoded.avps.push(...removed);
+    return decoded;
+  }
+  // Unrecoverable: the control connection is cleared.
+  return new MalformedMessageError(fatal?.error ?? err, {
+    scope: "tunnel",
+    messageType,
+    ...(fatal !== undefined ? { attributeType: fatal.attributeType } : {}),
+  });
+}
+
 /** Whether the message at `off` is an L2TPv3 ACK (first AVP: Message Type 20), read in place. */
 function isAckMessage(packet: Uint8Array, off: number, length: number): boolean {
   const o = off + CONTROL_HEADER_LENGTH;
@@ -632,7 +758,14 @@ export class ControlTransport implements AsyncIterable<ControlMessage>, Disposab
 
   /** Replace the codec options for incoming messages (e.g. once the peer's nonce is known). */
   set decodeOptions(o: Omit<DecodeOptions, "transport" | "version">) {
-    this.#decodeOptions = { ...o, transport: this.#wire, version: this.#version };
+    // RFC 2661 §7.1, RFC 3931 §7.1: a malformed AVP without the M bit is ignored (unless the
+    // caller says otherwise).
+    this.#decodeOptions = {
+      ignoreMalformed: true,
+      ...o,
+      transport: this.#wire,
+      version: this.#version,
+    };
     this.#decodeVerified = { ...this.#decodeOptions, digest: undefined };
   }
 
@@ -1043,6 +1176,15 @@ export class ControlTransport implements AsyncIterable<ControlMessage>, Disposab
         return false;
       }
       failure = e;
+      if (
+        e instanceof ParseError && !(e instanceof UnknownAvpError) &&
+        !(e instanceof UnknownMessageTypeError)
+      ) {
+        const body = this.#prefix ? packet.subarray(this.#prefix) : packet;
+        const r = salvage(body, e, options);
+        if (r instanceof ParseError) failure = r;
+        else msg = r;
+      }
     }
     this.#nr = seqAdd(this.#nr);
     this.#reorderHead = (this.#reorderHead + 1) % this.#rwin;

@@ -13,6 +13,23 @@
  * the sessions and the kernel tunnel down, and the transport keeps acknowledging for the hold
  * time before the tunnel is over (RFC 2661 §5.7, RFC 3931 §6.4).
  *
+ * Bad messages from the peer (what the transport drops and what it takes in sequence is in
+ * control/transport.ts) are answered as the RFCs say, each with Result Code 2 ("general error,
+ * see Error Code"):
+ *
+ * | received in sequence | answer |
+ * | --- | --- |
+ * | unknown AVP with the M bit (RFC 2661 §4.1, RFC 3931 §5.2) | session message: CDN; other: StopCCN; Error Code 8 |
+ * | unknown Message Type with the M bit (RFC 2661 §4.4.1, RFC 3931 §5.4.1) | StopCCN, Error Code 8 |
+ * | unknown Message Type without the M bit | acknowledged, ignored |
+ * | malformed AVP without the M bit (RFC 2661 §7.1, RFC 3931 §7.1) | the AVP is ignored, the message processed |
+ * | malformed AVP with the M bit (idem) | session message: CDN; other: StopCCN; Error Code 2 (length) or 3 (value) |
+ * | AVPs that cannot be delimited, or a bad Message Type AVP (idem: unrecoverable) | StopCCN, Error Code 2 or 3 |
+ *
+ * A session message that names no session of the peer's cannot be answered and is dropped (a
+ * debug line). Each teardown logs one warning (rate-limit the log to bound a flood, see
+ * lib/log_limit.ts); a bad message on a tunnel that is already closing logs at debug.
+ *
  * @example Usage
  * ```ts
  * import { Tunnel } from "./tunnel.ts";
@@ -58,7 +75,7 @@ import type { SessionParams, TunnelDownInfo, TunnelUpInfo } from "./connection_t
 import { describeResult, errorText } from "./connection_util.ts";
 import { AvpType, ErrorCode, MessageType, messageTypeName, StopCcnResult } from "./constants.ts";
 import { formatEndpoint } from "./endpoint.ts";
-import type { UnknownAvpError, UnknownMessageTypeError } from "./errors.ts";
+import type { MalformedMessageError, UnknownAvpError, UnknownMessageTypeError } from "./errors.ts";
 import { Handshake, type Refusal } from "./handshake.ts";
 import { deferred } from "./job_queue.ts";
 import { type ControlMessage, getAvp } from "./message.ts";
@@ -80,6 +97,9 @@ interface TunnelCtx {
   datagram?: Datagram;
   from?: Endpoint;
 }
+
+/** Result Code 2, "general error, see Error Code", in a StopCCN and a CDN alike (RFC 2661 §4.4.2). */
+const GENERAL_ERROR = 2;
 
 /** States in which the establishment timer runs. */
 const SETUP_STATES: ReadonlySet<TunnelState> = new Set([
@@ -149,6 +169,7 @@ export class Tunnel<S extends SessionParams = SessionParams> implements CallTabl
       crossing: (d, theirs) => enqueue(() => this.#crossing(d, theirs)),
       unknownAvp: (err) => enqueue(() => this.#onUnknownAvp(err)),
       unknownMessageType: (err) => enqueue(() => this.#onUnknownMessageType(err)),
+      malformed: (err) => enqueue(() => this.#onMalformed(err)),
       ended: (end) => this.#onTransportEnd(end),
     });
     this.calls = new CallTable<S>(ctx, this);
@@ -331,19 +352,81 @@ export class Tunnel<S extends SessionParams = SessionParams> implements CallTabl
     }
   }
 
+  /**
+   * An unknown AVP with the M bit set (RFC 2661 §4.1, RFC 3931 §5.2): StopCCN for a tunnel
+   * message, CDN for a session message, both Result Code 2 and Error Code 8.
+   */
   async #onUnknownAvp(err: UnknownAvpError): Promise<void> {
     const result: ResultCodeValue = {
-      resultCode: 2,
+      resultCode: GENERAL_ERROR,
       errorCode: ErrorCode.UnknownMandatoryAvp,
       errorMessage: err.errorMessage,
     };
-    const reason = `peer sent an ${err.errorMessage} in ${messageTypeName(err.decoded.type ?? 0)}`;
-    this.#ctx.log.warn("{tunnel}: {reason}", { tunnel: this.#ctx.name, reason });
-    if (err.scope === "tunnel" || this.#state !== "established") {
-      if (err.scope === "tunnel") await this.#run("unknown-avp", { result, reason });
+    const type = messageTypeName(err.decoded.type ?? 0);
+    const reason = `peer sent an ${err.errorMessage} in ${type}`;
+    await this.#teardownFor(err.scope, err.decoded, result, reason, {
+      line: "{tunnel}: {type} from {peer} has an {error}",
+      props: { type, error: err.errorMessage },
+    });
+  }
+
+  /**
+   * A message taken in sequence whose body is malformed (RFC 2661 §7.1, RFC 3931 §7.1): the
+   * malformed AVP has the M bit set, so as for an unknown mandatory AVP the session (CDN) or the
+   * control connection (StopCCN) is shut down; a body that cannot be read at all clears the
+   * control connection. Result Code 2, Error Code 2 (length) or 3 (value), the problem in the
+   * Error Message.
+   */
+  async #onMalformed(err: MalformedMessageError): Promise<void> {
+    const result: ResultCodeValue = {
+      resultCode: GENERAL_ERROR,
+      errorCode: err.errorCode,
+      errorMessage: err.errorMessage,
+    };
+    const type = err.messageType !== undefined ? messageTypeName(err.messageType) : "message";
+    const reason = `peer sent a malformed ${type}: ${err.errorMessage}`;
+    // A responder whose SCCRQ was the malformed message answers the tunnel it names.
+    const t = this.#link.transport;
+    if (t !== undefined && t.peerTunnelId === 0 && err.decoded !== undefined) {
+      const id = readTunnelAvps(err.decoded, this.#ctx.version).tunnelId;
+      if (id) t.peerTunnelId = id;
+    }
+    await this.#teardownFor(err.scope, err.decoded, result, reason, {
+      line: "{tunnel}: malformed {type} from {peer}: {error}",
+      props: { type, error: err.errorMessage },
+    });
+  }
+
+  /**
+   * Tear down what a bad message concerns: the tunnel, or (once established) the session the
+   * message is for. One warning when something is torn down; a debug line when it changes
+   * nothing (the tunnel is already going, or the message names no session we can answer).
+   */
+  async #teardownFor(
+    scope: "session" | "tunnel",
+    msg: ControlMessage | undefined,
+    result: ResultCodeValue,
+    reason: string,
+    what: { line: string; props: Record<string, unknown> },
+  ): Promise<void> {
+    const { log, name } = this.#ctx;
+    const { line } = what;
+    const props = { tunnel: name, peer: formatEndpoint(this.#link.peer), ...what.props };
+    if (scope === "tunnel") {
+      if (this.#state === "closing" || this.#state === "dead") {
+        log.debug(line, props);
+        return;
+      }
+      log.warn(line, props);
+      await this.#run("unknown-avp", { result, reason });
       return;
     }
-    await this.calls.unknownAvp(err.decoded, result, reason);
+    if (this.#state !== "established" || msg === undefined) {
+      log.debug(line, props);
+      return;
+    }
+    if (await this.calls.reject(msg, result, reason)) log.warn(line, props);
+    else log.debug(line, props);
   }
 
   async #onUnknownMessageType(err: UnknownMessageTypeError): Promise<void> {
@@ -579,6 +662,12 @@ export class Tunnel<S extends SessionParams = SessionParams> implements CallTabl
     if (t === undefined) return;
     const auth = this.#handshake.sccrpAuth();
     this.#link.applyAuth();
+    const reply = this.#ctx.options.sccrpReply;
+    if (reply !== undefined) {
+      // A listener has sent this SCCRP already, statelessly: the peer's reply to it comes next.
+      this.#ctx.queue.enqueue(() => this.#link.receive(reply));
+      return;
+    }
     void t.send(buildSccrp(this.#ctx.identity, this.localTunnelId, auth));
   }
 

@@ -13,8 +13,10 @@
  *   here and handed to the tunnel's tie breaker;
  * - with a Message Digest, the peer's nonce is taken from its SCCRP before the transport
  *   verifies it (RFC 3931 §4.3: the SCCRP is signed with both nonces);
- * - the transport's errors become log lines, or teardown reports for an unknown mandatory AVP
- *   or Message Type.
+ * - the transport's errors become debug lines (datagrams dropped before they took a sequence
+ *   number), or teardown reports for a message taken in sequence with an unknown mandatory AVP,
+ *   an unknown mandatory Message Type, or a malformed body (RFC 2661 §7.1, RFC 3931 §7.1; see
+ *   control/transport.ts).
  *
  * @example Usage
  * ```ts
@@ -34,6 +36,7 @@
  *   crossing: () => {},
  *   unknownAvp: () => {},
  *   unknownMessageType: () => {},
+ *   malformed: () => {},
  *   ended: (e) => console.log("transport", e.reason),
  * });
  * const t = link.open();
@@ -50,7 +53,7 @@ import type { ControlSocket, SessionParams } from "./connection_types.ts";
 import { errorText } from "./connection_util.ts";
 import { AvpType, MessageType } from "./constants.ts";
 import { formatEndpoint } from "./endpoint.ts";
-import { UnknownAvpError, UnknownMessageTypeError } from "./errors.ts";
+import { MalformedMessageError, UnknownAvpError, UnknownMessageTypeError } from "./errors.ts";
 import type { Handshake } from "./handshake.ts";
 import { IP_CONTROL_PREFIX_LENGTH, peekHeader } from "./header.ts";
 import { type ControlMessage, decodeControl, getAvp } from "./message.ts";
@@ -85,6 +88,7 @@ export interface TunnelLinkView {
  *   crossing: (d, tieBreaker) => console.log(d.from, tieBreaker),
  *   unknownAvp: (e) => console.log(e.scope),
  *   unknownMessageType: (e) => console.log(e.messageType),
+ *   malformed: (e) => console.log(e.scope, e.errorCode),
  *   ended: (e) => console.log(e.reason),
  * };
  * events.ended({ reason: "closed" });
@@ -118,6 +122,13 @@ export interface TunnelLinkEvents {
    */
   unknownMessageType(err: UnknownMessageTypeError): void;
   /**
+   * A message taken in sequence whose body is malformed beyond what may be ignored (RFC 2661
+   * §7.1, RFC 3931 §7.1: a malformed AVP with the M bit set, or AVPs that cannot be delimited).
+   *
+   * @param err The error, with the scope to tear down and what could be decoded.
+   */
+  malformed(err: MalformedMessageError): void;
+  /**
    * The current transport ended (closed, StopCCN hold over, or the peer went silent).
    *
    * @param end How.
@@ -142,7 +153,8 @@ export interface TunnelLinkEvents {
  * const noop = (): void => {};
  * const link = new TunnelLink(ctx, new Handshake({ version: 2, random: ctx.random }),
  *   { role: "responder", state: "idle" },
- *   { message: noop, crossing: noop, unknownAvp: noop, unknownMessageType: noop, ended: noop });
+ *   { message: noop, crossing: noop, unknownAvp: noop, unknownMessageType: noop, malformed: noop,
+ *     ended: noop });
  * link.receive({ data: new Uint8Array([0xc8]), from: { address: "192.0.2.1", port: 1701 } });
  * console.log(link.transport === undefined); // true (not opened: nothing was processed)
  * ```
@@ -246,6 +258,8 @@ export class TunnelLink<S extends SessionParams = SessionParams> {
       maxRetransmits: o.maxRetries,
       helloInterval: o.helloInterval ?? 0,
       ...o.transport,
+      // A listener sent our SCCRP (Ns 0) statelessly; see `sccrpReply`.
+      ...(o.sccrpReply !== undefined && o.role === "responder" ? { initialNs: 1 } : {}),
       onMessage: (m) => this.#events.message(m, this.#lastFrom),
     });
     this.#unsubscribe = [
@@ -452,6 +466,10 @@ export class TunnelLink<S extends SessionParams = SessionParams> {
     }
     if (err instanceof UnknownMessageTypeError) {
       if (err.mandatory) this.#events.unknownMessageType(err);
+      return;
+    }
+    if (err instanceof MalformedMessageError) {
+      this.#events.malformed(err);
       return;
     }
     log.warn("{tunnel}: ignored a malformed message from {peer}: {error}", {

@@ -35,7 +35,7 @@ import type { Clock } from "../control/clock.ts";
 import { IdAllocator } from "../control/ids.ts";
 import { EventHub, type EventStream, type L2tpEvent, type SubscribeOptions } from "./events.ts";
 import { getLog, type Log } from "./log.ts";
-import { rateLimitedLog, type RateLimitedLog } from "./log_limit.ts";
+import { type RateLimitedLog, rateLimitedLog } from "./log_limit.ts";
 import { resolveEndpoints } from "./endpoints.ts";
 import type {
   ControlChannel,

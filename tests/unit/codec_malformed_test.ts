@@ -3,6 +3,9 @@
  * a reason and the offset of the offending AVP; unknown AVPs without the M bit are kept; unknown
  * AVPs with the M bit produce an UnknownAvpError saying whether to send a CDN or a StopCCN
  * (RFC 2661 §4.1, RFC 3931 §5.2); unknown message types produce an UnknownMessageTypeError.
+ * Then what the reliable transport makes of a malformed message it receives in sequence
+ * (RFC 2661 §7.1, RFC 3931 §7.1): acknowledged, then recovered (a malformed AVP without the M
+ * bit is ignored) or reported as a MalformedMessageError scoped to the session or the tunnel.
  */
 
 import assert from "node:assert/strict";
@@ -10,12 +13,22 @@ import { type AvpCodec, avpCodec } from "../../control/avp.ts";
 import { concatBytes, writeU16 } from "../../control/bytes.ts";
 import { AvpType, type KnownAvpType, MessageType } from "../../control/constants.ts";
 import {
+  MalformedMessageError,
   ParseError,
   type ParseErrorReason,
   UnknownAvpError,
   UnknownMessageTypeError,
 } from "../../control/errors.ts";
-import { decodeControl, type DecodeOptions, encodeControl } from "../../control/message.ts";
+import {
+  type ControlMessage,
+  decodeControl,
+  type DecodeOptions,
+  encodeControl,
+  getAvp,
+} from "../../control/message.ts";
+import { FakeClock } from "../../control/clock.ts";
+import { ControlTransport, type TransportErrorEvent } from "../../control/transport.ts";
+import { hideAvpValue, hidingKey } from "../../control/hide.ts";
 
 const M = 0x80;
 const H = 0x40;
@@ -352,4 +365,186 @@ Deno.test("malformed: every decodeControl failure on a mutated sample is a Parse
     }
   }
   assert.ok(failures > 0);
+});
+
+// ---- in sequence: what the transport does (RFC 2661 §7.1, RFC 3931 §7.1) -------------------
+
+/** A transport fed `packets` in order; what it delivered, reported and sent back. */
+function receiveAll(version: 2 | 3, ...packets: Uint8Array[]): {
+  t: ControlTransport;
+  delivered: ControlMessage[];
+  errors: TransportErrorEvent[];
+  sent: ControlMessage[];
+} {
+  const clock = new FakeClock();
+  const sent: ControlMessage[] = [];
+  const delivered: ControlMessage[] = [];
+  const t = new ControlTransport({
+    version,
+    clock,
+    peerTunnelId: 9,
+    send: (p) => sent.push(decodeControl(p)),
+    onMessage: (m) => delivered.push(m),
+  });
+  const errors: TransportErrorEvent[] = [];
+  t.on("error", (e) => errors.push(e));
+  for (const p of packets) t.receive(p);
+  clock.advance(1000); // the delayed acknowledgement goes out
+  t.close();
+  return { t, delivered, errors, sent };
+}
+
+/** `raw` with Ns set. */
+function withNs(b: Uint8Array, ns: number): Uint8Array {
+  writeU16(b, 8, ns);
+  return b;
+}
+
+function malformedOf(e: TransportErrorEvent | undefined): MalformedMessageError {
+  assert.ok(e?.error instanceof MalformedMessageError, `got ${e?.error}`);
+  assert.equal(e.accepted, true, "taken in sequence");
+  return e.error;
+}
+
+Deno.test("in sequence: a malformed M-bit AVP in a session message asks for a CDN", () => {
+  // An ICRQ whose Call Serial Number (M bit) has 3 bytes instead of 4.
+  const icrq = raw(
+    2,
+    msgType(MessageType.ICRQ),
+    avp(M, 0, AvpType.AssignedSessionId, [0, 55]),
+    avp(M, 0, AvpType.CallSerialNumber, [0, 0, 1]),
+    avp(M, 0, AvpType.BearerType, [0, 0, 0, 1]),
+  );
+  const r = receiveAll(2, icrq);
+  assert.equal(r.delivered.length, 0, "not delivered");
+  assert.equal(r.errors.length, 1);
+  const e = malformedOf(r.errors[0]);
+  assert.equal(e.reason, "bad-avp-length");
+  assert.deepEqual([e.scope, e.resultCode, e.errorCode], ["session", 2, 2]);
+  assert.deepEqual([e.messageType, e.attributeType], [MessageType.ICRQ, AvpType.CallSerialNumber]);
+  assert.match(e.errorMessage, /^Call Serial Number AVP with a 3-byte value is malformed/);
+  // The rest of the message, for the IDs a CDN is addressed with.
+  assert.ok(e.decoded);
+  assert.equal(getAvp(e.decoded, AvpType.AssignedSessionId), 55);
+  assert.ok(getAvp(e.decoded, AvpType.BearerType) !== undefined);
+  // Acknowledged: it took its sequence number (RFC 2661 §5.8).
+  assert.equal(r.t.nr, 1);
+  assert.deepEqual(r.sent.map((m) => [m.type, m.nr]), [[null, 1]]);
+});
+
+Deno.test("in sequence: a malformed AVP without the M bit is ignored, the message delivered", () => {
+  // RFC 3931 §7.1's own example: Rx Connect Speed in 4 bytes instead of 8, M bit clear.
+  const iccn = raw(
+    3,
+    msgType(MessageType.ICCN),
+    avp(0, 0, 75, [0, 0, 0, 1]),
+    avp(M, 0, AvpType.LocalSessionId, [0, 0, 0, 5]),
+  );
+  const r = receiveAll(3, iccn);
+  assert.deepEqual(r.errors, []);
+  assert.equal(r.delivered.length, 1);
+  assert.equal(getAvp(r.delivered[0], AvpType.LocalSessionId), 5);
+  assert.deepEqual(r.delivered[0].avps.map((a) => a.kind), ["malformed", "ietf"]);
+});
+
+Deno.test("in sequence: a hidden AVP that cannot be revealed goes by its M bit too", () => {
+  // No Random Vector before a hidden AVP: optional (Firmware Revision) is ignored...
+  const optional = raw(
+    2,
+    msgType(MessageType.HELLO),
+    avp(H, 0, AvpType.FirmwareRevision, [1, 2, 3, 4]),
+  );
+  const r1 = receiveAll(2, optional);
+  assert.deepEqual(r1.errors, []);
+  assert.equal(r1.delivered[0].type, MessageType.HELLO);
+  assert.equal(r1.delivered[0].avps[0].kind, "malformed");
+  // ...mandatory (Assigned Tunnel ID of an SCCRQ) tears the tunnel down, error 3.
+  const mandatory = raw(
+    2,
+    msgType(MessageType.SCCRQ),
+    avp(M | H, 0, AvpType.AssignedTunnelId, [1, 2, 3, 4]),
+    avp(M, 0, AvpType.HostName, [0x61]),
+  );
+  const e = malformedOf(receiveAll(2, mandatory).errors[0]);
+  assert.equal(e.reason, "hidden-without-random-vector");
+  assert.deepEqual([e.scope, e.errorCode, e.attributeType], ["tunnel", 3, 9]);
+  assert.equal(e.decoded && getAvp(e.decoded, AvpType.HostName), "a");
+  // With a wrong secret the unhidden length is off: error 2 (length).
+  const key = hidingKey(2, "right");
+  const rv = new Uint8Array(16).fill(7);
+  const hidden = hideAvpValue(AvpType.AssignedTunnelId, new Uint8Array([0, 9]), key, rv);
+  const sccrq = raw(
+    2,
+    msgType(MessageType.SCCRQ),
+    avp(M, 0, AvpType.RandomVector, rv),
+    avp(M | H, 0, AvpType.AssignedTunnelId, hidden),
+  );
+  const wrong = new ControlTransport({ version: 2, send: () => {}, clock: new FakeClock() });
+  wrong.decodeOptions = { secret: "wrong" };
+  const errors: TransportErrorEvent[] = [];
+  wrong.on("error", (ev) => errors.push(ev));
+  wrong.receive(sccrq);
+  wrong.close();
+  const e2 = malformedOf(errors[0]);
+  assert.deepEqual([e2.reason, e2.scope, e2.errorCode], ["bad-hidden-length", "tunnel", 2]);
+});
+
+Deno.test("in sequence: a body whose AVPs cannot be delimited clears the tunnel", () => {
+  // An AVP running past the end of an ICRQ: nothing after it can be found, even in a session
+  // message (RFC 3931 §7.1: unrecoverable, the control connection is cleared).
+  const over = avp(M, 0, AvpType.AssignedSessionId, [0, 55]);
+  over[1] = 40;
+  const e = malformedOf(receiveAll(2, raw(2, msgType(MessageType.ICRQ), over)).errors[0]);
+  assert.deepEqual([e.reason, e.scope, e.errorCode, e.messageType], [
+    "avp-overrun",
+    "tunnel",
+    2,
+    MessageType.ICRQ,
+  ]);
+  // A bad Message Type AVP: the message is not even known.
+  const e2 = malformedOf(receiveAll(2, raw(2, avp(M, 0, 0, [0, 1, 0]))).errors[0]);
+  assert.deepEqual([e2.reason, e2.scope, e2.messageType], ["bad-avp-length", "tunnel", undefined]);
+  // An out-of-range value (a Message Digest of unknown type) in a HELLO: error 3.
+  const md = new Uint8Array(17);
+  md[0] = 2;
+  const hello = raw(3, msgType(MessageType.HELLO), avp(M, 0, AvpType.MessageDigest, md));
+  const e3 = malformedOf(receiveAll(3, hello).errors[0]);
+  assert.deepEqual([e3.reason, e3.scope, e3.errorCode], ["bad-avp-value", "tunnel", 3]);
+});
+
+Deno.test("in sequence: several malformed AVPs are all cut; an unknown M-bit AVP still counts", () => {
+  const two = raw(
+    2,
+    msgType(MessageType.ICRQ),
+    avp(0, 0, AvpType.RxConnectSpeed, [1]),
+    avp(M, 0, AvpType.AssignedSessionId, [0, 56]),
+    avp(0, 0, AvpType.FramingType, [1]),
+  );
+  const r = receiveAll(2, two);
+  assert.deepEqual(r.errors, []);
+  assert.equal(getAvp(r.delivered[0], AvpType.AssignedSessionId), 56);
+  // A malformed optional AVP hidden without a vector, then an unknown mandatory AVP.
+  const unknown = raw(
+    2,
+    msgType(MessageType.ICRQ),
+    avp(H, 0, AvpType.FirmwareRevision, [1, 2]),
+    avp(M, 0, AvpType.AssignedSessionId, [0, 57]),
+    avp(M, 0, 200, [1]),
+  );
+  const err = receiveAll(2, unknown).errors[0];
+  assert.ok(err.error instanceof UnknownAvpError, String(err.error));
+  assert.equal(err.accepted, true);
+  assert.equal(getAvp(err.error.decoded, AvpType.AssignedSessionId), 57);
+});
+
+Deno.test("a malformed header is discarded: never acknowledged, no sequence number", () => {
+  const good = raw(2, msgType(MessageType.HELLO));
+  const short = withNs(good.slice(), 0).subarray(0, good.length - 1); // Length field says more
+  const r = receiveAll(2, short, withNs(raw(2, msgType(MessageType.HELLO)), 0));
+  assert.equal(r.errors.length, 1);
+  assert.equal(r.errors[0].accepted, false);
+  assert.ok(!(r.errors[0].error instanceof MalformedMessageError));
+  assert.equal((r.errors[0].error as ParseError).reason, "length-mismatch");
+  assert.equal(r.delivered.length, 1, "the next message with that Ns is taken");
+  assert.equal(r.t.nr, 1);
 });

@@ -2,7 +2,8 @@
  * Listener (control/listener.ts) over an in-memory network with a fake clock: accepting SCCRQs
  * from configured peers (and from any peer with a secret), one per-tunnel socket per tunnel,
  * retransmitted SCCRQs recognised, refusals with StopCCN and a log line, limits, the tie breaker
- * hook, L2TPv3 over IP with a Message Digest, closing.
+ * hook, L2TPv3 over IP with a Message Digest, closing. Floods of SCCRQs and the cookie exchange
+ * in detail are tests/unit/listener_flood_test.ts's.
  *
  * @module
  */
@@ -39,6 +40,7 @@ function rig(
     encap?: "udp" | "ip";
     maxTunnels?: number;
     maxHalfOpen?: number;
+    cookies?: boolean;
     contest?: "win" | "lose" | "none";
   } = {},
 ): Rig {
@@ -65,6 +67,7 @@ function rig(
     tunnels,
     maxTunnels: opts.maxTunnels,
     maxHalfOpen: opts.maxHalfOpen,
+    cookies: opts.cookies,
     ...(opts.contest
       ? {
         contest: (_peer: Endpoint, _v: 2 | 3, tb?: bigint): "win" | "lose" | "none" => {
@@ -187,8 +190,8 @@ Deno.test("listener: an SCCRQ that does not start at Ns 0, Nr 0 opens nothing", 
   await r.end();
 });
 
-Deno.test("listener: SCCRQs beyond the half-open cap are dropped unanswered, warnings capped", async () => {
-  const r = rig([lnsTunnel()], { maxHalfOpen: 2 });
+Deno.test("listener: without cookies, SCCRQs beyond the half-open cap are dropped unanswered, warnings capped", async () => {
+  const r = rig([lnsTunnel()], { maxHalfOpen: 2, cookies: false });
   const lac = r.lac(ep("192.0.2.1", 40000));
   await settle(r.clock, 300);
   assert.equal(await lac.established, true);
@@ -205,6 +208,48 @@ Deno.test("listener: SCCRQs beyond the half-open cap are dropped unanswered, war
   assert.equal(answers.length, 2, "the dropped SCCRQs got no answer");
   const warnings = r.rec.logs.filter((l) => /tunnels already setting up/.test(l.text));
   assert.ok(warnings.length <= 10, `warnings capped: ${warnings.length}`);
+  // Half-open tunnels are given up after halfOpenTimeout (10 s), long before the setup timeout.
+  await settle(r.clock, 10_500, 500);
+  assert.equal(r.listener.connections.length, 1, "only the established tunnel is left");
+  assert.equal(r.listener.stats.halfOpen, 0);
+  assert.equal(lac.state, "established");
+  await r.end();
+});
+
+Deno.test("listener: with cookies (the default), those SCCRQs are answered and open nothing", async () => {
+  const r = rig([lnsTunnel()], { maxHalfOpen: 2 });
+  const lac = r.lac(ep("192.0.2.1", 40000));
+  await settle(r.clock, 300);
+  assert.equal(await lac.established, true);
+  const sccrq = r.wire.find((d) => d.to.port === 1701 && d.data[11] === 0 && d.data.length > 12);
+  assert.ok(sccrq);
+  const before = r.wire.length;
+  for (let port = 41000; port < 41040; port++) {
+    r.listener.receive({ data: sccrq.data, from: ep("192.0.2.1", port) });
+  }
+  await settle(r.clock, 100);
+  assert.equal(r.opened.length, 1, "no socket and no connection for them");
+  assert.equal(r.listener.connections.length, 1);
+  const answers = decoded(r.wire.slice(before).filter((d) => d.from.port === 1701));
+  assert.equal(answers.length, 40, "each got a stateless SCCRP");
+  assert.ok(answers.every((m) => m.type === MessageType.SCCRP && m.ns === 0 && m.nr === 1));
+  // What is kept: the SCCRQs' bytes, at most 8 per address (the oldest are forgotten).
+  const stats = r.listener.stats;
+  assert.deepEqual([stats.pending, stats.halfOpen, stats.evicted], [8, 0, 32]);
+  // A retransmitted SCCRQ gets the same cookie again.
+  const last = ep("192.0.2.1", 41039);
+  r.listener.receive({ data: sccrq.data, from: last });
+  await settle(r.clock, 10);
+  const again = decoded(r.wire.slice(-1));
+  const first = answers[answers.length - 1];
+  assert.equal(
+    getAvp(again[0], AvpType.AssignedTunnelId),
+    getAvp(first, AvpType.AssignedTunnelId),
+  );
+  assert.equal(r.listener.stats.pending, 8);
+  // Cookies expire with their key, after at most halfOpenTimeout.
+  await settle(r.clock, 10_100, 1000);
+  assert.equal(r.listener.stats.pending, 0);
   await r.end();
 });
 
