@@ -27,7 +27,7 @@ import type {
 import { zeroStats } from "./dataplane.ts";
 import { AttributeDecoder, AttributeEncoder } from "./netlink/attr.ts";
 import { NetlinkDecodeError } from "./netlink/errors.ts";
-import { formatIP, isIP, parseIP, splitZone } from "./ffi/sockaddr.ts";
+import { formatIP, ipFamily, isIP, parseIP, parseIPv4, splitZone } from "./ffi/sockaddr.ts";
 import type { GenlMessage } from "./netlink/message.ts";
 
 /** The family name to resolve. */
@@ -222,6 +222,11 @@ function sessionOp(spec: { tunnelId: unknown; sessionId: unknown }): string {
  * ```
  */
 export function validateTunnelSpec(spec: TunnelSpec): void {
+  checkTunnelSpec(spec);
+}
+
+/** {@linkcode validateTunnelSpec}, returning the parsed addresses of an unmanaged tunnel. */
+function checkTunnelSpec(spec: TunnelSpec): { local: Uint8Array; peer: Uint8Array } | undefined {
   const op = tunnelOp(spec);
   if (spec.version !== 2 && spec.version !== 3) {
     throw new RangeError(`Cannot ${op}: version ${String(spec.version)} is not 2 or 3`);
@@ -237,7 +242,7 @@ export function validateTunnelSpec(spec: TunnelSpec): void {
   checkOptionalInt(op, "debug mask", spec.debug, 0, U32_MAX);
   if (spec.fd !== undefined) {
     checkOptionalInt(op, "socket fd", spec.fd, 0, 0x7fffffff);
-    return;
+    return undefined;
   }
   if (spec.local === undefined || spec.peer === undefined) {
     throw new Error(
@@ -251,6 +256,7 @@ export function validateTunnelSpec(spec: TunnelSpec): void {
       `Cannot ${op}: local ${spec.local.address} and peer ${spec.peer.address} are of different address families`,
     );
   }
+  return { local, peer };
 }
 
 function checkCookie(op: string, what: string, c: Uint8Array | undefined): void {
@@ -333,7 +339,7 @@ export function validateSessionSpec(spec: SessionSpec, version?: L2tpVersion): v
 }
 
 function genl(command: number, ae: AttributeEncoder): GenlMessage {
-  return { header: { command, version: L2TP_GENL_VERSION }, attributes: ae.encode() };
+  return { header: { command, version: L2TP_GENL_VERSION }, attributes: ae.view() };
 }
 
 const ENCAP_NUMBER: Record<Encap, number> = { udp: L2TP_ENCAPTYPE.UDP, ip: L2TP_ENCAPTYPE.IP };
@@ -358,7 +364,7 @@ const L2SPEC_NUMBER: Record<L2SpecType, number> = {
  * ```
  */
 export function tunnelCreateRequest(spec: TunnelSpec): GenlMessage {
-  validateTunnelSpec(spec);
+  const addresses = checkTunnelSpec(spec);
   const ae = new AttributeEncoder()
     .u32(L2TP_ATTR.CONN_ID, spec.tunnelId)
     .u32(L2TP_ATTR.PEER_CONN_ID, spec.peerTunnelId)
@@ -366,9 +372,8 @@ export function tunnelCreateRequest(spec: TunnelSpec): GenlMessage {
     .u16(L2TP_ATTR.ENCAP_TYPE, ENCAP_NUMBER[spec.encap]);
   if (spec.fd !== undefined) {
     ae.u32(L2TP_ATTR.FD, spec.fd);
-  } else if (spec.local !== undefined && spec.peer !== undefined) {
-    const local = ipBytes(spec.local.address) ?? new Uint8Array(0);
-    const peer = ipBytes(spec.peer.address) ?? new Uint8Array(0);
+  } else if (addresses !== undefined && spec.local !== undefined && spec.peer !== undefined) {
+    const { local, peer } = addresses;
     const v6 = local.length === 16;
     ae.bytes(v6 ? L2TP_ATTR.IP6_SADDR : L2TP_ATTR.IP_SADDR, local);
     ae.bytes(v6 ? L2TP_ATTR.IP6_DADDR : L2TP_ATTR.IP_DADDR, peer);
@@ -865,8 +870,34 @@ export function parseSession(attributes: Uint8Array, baseOffset = 0): SessionInf
   return info;
 }
 
-/** Address bytes of IP text (a "%zone" suffix ignored), or undefined when it is not an IP. */
+/** Recently parsed addresses: a host's tunnels mostly share their local (and peer) address. */
+const ipCache = new Map<string, Uint8Array>();
+const IP_CACHE_SIZE = 64;
+
+/**
+ * Address bytes of IP text (a "%zone" suffix ignored), or undefined when it is not an IP. The
+ * result may be shared: callers only read it.
+ */
 function ipBytes(text: string): Uint8Array | undefined {
+  const cached = ipCache.get(text);
+  if (cached !== undefined) return cached;
+  const bytes = parseIpBytes(text);
+  if (bytes !== undefined) {
+    if (ipCache.size >= IP_CACHE_SIZE) ipCache.clear();
+    ipCache.set(text, bytes);
+  }
+  return bytes;
+}
+
+function parseIpBytes(text: string): Uint8Array | undefined {
   const { address } = splitZone(text);
+  if (ipFamily(address) === 4) {
+    // The common case, parsed once (isIP then parseIP would parse it twice).
+    try {
+      return parseIPv4(address);
+    } catch {
+      return undefined;
+    }
+  }
   return isIP(address) ? parseIP(address) : undefined;
 }

@@ -33,7 +33,42 @@ export interface DataPlaneCall {
 }
 
 /**
+ * Options for {@linkcode NullDataPlane}.
+ *
+ * @example Usage
+ * ```ts
+ * import { NullDataPlane, type NullDataPlaneOptions } from "./null.ts";
+ * const options: NullDataPlaneOptions = { callLimit: 100 };
+ * using dp = new NullDataPlane(options);
+ * console.log(dp.callLimit); // 100
+ * ```
+ */
+export interface NullDataPlaneOptions {
+  /**
+   * How many of the most recent calls {@linkcode NullDataPlane.calls} keeps (default
+   * {@linkcode DEFAULT_CALL_LIMIT}; 0 records none, `Infinity` all). Dropping the oldest is
+   * O(1) up to some ten thousand; far larger limits make every call cost more.
+   */
+  callLimit?: number;
+}
+
+/**
+ * How many calls a {@linkcode NullDataPlane} keeps by default: plenty for a test, and a bounded
+ * few hundred KiB for a long run.
+ *
+ * @example Usage
+ * ```ts
+ * import { DEFAULT_CALL_LIMIT } from "./null.ts";
+ * console.log(DEFAULT_CALL_LIMIT); // 10000
+ * ```
+ */
+export const DEFAULT_CALL_LIMIT = 10_000;
+
+/**
  * An in-memory {@linkcode DataPlane}.
+ *
+ * Reads hand out copies (so callers cannot change the stored state), made field by field: no
+ * `structuredClone` on the hot path.
  *
  * @example Usage
  * ```ts
@@ -47,11 +82,18 @@ export interface DataPlaneCall {
  * assert.equal((await dp.listSessions()).length, 1);
  * await dp.deleteTunnel(1);
  * assert.equal((await dp.listSessions()).length, 0);
+ * assert.deepEqual(dp.calls.map((c) => c.op).slice(-2), ["deleteTunnel", "listSessions"]);
  * ```
  */
 export class NullDataPlane implements DataPlane {
-  /** Every call made, in order. */
+  /**
+   * The most recent calls, oldest first: at most {@linkcode NullDataPlane.callLimit} of them
+   * (the oldest is dropped as a new one comes). Tests may read and clear it
+   * (`calls.length = 0`).
+   */
   readonly calls: DataPlaneCall[] = [];
+  /** How many calls {@linkcode NullDataPlane.calls} keeps. */
+  readonly callLimit: number;
   /** When set, the next call of this kind fails (for rollback tests), then the hook clears. */
   failNext?: { op: DataPlaneOp; error: Error };
 
@@ -60,9 +102,30 @@ export class NullDataPlane implements DataPlane {
   #ifindex = 0;
   #closed = false;
 
+  /**
+   * Make an empty data plane.
+   *
+   * @param options How many calls to keep.
+   * @throws {RangeError} when `callLimit` is not a non-negative integer or `Infinity`.
+   */
+  constructor(options: NullDataPlaneOptions = {}) {
+    const limit = options.callLimit ?? DEFAULT_CALL_LIMIT;
+    if (!(limit === Infinity || (Number.isInteger(limit) && limit >= 0))) {
+      throw new RangeError(
+        `Cannot create null data plane: call limit ${limit} is not a non-negative integer`,
+      );
+    }
+    this.callLimit = limit;
+  }
+
   #enter(op: DataPlaneOp, tunnelId?: number, sessionId?: number): void {
     if (this.#closed) throw new Error(`Cannot ${op}: the data plane is closed`);
-    this.calls.push({ op, tunnelId, sessionId });
+    if (this.callLimit > 0) {
+      const calls = this.calls;
+      calls.push({ op, tunnelId, sessionId });
+      // One at a time, shift() is O(1) for an array of this size (V8 trims it in place).
+      while (calls.length > this.callLimit) calls.shift();
+    }
     if (this.failNext?.op === op) {
       const { error } = this.failNext;
       this.failNext = undefined;
@@ -87,8 +150,8 @@ export class NullDataPlane implements DataPlane {
         peerTunnelId: spec.peerTunnelId,
         version: spec.version,
         encap: spec.encap,
-        local: spec.local,
-        peer: spec.peer,
+        local: spec.local && { ...spec.local },
+        peer: spec.peer && { ...spec.peer },
         udpChecksum: spec.udpChecksum,
         udp6ZeroChecksumTx: spec.udp6ZeroChecksumTx,
         udp6ZeroChecksumRx: spec.udp6ZeroChecksumRx,
@@ -124,7 +187,7 @@ export class NullDataPlane implements DataPlane {
     return Promise.resolve().then(() => {
       this.#enter("getTunnel", tunnelId);
       const t = this.#tunnels.get(tunnelId);
-      return t && structuredClone(t);
+      return t && copyTunnel(t);
     });
   }
 
@@ -132,7 +195,7 @@ export class NullDataPlane implements DataPlane {
   listTunnels(): Promise<TunnelInfo[]> {
     return Promise.resolve().then(() => {
       this.#enter("listTunnels");
-      return [...this.#tunnels.values()].map((t) => structuredClone(t));
+      return Array.from(this.#tunnels.values(), copyTunnel);
     });
   }
 
@@ -158,8 +221,8 @@ export class NullDataPlane implements DataPlane {
         peerSessionId: spec.peerSessionId,
         peerTunnelId: tunnel.peerTunnelId,
         pseudowire: spec.pseudowire,
-        cookie: spec.cookie,
-        peerCookie: spec.peerCookie,
+        cookie: spec.cookie?.slice(),
+        peerCookie: spec.peerCookie?.slice(),
         ifname: spec.pseudowire === "eth" ? spec.ifname ?? `l2tpeth${this.#ifindex++}` : undefined,
         sendSeq: spec.sendSeq ?? false,
         recvSeq: spec.recvSeq ?? false,
@@ -170,7 +233,7 @@ export class NullDataPlane implements DataPlane {
         stats: zeroStats(),
       };
       this.#sessions.set(key, info);
-      return structuredClone(info);
+      return copySession(info);
     });
   }
 
@@ -200,7 +263,7 @@ export class NullDataPlane implements DataPlane {
     return Promise.resolve().then(() => {
       this.#enter("getSession", tunnelId, sessionId);
       const s = this.#sessions.get(sessionKey(tunnelId, sessionId));
-      return s && structuredClone(s);
+      return s && copySession(s);
     });
   }
 
@@ -208,9 +271,11 @@ export class NullDataPlane implements DataPlane {
   listSessions(tunnelId?: number): Promise<SessionInfo[]> {
     return Promise.resolve().then(() => {
       this.#enter("listSessions", tunnelId);
-      return [...this.#sessions.values()]
-        .filter((s) => tunnelId === undefined || s.tunnelId === tunnelId)
-        .map((s) => structuredClone(s));
+      const out: SessionInfo[] = [];
+      for (const s of this.#sessions.values()) {
+        if (tunnelId === undefined || s.tunnelId === tunnelId) out.push(copySession(s));
+      }
+      return out;
     });
   }
 
@@ -237,6 +302,22 @@ export class NullDataPlane implements DataPlane {
     }
     return s;
   }
+}
+
+/** A copy of a stored tunnel that shares nothing mutable with it. */
+function copyTunnel(t: TunnelInfo): TunnelInfo {
+  const c: TunnelInfo = { ...t, stats: { ...t.stats } };
+  if (t.local !== undefined) c.local = { ...t.local };
+  if (t.peer !== undefined) c.peer = { ...t.peer };
+  return c;
+}
+
+/** A copy of a stored session that shares nothing mutable with it (cookies are sliced). */
+function copySession(s: SessionInfo): SessionInfo {
+  const c: SessionInfo = { ...s, stats: { ...s.stats } };
+  if (s.cookie !== undefined) c.cookie = s.cookie.slice();
+  if (s.peerCookie !== undefined) c.peerCookie = s.peerCookie.slice();
+  return c;
 }
 
 function sessionKey(tunnelId: number, sessionId: number): string {

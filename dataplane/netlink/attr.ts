@@ -40,6 +40,32 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder("utf-8", { fatal: true });
 
+/** Store a u16 at `at` in the given byte order. */
+function put16(b: Uint8Array, at: number, v: number, little: boolean): void {
+  if (little) {
+    b[at] = v;
+    b[at + 1] = v >>> 8;
+  } else {
+    b[at] = v >>> 8;
+    b[at + 1] = v;
+  }
+}
+
+/** Store a u32 at `at` in the given byte order. */
+function put32(b: Uint8Array, at: number, v: number, little: boolean): void {
+  if (little) {
+    b[at] = v;
+    b[at + 1] = v >>> 8;
+    b[at + 2] = v >>> 16;
+    b[at + 3] = v >>> 24;
+  } else {
+    b[at] = v >>> 24;
+    b[at + 1] = v >>> 16;
+    b[at + 2] = v >>> 8;
+    b[at + 3] = v;
+  }
+}
+
 function checkType(type: number): void {
   if (!Number.isInteger(type) || type < 0 || type > NLA_TYPE_MASK) {
     throw new RangeError(`Cannot encode netlink attribute: type ${type} is not in 0..16383`);
@@ -65,8 +91,40 @@ function checkInt(type: number, kind: string, value: number, min: number, max: n
  * ```
  */
 export class AttributeEncoder {
-  #parts: Uint8Array[] = [];
+  // One growing buffer: appending writes in place, so an attribute costs no allocation. Bytes
+  // past #length are never written before they are reserved, so padding is always zero. No
+  // DataView: V8 keeps a small typed array on its heap (cheap) until its `.buffer` is touched.
+  #buf = new Uint8Array(64);
   #length = 0;
+
+  /** Make room for `n` more bytes. */
+  #grow(n: number): void {
+    const need = this.#length + n;
+    if (need <= this.#buf.length) return;
+    let size = this.#buf.length * 2;
+    while (size < need) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.#buf.subarray(0, this.#length));
+    this.#buf = next;
+  }
+
+  /** Write an attribute header for a payload of `size` bytes; returns the payload's offset. */
+  #header(type: number, size: number, flags: number): number {
+    checkType(type);
+    const length = NLA_HDRLEN + size;
+    if (length > NLA_MAX_LEN) {
+      throw new RangeError(
+        `Cannot encode netlink attribute ${type}: payload of ${size} bytes is too long`,
+      );
+    }
+    const total = nlaAlign(length);
+    this.#grow(total);
+    const at = this.#length;
+    put16(this.#buf, at, length, LITTLE_ENDIAN);
+    put16(this.#buf, at + 2, type | (flags & (NLA_F_NESTED | NLA_F_NET_BYTEORDER)), LITTLE_ENDIAN);
+    this.#length += total;
+    return at + NLA_HDRLEN;
+  }
 
   /**
    * Append a raw attribute.
@@ -77,20 +135,8 @@ export class AttributeEncoder {
    * @returns this encoder, for chaining.
    */
   bytes(type: number, payload: Uint8Array, flags = 0): this {
-    checkType(type);
-    const length = NLA_HDRLEN + payload.length;
-    if (length > NLA_MAX_LEN) {
-      throw new RangeError(
-        `Cannot encode netlink attribute ${type}: payload of ${payload.length} bytes is too long`,
-      );
-    }
-    const out = new Uint8Array(nlaAlign(length));
-    const view = new DataView(out.buffer);
-    view.setUint16(0, length, LITTLE_ENDIAN);
-    view.setUint16(2, type | (flags & (NLA_F_NESTED | NLA_F_NET_BYTEORDER)), LITTLE_ENDIAN);
-    out.set(payload, NLA_HDRLEN);
-    this.#parts.push(out);
-    this.#length += out.length;
+    const at = this.#header(type, payload.length, flags);
+    this.#buf.set(payload, at);
     return this;
   }
 
@@ -103,7 +149,9 @@ export class AttributeEncoder {
    */
   u8(type: number, value: number): this {
     checkInt(type, "u8", value, 0, 0xff);
-    return this.bytes(type, Uint8Array.of(value));
+    const at = this.#header(type, 1, 0);
+    this.#buf[at] = value;
+    return this;
   }
 
   /**
@@ -116,9 +164,9 @@ export class AttributeEncoder {
    */
   u16(type: number, value: number, netByteOrder = false): this {
     checkInt(type, "u16", value, 0, 0xffff);
-    const b = new Uint8Array(2);
-    new DataView(b.buffer).setUint16(0, value, netByteOrder ? false : LITTLE_ENDIAN);
-    return this.bytes(type, b, netByteOrder ? NLA_F_NET_BYTEORDER : 0);
+    const at = this.#header(type, 2, netByteOrder ? NLA_F_NET_BYTEORDER : 0);
+    put16(this.#buf, at, value, netByteOrder ? false : LITTLE_ENDIAN);
+    return this;
   }
 
   /**
@@ -131,9 +179,9 @@ export class AttributeEncoder {
    */
   u32(type: number, value: number, netByteOrder = false): this {
     checkInt(type, "u32", value, 0, 0xffffffff);
-    const b = new Uint8Array(4);
-    new DataView(b.buffer).setUint32(0, value, netByteOrder ? false : LITTLE_ENDIAN);
-    return this.bytes(type, b, netByteOrder ? NLA_F_NET_BYTEORDER : 0);
+    const at = this.#header(type, 4, netByteOrder ? NLA_F_NET_BYTEORDER : 0);
+    put32(this.#buf, at, value, netByteOrder ? false : LITTLE_ENDIAN);
+    return this;
   }
 
   /**
@@ -149,9 +197,12 @@ export class AttributeEncoder {
     if (v < 0n || v > 0xffffffffffffffffn) {
       throw new RangeError(`Cannot encode netlink attribute ${type} as u64: ${v} is out of range`);
     }
-    const b = new Uint8Array(8);
-    new DataView(b.buffer).setBigUint64(0, v, LITTLE_ENDIAN);
-    return this.bytes(type, b);
+    const at = this.#header(type, 8, 0);
+    const lo = Number(v & 0xffffffffn);
+    const hi = Number(v >> 32n);
+    put32(this.#buf, LITTLE_ENDIAN ? at : at + 4, lo, LITTLE_ENDIAN);
+    put32(this.#buf, LITTLE_ENDIAN ? at + 4 : at, hi, LITTLE_ENDIAN);
+    return this;
   }
 
   /**
@@ -163,9 +214,9 @@ export class AttributeEncoder {
    */
   s32(type: number, value: number): this {
     checkInt(type, "s32", value, -0x80000000, 0x7fffffff);
-    const b = new Uint8Array(4);
-    new DataView(b.buffer).setInt32(0, value, LITTLE_ENDIAN);
-    return this.bytes(type, b);
+    const at = this.#header(type, 4, 0);
+    put32(this.#buf, at, value >>> 0, LITTLE_ENDIAN);
+    return this;
   }
 
   /**
@@ -180,9 +231,9 @@ export class AttributeEncoder {
       throw new TypeError(`Cannot encode netlink attribute ${type} as string: it contains NUL`);
     }
     const text = textEncoder.encode(value);
-    const b = new Uint8Array(text.length + 1);
-    b.set(text);
-    return this.bytes(type, b);
+    const at = this.#header(type, text.length + 1, 0);
+    this.#buf.set(text, at); // the NUL after it is already there
+    return this;
   }
 
   /**
@@ -192,7 +243,8 @@ export class AttributeEncoder {
    * @returns this encoder.
    */
   flag(type: number): this {
-    return this.bytes(type, new Uint8Array(0));
+    this.#header(type, 0, 0);
+    return this;
   }
 
   /**
@@ -206,7 +258,11 @@ export class AttributeEncoder {
   nested(type: number, build: (inner: AttributeEncoder) => void, setNestedFlag = true): this {
     const inner = new AttributeEncoder();
     build(inner);
-    return this.bytes(type, inner.encode(), setNestedFlag ? NLA_F_NESTED : 0);
+    return this.bytes(
+      type,
+      inner.#buf.subarray(0, inner.#length),
+      setNestedFlag ? NLA_F_NESTED : 0,
+    );
   }
 
   /** Number of bytes encoded so far. */
@@ -220,13 +276,25 @@ export class AttributeEncoder {
    * @returns A new buffer holding every attribute appended so far.
    */
   encode(): Uint8Array {
-    const out = new Uint8Array(this.#length);
-    let at = 0;
-    for (const part of this.#parts) {
-      out.set(part, at);
-      at += part.length;
-    }
-    return out;
+    return this.#buf.slice(0, this.#length);
+  }
+
+  /**
+   * The encoded attribute stream without copying it. The view never changes: later appends go
+   * after it (or into a new buffer), so it can be kept; do not write to it.
+   *
+   * @returns A view of every attribute appended so far.
+   * @example Usage
+   * ```ts
+   * import { AttributeEncoder } from "./attr.ts";
+   * const ae = new AttributeEncoder().u32(9, 42);
+   * const first = ae.view();
+   * ae.u32(10, 7);
+   * console.log(first.length, ae.view().length); // 8 16
+   * ```
+   */
+  view(): Uint8Array {
+    return this.#buf.subarray(0, this.#length);
   }
 }
 
@@ -274,6 +342,8 @@ export class AttributeDecoder implements Iterable<Attribute> {
   readonly #base: number;
   #at = 0;
   #current: Attribute | undefined;
+  /** Offset of the current attribute's payload in #data. */
+  #payloadAt = 0;
 
   /**
    * Start decoding.
@@ -331,6 +401,7 @@ export class AttributeDecoder implements Iterable<Attribute> {
       data: this.#data.subarray(this.#at + NLA_HDRLEN, this.#at + length),
       offset,
     };
+    this.#payloadAt = this.#at + NLA_HDRLEN;
     this.#at += Math.min(nlaAlign(length), remaining);
     return true;
   }
@@ -342,7 +413,8 @@ export class AttributeDecoder implements Iterable<Attribute> {
     return this.#current;
   }
 
-  #sized(kind: string, size: number): { view: DataView; little: boolean } {
+  /** Offset of the current payload in #data, after checking its size. */
+  #sized(kind: string, size: number): number {
     const a = this.#attr();
     if (a.data.length !== size) {
       throw new NetlinkDecodeError(
@@ -351,10 +423,11 @@ export class AttributeDecoder implements Iterable<Attribute> {
         `attribute ${a.type} has ${a.data.length} payload bytes, ${kind} needs ${size}`,
       );
     }
-    return {
-      view: new DataView(a.data.buffer, a.data.byteOffset, size),
-      little: a.netByteOrder ? false : LITTLE_ENDIAN,
-    };
+    return this.#payloadAt;
+  }
+
+  #little(): boolean {
+    return this.#attr().netByteOrder ? false : LITTLE_ENDIAN;
   }
 
   /** The current attribute. */
@@ -387,7 +460,7 @@ export class AttributeDecoder implements Iterable<Attribute> {
    * @returns The value.
    */
   u8(): number {
-    return this.#sized("u8", 1).view.getUint8(0);
+    return this.#data[this.#sized("u8", 1)];
   }
 
   /**
@@ -396,8 +469,7 @@ export class AttributeDecoder implements Iterable<Attribute> {
    * @returns The value.
    */
   u16(): number {
-    const { view, little } = this.#sized("u16", 2);
-    return view.getUint16(0, little);
+    return this.#view.getUint16(this.#sized("u16", 2), this.#little());
   }
 
   /**
@@ -406,8 +478,7 @@ export class AttributeDecoder implements Iterable<Attribute> {
    * @returns The value.
    */
   u32(): number {
-    const { view, little } = this.#sized("u32", 4);
-    return view.getUint32(0, little);
+    return this.#view.getUint32(this.#sized("u32", 4), this.#little());
   }
 
   /**
@@ -416,8 +487,7 @@ export class AttributeDecoder implements Iterable<Attribute> {
    * @returns The value.
    */
   u64(): bigint {
-    const { view, little } = this.#sized("u64", 8);
-    return view.getBigUint64(0, little);
+    return this.#view.getBigUint64(this.#sized("u64", 8), this.#little());
   }
 
   /**
@@ -426,8 +496,7 @@ export class AttributeDecoder implements Iterable<Attribute> {
    * @returns The value.
    */
   s32(): number {
-    const { view, little } = this.#sized("s32", 4);
-    return view.getInt32(0, little);
+    return this.#view.getInt32(this.#sized("s32", 4), this.#little());
   }
 
   /**

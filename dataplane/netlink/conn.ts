@@ -15,7 +15,7 @@ import {
   decodeErrorPayload,
   decodeGenl,
   decodeMessages,
-  encodeGenl,
+  encodeGenlMessage,
   encodeMessage,
   type GenlMessage,
   type Message,
@@ -54,10 +54,25 @@ export interface Connection extends Disposable {
   readonly portId: number;
   /** A fresh sequence number for the next request. */
   nextSequence(): number;
-  /** Send one datagram (one or more encoded messages) to the kernel. */
+  /**
+   * Send one datagram (one or more encoded messages) to the kernel. The caller may reuse the
+   * bytes once the promise settles: copy them to keep them.
+   */
   send(datagram: Uint8Array): Promise<void>;
   /** Receive one datagram from the kernel; rejects on timeout or socket failure. */
   receive(): Promise<Uint8Array>;
+  /**
+   * Optional fast path: send at once, throwing on failure (instead of a promise). The caller may
+   * reuse the bytes when it returns.
+   */
+  sendNow?(datagram: Uint8Array): void;
+  /**
+   * Optional fast path: the next datagram if one is already waiting, else `undefined` (then the
+   * request logic falls back to {@linkcode Connection.receive}). The bytes are in a buffer the
+   * connection reuses: valid only until its next receive (the request logic copies what it
+   * keeps). Throws on a socket failure.
+   */
+  pollShared?(): Uint8Array | undefined;
   /** Resolve a generic netlink family name to its id; rejects with a clear error if absent. */
   resolveFamily(name: string): Promise<number>;
   /** Release the socket. Idempotent. */
@@ -98,10 +113,68 @@ export interface DumpOptions {
   retries?: number;
 }
 
-const locks = new WeakMap<Connection, Promise<void>>();
+/** Who holds a connection, and who waits for it in turn. */
+interface Lock {
+  busy: boolean;
+  waiters: (() => void)[];
+}
+
+const locks = new WeakMap<Connection, Lock>();
+
+/** A value now, or later. */
+type Maybe<T> = T | Promise<T>;
+
+function andThen<T, U>(v: Maybe<T>, f: (t: T) => Maybe<U>): Maybe<U> {
+  return v instanceof Promise ? v.then(f) : f(v);
+}
+
+function release(lock: Lock): void {
+  // Hand the lock straight to the next waiter (it stays busy), or free it.
+  const next = lock.waiters.shift();
+  if (next !== undefined) next();
+  else lock.busy = false;
+}
+
+function runHeld<T>(lock: Lock, fn: () => Maybe<T>): Promise<T> {
+  let r: Maybe<T>;
+  try {
+    r = fn();
+  } catch (e) {
+    release(lock);
+    return Promise.reject(e);
+  }
+  if (!(r instanceof Promise)) {
+    release(lock);
+    return Promise.resolve(r);
+  }
+  return r.then((v) => {
+    release(lock);
+    return v;
+  }, (e) => {
+    release(lock);
+    throw e;
+  });
+}
+
+/** Run `fn` holding `conn`'s lock; `fn` may finish synchronously. */
+function locked<T>(conn: Connection, fn: () => Maybe<T>): Promise<T> {
+  let lock = locks.get(conn);
+  if (lock === undefined) {
+    lock = { busy: false, waiters: [] };
+    locks.set(conn, lock);
+  }
+  if (!lock.busy) {
+    lock.busy = true;
+    return runHeld(lock, fn);
+  }
+  const l = lock;
+  return new Promise<void>((resolve) => l.waiters.push(resolve)).then(() => runHeld(l, fn));
+}
 
 /**
  * Run `fn` with exclusive use of `conn` (requests on one socket must not interleave).
+ *
+ * Waiters are served in call order.
  *
  * @example Usage
  * ```ts
@@ -112,70 +185,139 @@ const locks = new WeakMap<Connection, Promise<void>>();
  * console.log(id); // 28
  * ```
  */
-export async function withConnection<T>(conn: Connection, fn: () => Promise<T>): Promise<T> {
-  const previous = locks.get(conn) ?? Promise.resolve();
-  let release = (): void => {};
-  const mine = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  const tail = previous.then(() => mine);
-  locks.set(conn, tail);
-  await previous;
-  try {
-    return await fn();
-  } finally {
-    release();
-    if (locks.get(conn) === tail) locks.delete(conn);
-  }
+export function withConnection<T>(conn: Connection, fn: () => Promise<T>): Promise<T> {
+  return locked(conn, fn);
 }
 
 interface Exchange {
   replies: Message[];
   interrupted: boolean;
+  /** The kernel answered ENOENT / ENODEV and the caller asked for that as a result. */
+  notFound: boolean;
 }
 
-/** Send one request and read until its ack, error or NLMSG_DONE. Caller holds the lock. */
-async function exchange(
-  conn: Connection,
-  req: NetlinkRequest,
-  flags: number,
-  op: string,
-): Promise<Exchange> {
-  const sequence = conn.nextSequence();
-  await conn.send(encodeMessage({
-    type: req.type,
-    flags: (req.flags ?? 0) | flags,
-    sequence,
-    pid: conn.portId,
-    data: req.data,
-  }));
-  const replies: Message[] = [];
-  let interrupted = false;
-  for (;;) {
-    const datagram = await conn.receive();
+/** Builds the datagram of a request for a sequence number and our port id. */
+type Encode = (sequence: number, pid: number) => Uint8Array;
+
+function plainEncoder(req: NetlinkRequest, flags: number): Encode {
+  return (sequence, pid) =>
+    encodeMessage({
+      type: req.type,
+      flags: (req.flags ?? 0) | flags,
+      sequence,
+      pid,
+      data: req.data,
+    });
+}
+
+/** One reusable send buffer per connection, used under its lock (never two requests at once). */
+const sendBuffers = new WeakMap<Connection, Uint8Array>();
+const SEND_BUFFER_BYTES = 4096;
+
+function genlEncoder(conn: Connection, family: number, g: GenlMessage, flags: number): Encode {
+  return (sequence, pid) => {
+    let buffer = sendBuffers.get(conn);
+    if (buffer === undefined) {
+      buffer = new Uint8Array(SEND_BUFFER_BYTES);
+      sendBuffers.set(conn, buffer);
+    }
+    return encodeGenlMessage({ type: family, flags, sequence, pid }, g, buffer);
+  };
+}
+
+/** The answers to one request, gathered datagram by datagram. */
+class Collector {
+  readonly #sequence: number;
+  readonly #portId: number;
+  readonly #op: string;
+  readonly #notFoundOk: boolean;
+  readonly #result: Exchange = { replies: [], interrupted: false, notFound: false };
+
+  constructor(sequence: number, portId: number, op: string, notFoundOk: boolean) {
+    this.#sequence = sequence;
+    this.#portId = portId;
+    this.#op = op;
+    this.#notFoundOk = notFoundOk;
+  }
+
+  /**
+   * Take one datagram (`shared`: in a buffer that will be reused, so kept messages are copied).
+   * Returns the exchange once its ack, error or NLMSG_DONE arrived, else undefined.
+   */
+  feed(datagram: Uint8Array, shared: boolean): Exchange | undefined {
+    const r = this.#result;
     for (const m of decodeMessages(datagram)) {
-      if (m.header.sequence !== sequence) continue; // stale answer to an abandoned request
-      if (m.header.pid !== 0 && m.header.pid !== conn.portId) continue;
-      if ((m.header.flags & NLM_F_DUMP_INTR) !== 0) interrupted = true;
+      if (m.header.sequence !== this.#sequence) continue; // stale answer to an abandoned request
+      if (m.header.pid !== 0 && m.header.pid !== this.#portId) continue;
+      if ((m.header.flags & NLM_F_DUMP_INTR) !== 0) r.interrupted = true;
       switch (m.header.type) {
         case NLMSG_NOOP:
           continue;
         case NLMSG_OVERRUN:
-          throw new NetlinkError(op, Errno.ENOBUFS, { message: "netlink overrun, data lost" });
+          throw new NetlinkError(this.#op, Errno.ENOBUFS, {
+            message: "netlink overrun, data lost",
+          });
         case NLMSG_ERROR: {
           const p = decodeErrorPayload(m);
-          if (p.errno !== 0) throw new NetlinkError(op, p.errno, p.extAck);
-          return { replies, interrupted };
+          if (p.errno === 0) return r;
+          if (this.#notFoundOk && (p.errno === Errno.ENOENT || p.errno === Errno.ENODEV)) {
+            r.notFound = true;
+            return r;
+          }
+          throw new NetlinkError(this.#op, p.errno, p.extAck);
         }
         case NLMSG_DONE: {
           const d = decodeDone(m);
-          if (d.errno !== 0) throw new NetlinkError(op, d.errno, d.extAck);
-          return { replies, interrupted };
+          if (d.errno !== 0) throw new NetlinkError(this.#op, d.errno, d.extAck);
+          return r;
         }
         default:
-          replies.push(m);
+          r.replies.push(shared ? { header: m.header, data: m.data.slice() } : m);
       }
     }
+    return undefined;
+  }
+}
+
+/**
+ * Send one request and read until its ack, error or NLMSG_DONE. Caller holds the lock.
+ * With `notFoundOk`, an ENOENT / ENODEV answer ends the exchange as `notFound` instead of
+ * throwing (building an error with a stack is the costly part of a miss).
+ *
+ * Over a connection with the fast paths ({@linkcode Connection.sendNow},
+ * {@linkcode Connection.pollShared}) a request the kernel answers while it is sent (generic
+ * netlink does) completes synchronously: no promise, no copy of the datagram.
+ */
+function exchange(
+  conn: Connection,
+  encode: Encode,
+  op: string,
+  notFoundOk = false,
+): Maybe<Exchange> {
+  const sequence = conn.nextSequence();
+  const datagram = encode(sequence, conn.portId);
+  const c = new Collector(sequence, conn.portId, op, notFoundOk);
+  if (conn.sendNow !== undefined) {
+    conn.sendNow(datagram);
+    return drain(conn, c);
+  }
+  return conn.send(datagram).then(() => drain(conn, c));
+}
+
+function drain(conn: Connection, c: Collector): Maybe<Exchange> {
+  if (conn.pollShared !== undefined) {
+    for (let d = conn.pollShared(); d !== undefined; d = conn.pollShared()) {
+      const done = c.feed(d, true);
+      if (done !== undefined) return done;
+    }
+  }
+  return drainLater(conn, c);
+}
+
+async function drainLater(conn: Connection, c: Collector): Promise<Exchange> {
+  for (;;) {
+    const done = c.feed(await conn.receive(), false);
+    if (done !== undefined) return done;
   }
 }
 
@@ -200,10 +342,8 @@ async function exchange(
  * ```
  */
 export function request(conn: Connection, req: NetlinkRequest, op: string): Promise<Message[]> {
-  return withConnection(conn, async () => {
-    const { replies } = await exchange(conn, req, NLM_F_REQUEST | NLM_F_ACK, op);
-    return replies;
-  });
+  const encode = plainEncoder(req, NLM_F_REQUEST | NLM_F_ACK);
+  return locked(conn, () => andThen(exchange(conn, encode, op), (x) => x.replies));
 }
 
 /**
@@ -235,18 +375,27 @@ export function dump(
   op: string,
   options: DumpOptions = {},
 ): Promise<Message[]> {
+  return dumpWith(conn, plainEncoder(req, NLM_F_REQUEST | NLM_F_DUMP), op, options);
+}
+
+function dumpWith(
+  conn: Connection,
+  encode: Encode,
+  op: string,
+  options: DumpOptions,
+): Promise<Message[]> {
   const retries = options.retries ?? 3;
-  return withConnection(conn, async () => {
-    for (let attempt = 0;; attempt++) {
-      const { replies, interrupted } = await exchange(conn, req, NLM_F_REQUEST | NLM_F_DUMP, op);
+  const attempt = (n: number): Maybe<Message[]> =>
+    andThen(exchange(conn, encode, op), ({ replies, interrupted }) => {
       if (!interrupted) return replies;
-      if (attempt >= retries) {
+      if (n >= retries) {
         throw new NetlinkError(op, Errno.EINTR, {
-          message: `dump was interrupted by concurrent changes ${attempt + 1} times`,
+          message: `dump was interrupted by concurrent changes ${n + 1} times`,
         });
       }
-    }
-  });
+      return attempt(n + 1);
+    });
+  return locked(conn, () => attempt(0));
 }
 
 /**
@@ -264,8 +413,10 @@ export function resolveFamily(conn: Connection, name: string): Promise<number> {
   return withConnection(conn, () => conn.resolveFamily(name));
 }
 
-function wrapGenl(family: number, g: GenlMessage): NetlinkRequest {
-  return { type: family, data: encodeGenl(g) };
+function decodeFamily(replies: Message[], family: number): GenlMessage[] {
+  const out: GenlMessage[] = [];
+  for (const m of replies) if (m.header.type === family) out.push(decodeGenl(m.data));
+  return out;
 }
 
 /**
@@ -280,14 +431,54 @@ function wrapGenl(family: number, g: GenlMessage): NetlinkRequest {
  * console.log(await genlRequest(conn, 0x1c, g, "delete tunnel 1")); // []
  * ```
  */
-export async function genlRequest(
+export function genlRequest(
   conn: Connection,
   family: number,
   g: GenlMessage,
   op: string,
 ): Promise<GenlMessage[]> {
-  const replies = await request(conn, wrapGenl(family, g), op);
-  return replies.filter((m) => m.header.type === family).map((m) => decodeGenl(m.data));
+  const encode = genlEncoder(conn, family, g, NLM_F_REQUEST | NLM_F_ACK);
+  return locked(
+    conn,
+    () => andThen(exchange(conn, encode, op), (x) => decodeFamily(x.replies, family)),
+  );
+}
+
+/**
+ * {@linkcode genlRequest} for a GET of one object: a "no such object" answer (ENOENT, or ENODEV
+ * as the l2tp family says it) resolves to `undefined` instead of rejecting. Cheaper than catching
+ * the {@linkcode NetlinkError}: no error is built.
+ *
+ * @param conn The connection.
+ * @param family The family id.
+ * @param g The request.
+ * @param op What is being done, for errors ("get tunnel 42").
+ * @returns The replies, or `undefined` when the object does not exist.
+ * @throws {NetlinkError} for any other error answer.
+ * @example Usage
+ * ```ts
+ * import { FakeConnection, nack } from "./fake.ts";
+ * import { genlGet } from "./conn.ts";
+ * using conn = new FakeConnection({ handler: (req) => [nack(req, 19)] });
+ * const g = { header: { command: 4, version: 1 }, attributes: new Uint8Array(0) };
+ * console.log(await genlGet(conn, 0x1c, g, "get tunnel 1")); // undefined
+ * ```
+ */
+export function genlGet(
+  conn: Connection,
+  family: number,
+  g: GenlMessage,
+  op: string,
+): Promise<GenlMessage[] | undefined> {
+  const encode = genlEncoder(conn, family, g, NLM_F_REQUEST | NLM_F_ACK);
+  return locked(
+    conn,
+    () =>
+      andThen(
+        exchange(conn, encode, op, true),
+        (x) => x.notFound ? undefined : decodeFamily(x.replies, family),
+      ),
+  );
 }
 
 /**
@@ -310,6 +501,6 @@ export async function genlDump(
   op: string,
   options: DumpOptions = {},
 ): Promise<GenlMessage[]> {
-  const replies = await dump(conn, wrapGenl(family, g), op, options);
-  return replies.filter((m) => m.header.type === family).map((m) => decodeGenl(m.data));
+  const encode = genlEncoder(conn, family, g, NLM_F_REQUEST | NLM_F_DUMP);
+  return decodeFamily(await dumpWith(conn, encode, op, options), family);
 }

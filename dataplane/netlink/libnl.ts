@@ -28,13 +28,6 @@ export const LIBNL_SYMBOLS = {
   nl_socket_set_nonblocking: { parameters: ["pointer"], result: "i32" },
   /** int nl_socket_set_buffer_size(struct nl_sock *sk, int rxbuf, int txbuf) */
   nl_socket_set_buffer_size: { parameters: ["pointer", "i32", "i32"], result: "i32" },
-  /** int nl_sendto(struct nl_sock *sk, void *buf, size_t size) */
-  nl_sendto: { parameters: ["pointer", "buffer", "usize"], result: "i32" },
-  /**
-   * int nl_recv(struct nl_sock *sk, struct sockaddr_nl *nla, unsigned char **buf,
-   *             struct ucred **creds) — `*buf` is malloc'd; free it with libc free().
-   */
-  nl_recv: { parameters: ["pointer", "buffer", "buffer", "pointer"], result: "i32" },
   /** const char *nl_geterror(int error) */
   nl_geterror: { parameters: ["i32"], result: "pointer" },
 } as const satisfies Deno.ForeignLibraryInterface;

@@ -2,10 +2,13 @@
  * The real {@linkcode Connection}: a generic netlink socket managed by libnl-genl-3.
  *
  * libnl allocates, connects and binds the socket and resolves families; we encode and decode
- * every message ourselves and move bytes with `nl_sendto` / `nl_recv`. The socket is
- * non-blocking: the kernel answers generic netlink requests while `sendto` runs, so a reply is
- * normally waiting; when it is not, {@linkcode LibnlConnection.receive} polls with short timers
- * (never blocking the event loop) until its timeout.
+ * every message ourselves and move bytes with `sendto(2)` / `recvfrom(2)` on libnl's socket, into
+ * one receive buffer per connection (libnl's `nl_recv` peeks first and mallocs a buffer for every
+ * datagram: two system calls and an allocation where one call does). The socket is non-blocking:
+ * the kernel answers generic netlink requests while `sendto` runs, so a reply is normally waiting
+ * and the request logic takes it synchronously ({@linkcode LibnlConnection.sendNow},
+ * {@linkcode LibnlConnection.pollShared}); when it is not, {@linkcode LibnlConnection.receive}
+ * polls with short timers (never blocking the event loop) until its timeout.
  *
  * Extended acks (NETLINK_EXT_ACK) and capped acks (NETLINK_CAP_ACK) are enabled when the kernel
  * supports them.
@@ -13,7 +16,7 @@
  * @module
  */
 
-import { libc } from "../ffi/libc.ts";
+import { errno, libc, OsError, strerror } from "../ffi/libc.ts";
 import type { Connection } from "./conn.ts";
 import { familyResolveError, libnl, LibnlError, libnlGenl, NLE, nlErrorText } from "./libnl.ts";
 
@@ -23,8 +26,15 @@ const NETLINK_EXT_ACK = 11;
 const F_GETFL = 3;
 const F_SETFL = 4;
 const O_NONBLOCK = 0o4000;
-/** sizeof(struct sockaddr_nl). */
-const SOCKADDR_NL_SIZE = 12;
+const MSG_TRUNC = 0x20;
+const EAGAIN = 11;
+const EINTR = 4;
+/**
+ * Receive buffer size. The kernel sizes dump datagrams to the reader's buffer but never beyond
+ * 32 KiB, so no datagram it sends us is larger.
+ */
+const RECEIVE_BUFFER_BYTES = 65536;
+const BUFFER_SIZE = BigInt(RECEIVE_BUFFER_BYTES);
 
 /**
  * Options for {@linkcode LibnlConnection.open}.
@@ -67,8 +77,7 @@ function setIntOption(fd: number, level: number, name: number, value: number): b
 export class LibnlConnection implements Connection {
   readonly #sk: Deno.PointerObject;
   readonly #timeoutMs: number;
-  readonly #addr = new Uint8Array(SOCKADDR_NL_SIZE);
-  readonly #out = new BigUint64Array(1);
+  readonly #buffer = new Uint8Array(RECEIVE_BUFFER_BYTES);
   #sequence: number;
   #closed = false;
   /** Our netlink port id. */
@@ -141,15 +150,54 @@ export class LibnlConnection implements Connection {
    */
   send(datagram: Uint8Array): Promise<void> {
     try {
-      this.#check("send netlink request");
-      const r = libnl().nl_sendto(this.#sk, datagram, BigInt(datagram.length));
-      if (r < 0) throw new LibnlError("send netlink request", r, nlErrorText(r));
-      if (r !== datagram.length) {
-        throw new Error(`Cannot send netlink request: sent ${r} of ${datagram.length} bytes`);
-      }
+      this.sendNow(datagram);
       return Promise.resolve();
     } catch (e) {
       return Promise.reject(e);
+    }
+  }
+
+  /**
+   * {@linkcode LibnlConnection.send}, synchronously: the socket never blocks on sending.
+   *
+   * @param datagram Encoded messages.
+   * @throws {OsError} when `sendto` fails.
+   */
+  sendNow(datagram: Uint8Array): void {
+    this.#check("send netlink request");
+    for (;;) {
+      const r = Number(libc().sendto(this.fd, datagram, BigInt(datagram.length), 0, null, 0));
+      if (r === datagram.length) return;
+      if (r >= 0) {
+        throw new Error(`Cannot send netlink request: sent ${r} of ${datagram.length} bytes`);
+      }
+      const e = errno();
+      if (e !== EINTR) throw new OsError("send netlink request", e, strerror(e));
+    }
+  }
+
+  /**
+   * The next datagram if one is waiting, without waiting: a view of the connection's receive
+   * buffer, valid until the next receive.
+   *
+   * @returns The datagram, or `undefined` when none is waiting.
+   * @throws {OsError} when `recvfrom` fails.
+   */
+  pollShared(): Uint8Array | undefined {
+    this.#check("receive netlink reply");
+    for (;;) {
+      const b = this.#buffer;
+      const r = Number(libc().recvfrom(this.fd, b, BUFFER_SIZE, MSG_TRUNC, null, null));
+      if (r > b.length) {
+        throw new Error(
+          `Cannot receive netlink reply: a datagram of ${r} bytes exceeds the ${b.length}-byte buffer`,
+        );
+      }
+      if (r > 0) return b.subarray(0, r);
+      if (r === 0) throw new Error("Cannot receive netlink reply: the socket reported end of file");
+      const e = errno();
+      if (e === EAGAIN) return undefined;
+      if (e !== EINTR) throw new OsError("receive netlink reply", e, strerror(e));
     }
   }
 
@@ -162,23 +210,8 @@ export class LibnlConnection implements Connection {
     const deadline = Date.now() + this.#timeoutMs;
     let wait = 1;
     for (;;) {
-      this.#check("receive netlink reply");
-      this.#out[0] = 0n;
-      const r = libnl().nl_recv(this.#sk, this.#addr, new Uint8Array(this.#out.buffer), null);
-      if (r > 0) {
-        const p = Deno.UnsafePointer.create(this.#out[0]);
-        if (p === null) throw new Error("Cannot receive netlink reply: libnl returned no buffer");
-        try {
-          return new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(p, r)).slice();
-        } finally {
-          libc().free(p);
-        }
-      }
-      if (r === 0) throw new Error("Cannot receive netlink reply: the socket reported end of file");
-      const code = -r;
-      if (code !== NLE.AGAIN && code !== NLE.INTR) {
-        throw new LibnlError("receive netlink reply", r, nlErrorText(r));
-      }
+      const d = this.pollShared();
+      if (d !== undefined) return d.slice();
       if (Date.now() >= deadline) {
         throw new Error(
           `Cannot receive netlink reply: no answer from the kernel within ${this.#timeoutMs} ms`,

@@ -84,6 +84,32 @@ export const CTRL_ATTR_FAMILY_NAME = 2;
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
+/** Store a u16 in host order. */
+function put16(b: Uint8Array, at: number, v: number): void {
+  if (LITTLE_ENDIAN) {
+    b[at] = v;
+    b[at + 1] = v >>> 8;
+  } else {
+    b[at] = v >>> 8;
+    b[at + 1] = v;
+  }
+}
+
+/** Store a u32 in host order. */
+function put32(b: Uint8Array, at: number, v: number): void {
+  if (LITTLE_ENDIAN) {
+    b[at] = v;
+    b[at + 1] = v >>> 8;
+    b[at + 2] = v >>> 16;
+    b[at + 3] = v >>> 24;
+  } else {
+    b[at] = v >>> 24;
+    b[at + 1] = v >>> 16;
+    b[at + 2] = v >>> 8;
+    b[at + 3] = v;
+  }
+}
+
 function align(n: number): number {
   return (n + 3) & ~3;
 }
@@ -187,13 +213,26 @@ export function encodeMessage(m: OutgoingMessage): Uint8Array {
   return out;
 }
 
-function readHeader(v: DataView, at: number): Header {
+/** Read a u16 in host order. */
+function get16(b: Uint8Array, at: number): number {
+  return LITTLE_ENDIAN ? b[at] | (b[at + 1] << 8) : (b[at] << 8) | b[at + 1];
+}
+
+/** Read a u32 in host order. */
+function get32(b: Uint8Array, at: number): number {
+  return LITTLE_ENDIAN
+    ? (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24)) >>> 0
+    : ((b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]) >>> 0;
+}
+
+// Byte reads, not a DataView: this runs for every message received.
+function readHeader(b: Uint8Array, at: number): Header {
   return {
-    length: v.getUint32(at, LITTLE_ENDIAN),
-    type: v.getUint16(at + 4, LITTLE_ENDIAN),
-    flags: v.getUint16(at + 6, LITTLE_ENDIAN),
-    sequence: v.getUint32(at + 8, LITTLE_ENDIAN),
-    pid: v.getUint32(at + 12, LITTLE_ENDIAN),
+    length: get32(b, at),
+    type: get16(b, at + 4),
+    flags: get16(b, at + 6),
+    sequence: get32(b, at + 8),
+    pid: get32(b, at + 12),
   };
 }
 
@@ -209,7 +248,6 @@ function readHeader(v: DataView, at: number): Header {
  * ```
  */
 export function decodeMessages(datagram: Uint8Array): Message[] {
-  const v = new DataView(datagram.buffer, datagram.byteOffset, datagram.byteLength);
   const out: Message[] = [];
   let at = 0;
   while (at < datagram.length) {
@@ -221,7 +259,7 @@ export function decodeMessages(datagram: Uint8Array): Message[] {
         `${remaining} trailing bytes are too short for a 16-byte header`,
       );
     }
-    const header = readHeader(v, at);
+    const header = readHeader(datagram, at);
     if (header.length < NLMSG_HDRLEN) {
       throw new NetlinkDecodeError(
         "message",
@@ -323,21 +361,53 @@ export function decodeGenl(data: Uint8Array): GenlMessage {
 /**
  * Encode a complete generic netlink request (nlmsghdr + genlmsghdr + attributes).
  *
+ * @param header The netlink header fields (`length` is computed).
+ * @param g The generic netlink header and attributes.
+ * @param into A buffer to encode into when it is large enough (the result is then a view of its
+ *   start), so a caller sending many requests allocates none; otherwise a new buffer.
+ * @returns The message, padded to 4 bytes.
  * @example Usage
  * ```ts
  * import { encodeGenlMessage, NLM_F_ACK, NLM_F_REQUEST } from "./message.ts";
- * const bytes = encodeGenlMessage(
- *   { type: 0x1c, flags: NLM_F_REQUEST | NLM_F_ACK, sequence: 1, pid: 0 },
- *   { header: { command: 1, version: 1 }, attributes: new Uint8Array(0) },
- * );
- * console.log(bytes.length); // 20
+ * const header = { type: 0x1c, flags: NLM_F_REQUEST | NLM_F_ACK, sequence: 1, pid: 0 };
+ * const g = { header: { command: 1, version: 1 }, attributes: new Uint8Array(0) };
+ * console.log(encodeGenlMessage(header, g).length); // 20
+ * const scratch = new Uint8Array(4096);
+ * console.log(encodeGenlMessage(header, g, scratch).buffer === scratch.buffer); // true
  * ```
  */
 export function encodeGenlMessage(
   header: Omit<OutgoingMessage, "data">,
   g: GenlMessage,
+  into?: Uint8Array,
 ): Uint8Array {
-  return encodeMessage({ ...header, data: encodeGenl(g) });
+  checkField("type", header.type, 0xffff);
+  checkField("flags", header.flags, 0xffff);
+  checkField("sequence", header.sequence, 0xffffffff);
+  checkField("pid", header.pid, 0xffffffff);
+  checkField("genl command", g.header.command, 0xff);
+  checkField("genl version", g.header.version, 0xff);
+  // At most one allocation, and no DataView: this is on every request's path.
+  const length = NLMSG_HDRLEN + GENL_HDRLEN + g.attributes.length;
+  const padded = align(length);
+  let out: Uint8Array;
+  if (into !== undefined && into.length >= padded) {
+    out = into.subarray(0, padded);
+    out.fill(0, length); // the padding
+  } else {
+    out = new Uint8Array(padded);
+  }
+  put32(out, 0, length);
+  put16(out, 4, header.type);
+  put16(out, 6, header.flags);
+  put32(out, 8, header.sequence);
+  put32(out, 12, header.pid);
+  out[NLMSG_HDRLEN] = g.header.command;
+  out[NLMSG_HDRLEN + 1] = g.header.version;
+  out[NLMSG_HDRLEN + 2] = 0; // reserved
+  out[NLMSG_HDRLEN + 3] = 0;
+  out.set(g.attributes, NLMSG_HDRLEN + GENL_HDRLEN);
+  return out;
 }
 
 /**
@@ -411,9 +481,8 @@ export function decodeErrorPayload(m: Message): ErrorPayload {
       `payload of ${data.length} bytes is shorter than struct nlmsgerr (20)`,
     );
   }
-  const v = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  const error = v.getInt32(0, LITTLE_ENDIAN);
-  const request = readHeader(v, 4);
+  const error = get32(data, 0) | 0;
+  const request = readHeader(data, 4);
   let extAck: ExtAck = {};
   if ((m.header.flags & NLM_F_ACK_TLVS) !== 0) {
     let at = 4 + NLMSG_HDRLEN;
@@ -444,8 +513,7 @@ export function decodeErrorPayload(m: Message): ErrorPayload {
  */
 export function decodeDone(m: Message): { errno: number; extAck: ExtAck } {
   if (m.data.length < 4) return { errno: 0, extAck: {} };
-  const v = new DataView(m.data.buffer, m.data.byteOffset, m.data.byteLength);
-  const error = v.getInt32(0, LITTLE_ENDIAN);
+  const error = get32(m.data, 0) | 0;
   const extAck = (m.header.flags & NLM_F_ACK_TLVS) !== 0
     ? decodeExtAck(m.data.subarray(4), NLMSG_HDRLEN + 4)
     : {};

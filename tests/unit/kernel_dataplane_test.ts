@@ -48,9 +48,20 @@ interface FakeSession {
 class FakeL2tpKernel {
   readonly tunnels = new Map<number, FakeTunnel>();
   readonly sessions = new Map<string, FakeSession>();
-  /** Like the kernel's work queue: a deleted tunnel stays visible for this many more GETs. */
+  /**
+   * Like the kernel's work queue: a deleted tunnel stays visible for this many more GETs once its
+   * sessions are gone.
+   */
   lingerGets = 0;
-  readonly #lingering = new Map<number, { tunnel: FakeTunnel; gets: number }>();
+  /**
+   * While a deleted tunnel still has sessions, each GET of it sees this many of them removed (0:
+   * the removal is stuck; Infinity: they all go at once).
+   */
+  sessionsPerGet = Infinity;
+  readonly #lingering = new Map<
+    number,
+    { tunnel: FakeTunnel; gets: number; sessions: FakeSession[] }
+  >();
   #eth = 0;
 
   handle = (req: Message): Uint8Array[] => {
@@ -89,8 +100,15 @@ class FakeL2tpKernel {
       case L2TP_CMD.TUNNEL_DELETE: {
         const gone = this.tunnels.get(tid);
         if (!gone || !this.tunnels.delete(tid)) return [nack(req, 19)];
-        if (this.lingerGets > 0) this.#lingering.set(tid, { tunnel: gone, gets: this.lingerGets });
-        for (const [k, s] of this.sessions) if (s.tunnel === tid) this.sessions.delete(k);
+        const dying: FakeSession[] = [];
+        for (const [k, s] of this.sessions) {
+          if (s.tunnel !== tid) continue;
+          dying.push(s);
+          this.sessions.delete(k);
+        }
+        if (this.lingerGets > 0 || (dying.length > 0 && this.sessionsPerGet !== Infinity)) {
+          this.#lingering.set(tid, { tunnel: gone, gets: this.lingerGets, sessions: dying });
+        }
         return [ack(req)];
       }
       case L2TP_CMD.TUNNEL_MODIFY:
@@ -101,6 +119,10 @@ class FakeL2tpKernel {
           return [concat(...parts, done(req))];
         }
         const linger = this.#lingering.get(tid);
+        if (linger && linger.sessions.length > 0) {
+          linger.sessions.splice(0, this.sessionsPerGet);
+          return [this.#tunnelReply(req, linger.tunnel, false), ack(req)];
+        }
         if (linger && linger.gets-- > 0) {
           return [this.#tunnelReply(req, linger.tunnel, false), ack(req)];
         }
@@ -145,7 +167,10 @@ class FakeL2tpKernel {
       }
       case L2TP_CMD.SESSION_GET: {
         if (isDump) {
-          const parts = [...this.sessions.values()].map((s) => this.#sessionReply(req, s, true));
+          const dying = [...this.#lingering.values()].flatMap((l) => l.sessions);
+          const parts = [...this.sessions.values(), ...dying].map((s) =>
+            this.#sessionReply(req, s, true)
+          );
           return [concat(...parts, done(req))];
         }
         const s = this.sessions.get(key);
@@ -207,11 +232,12 @@ interface Rig {
   mtus: [string, number][];
 }
 
-function rig(currentMtu = 1500, failMtu = false): Rig {
+function rig(currentMtu = 1500, failMtu = false, now?: () => number): Rig {
   const kernel = new FakeL2tpKernel();
   const conn = new FakeConnection({ families: { l2tp: FAMILY }, handler: kernel.handle });
   const mtus: [string, number][] = [];
   const dp = new KernelDataPlane(conn, {
+    now,
     getMtu: () => currentMtu,
     setMtu: (ifname, mtu) => {
       if (failMtu) throw new OsError(`set MTU of ${ifname}`, 1, "Operation not permitted");
@@ -311,6 +337,90 @@ Deno.test("KernelDataPlane: deleteTunnel waits until the kernel has really let g
   const gets = conn.sent.filter((m) => decodeGenl(m.data).header.command === L2TP_CMD.TUNNEL_GET);
   assert.equal(gets.length, 4, "read back until the tunnel was gone");
   assert.equal(await dp.getTunnel(42), undefined);
+});
+
+/** A clock that moves `stepMs` every time it is read. */
+function steppingClock(stepMs: number): () => number {
+  let t = 0;
+  return () => (t += stepMs);
+}
+
+function countCommand(conn: FakeConnection, command: number): number {
+  return conn.sent.filter((m) => decodeGenl(m.data).header.command === command).length;
+}
+
+async function withSessions(dp: KernelDataPlane, tunnelId: number, n: number): Promise<void> {
+  for (let i = 1; i <= n; i++) {
+    await dp.createSession({ tunnelId, sessionId: i, peerSessionId: i, pseudowire: "ppp" });
+  }
+}
+
+Deno.test("KernelDataPlane: deleteTunnel waits past the base window while sessions keep going", async () => {
+  // 300 sessions removed 30 per check, the clock moving 1.5 s per check: the kernel takes about
+  // 16 s (the old fixed 5 s wait gave up at 5 s).
+  const { conn, dp, kernel } = rig(1500, false, steppingClock(1500));
+  await dp.createTunnel(TUNNEL);
+  await withSessions(dp, 42, 300);
+  kernel.sessionsPerGet = 30;
+  await dp.deleteTunnel(42);
+  assert.equal(countCommand(conn, L2TP_CMD.TUNNEL_GET), 11, "10 checks saw it, the 11th did not");
+  assert.equal(await dp.getTunnel(42), undefined);
+  assert.deepEqual(await dp.listSessions(), []);
+});
+
+Deno.test("KernelDataPlane: deleteTunnel gives up when a whole window removes no session", async () => {
+  const { dp, kernel } = rig(1500, false, steppingClock(2000));
+  await dp.createTunnel(TUNNEL);
+  await withSessions(dp, 42, 5);
+  await dp.createTunnel({ ...TUNNEL, tunnelId: 43, local: { address: "192.168.1.1", port: 5002 } });
+  await withSessions(dp, 43, 3); // another tunnel's sessions do not count
+  kernel.sessionsPerGet = 0;
+  // Window 1: 5 s; at 6 s five sessions are left (renewed: 5 s + 5 × 100 ms); at 12 s still five.
+  await assert.rejects(
+    dp.deleteTunnel(42),
+    (e: unknown) =>
+      e instanceof Error &&
+      e.message ===
+        "Cannot delete tunnel 42: still present 12000 ms after the kernel acknowledged the " +
+          "delete; 5 of its sessions are left and none was removed in the last 6000 ms",
+  );
+  dp.close();
+});
+
+Deno.test("KernelDataPlane: deleteTunnel gives up after the base window when no session is left", async () => {
+  const { dp, kernel } = rig(1500, false, steppingClock(3000));
+  await dp.createTunnel(TUNNEL);
+  kernel.lingerGets = 1000;
+  await assert.rejects(
+    dp.deleteTunnel(42),
+    (e: unknown) =>
+      e instanceof Error &&
+      e.message ===
+        "Cannot delete tunnel 42: still present 6000 ms after the kernel acknowledged the " +
+          "delete; it has no sessions left",
+  );
+  dp.close();
+});
+
+Deno.test("KernelDataPlane: the delete wait can be tuned", async () => {
+  const kernel = new FakeL2tpKernel();
+  const conn = new FakeConnection({ families: { l2tp: FAMILY }, handler: kernel.handle });
+  const dp = new KernelDataPlane(conn, {
+    now: steppingClock(1000),
+    deleteWait: { baseMs: 1500 },
+  });
+  await dp.createTunnel(TUNNEL);
+  kernel.lingerGets = 1000;
+  await assert.rejects(dp.deleteTunnel(42), /still present 2000 ms after/);
+  dp.close();
+});
+
+Deno.test("KernelDataPlane: a missing tunnel or session reads as undefined without an error", async () => {
+  const { conn, dp } = rig();
+  assert.equal(await dp.getTunnel(7), undefined);
+  assert.equal(await dp.getSession(7, 1), undefined);
+  assert.deepEqual(commands(conn), [L2TP_CMD.TUNNEL_GET, L2TP_CMD.SESSION_GET]);
+  dp.close();
 });
 
 Deno.test("KernelDataPlane: the golden TUNNEL_CREATE bytes reach the connection", async () => {

@@ -51,6 +51,23 @@ Deno.test("AttributeEncoder sets NLA_F_NESTED and NLA_F_NET_BYTEORDER", () => {
   );
 });
 
+Deno.test("AttributeEncoder grows past its first buffer; view() is stable and uncopied", () => {
+  const ae = new AttributeEncoder().u32(1, 0xdeadbeef);
+  const first = ae.view();
+  assert.deepEqual(first, hex("08 00 01 00 ef be ad de"));
+  for (let i = 2; i <= 40; i++) ae.u32(i, i).string(100 + i, "x".repeat(i));
+  assert.deepEqual(first, hex("08 00 01 00 ef be ad de"), "later appends leave it alone");
+  const all = decodeAttributes(ae.view());
+  assert.equal(all.length, 1 + 39 * 2);
+  assert.equal(ae.view().length, ae.length);
+  assert.deepEqual(ae.encode(), ae.view());
+  assert.notEqual(ae.encode().buffer, ae.view().buffer, "encode() copies");
+  const ad = new AttributeDecoder(ae.view());
+  const seen: number[] = [];
+  while (ad.next()) if (ad.type < 100) seen.push(ad.u32());
+  assert.deepEqual(seen, [0xdeadbeef, ...Array.from({ length: 39 }, (_, i) => i + 2)]);
+});
+
 Deno.test("AttributeEncoder rejects out-of-range values with RangeError", () => {
   const ae = new AttributeEncoder();
   assert.throws(() => ae.u8(1, 256), RangeError);

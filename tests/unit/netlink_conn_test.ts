@@ -4,6 +4,7 @@ import {
   type Connection,
   dump,
   genlDump,
+  genlGet,
   genlRequest,
   request,
   resolveFamily,
@@ -19,6 +20,7 @@ import {
 } from "../../dataplane/netlink/fake.ts";
 import { LibnlError } from "../../dataplane/netlink/libnl.ts";
 import {
+  decodeMessages,
   encodeError,
   encodeGenl,
   encodeMessage,
@@ -242,6 +244,121 @@ Deno.test("a failed request releases the connection for the next one", async () 
   );
   conn.handler = (req) => [ack(req)];
   assert.deepEqual(await request(conn, { type: FAMILY, data: PAYLOAD }, "get tunnel 1"), []);
+});
+
+Deno.test("genlGet: a not-found answer is undefined, other errors still reject", async () => {
+  const g = { header: { command: 4, version: 1 }, attributes: new Uint8Array(0) };
+  using conn = new FakeConnection({ handler: (req) => [nack(req, 19)] });
+  assert.equal(await genlGet(conn, FAMILY, g, "get tunnel 1"), undefined);
+  conn.handler = (req) => [nack(req, 2)];
+  assert.equal(await genlGet(conn, FAMILY, g, "get tunnel 1"), undefined);
+  conn.handler = (req) => [nack(req, 22, { message: "bad" })];
+  await assert.rejects(
+    genlGet(conn, FAMILY, g, "get tunnel 1"),
+    (e: unknown) =>
+      e instanceof NetlinkError && e.errno === 22 &&
+      e.message === "Cannot get tunnel 1: Invalid argument (errno 22): bad",
+  );
+  conn.handler = (req) => [reply(req, 0, 5), ack(req)];
+  const found = await genlGet(conn, FAMILY, g, "get tunnel 1");
+  assert.equal(found?.length, 1);
+  // genlRequest still turns not-found into an error.
+  conn.handler = (req) => [nack(req, 19)];
+  await assert.rejects(genlRequest(conn, FAMILY, g, "get tunnel 1"), /No such device/);
+});
+
+/**
+ * A connection with only the synchronous fast paths: it answers in `sendNow` and hands the
+ * answers out of one reused buffer, as LibnlConnection does.
+ */
+class FastConnection implements Connection {
+  readonly portId = 4242;
+  readonly #shared = new Uint8Array(4096);
+  readonly #queue: Uint8Array[] = [];
+  #sequence = 1;
+  polls = 0;
+  constructor(readonly answer: (req: Message) => Uint8Array[]) {}
+  nextSequence(): number {
+    return this.#sequence++;
+  }
+  send(): Promise<void> {
+    return Promise.reject(new Error("send must not be used"));
+  }
+  sendNow(d: Uint8Array): void {
+    for (const m of decodeMessages(d.slice())) this.#queue.push(...this.answer(m));
+  }
+  pollShared(): Uint8Array | undefined {
+    const d = this.#queue.shift();
+    if (d === undefined) return undefined;
+    this.polls++;
+    this.#shared.fill(0xee); // whatever was handed out before is overwritten
+    this.#shared.set(d);
+    return this.#shared.subarray(0, d.length);
+  }
+  receive(): Promise<Uint8Array> {
+    return Promise.reject(new Error("no answer queued"));
+  }
+  resolveFamily(): Promise<number> {
+    return Promise.resolve(FAMILY);
+  }
+  close(): void {}
+  [Symbol.dispose](): void {}
+}
+
+Deno.test("fast paths: replies are copied out of the reused receive buffer", async () => {
+  using conn = new FastConnection((req) =>
+    (req.header.flags & NLM_F_DUMP) === NLM_F_DUMP
+      ? [reply(req, 2, 1), reply(req, 2, 2), done(req)]
+      : [reply(req, 0, 3), ack(req)]
+  );
+  const parts = await dump(conn, { type: FAMILY, data: PAYLOAD }, "list tunnels");
+  assert.equal(conn.polls, 3);
+  assert.deepEqual(markers(parts), [1, 2], "each part survived the receives after it");
+  const g = { header: { command: 4, version: 1 }, attributes: new Uint8Array(0) };
+  const [one] = await genlRequest(conn, FAMILY, g, "get tunnel 3");
+  assert.equal(
+    new DataView(one.attributes.buffer, one.attributes.byteOffset).getUint32(4, true),
+    3,
+  );
+  assert.deepEqual(markers(parts), [1, 2]);
+  assert.equal(await genlGet(conn, FAMILY, g, "get tunnel 3").then((r) => r?.length), 1);
+});
+
+Deno.test("fast paths: errors reject and release the connection", async () => {
+  let errno = 19;
+  using conn = new FastConnection((req) => [nack(req, errno)]);
+  const g = { header: { command: 4, version: 1 }, attributes: new Uint8Array(0) };
+  await assert.rejects(genlRequest(conn, FAMILY, g, "get tunnel 1"), /No such device/);
+  assert.equal(await genlGet(conn, FAMILY, g, "get tunnel 1"), undefined);
+  errno = 22;
+  await assert.rejects(genlGet(conn, FAMILY, g, "get tunnel 1"), /Invalid argument/);
+  // Concurrent requests queue up behind one another and all settle.
+  errno = 0;
+  const all = await Promise.all([1, 2, 3].map(() => genlRequest(conn, FAMILY, g, "x")));
+  assert.deepEqual(all, [[], [], []]);
+});
+
+Deno.test("fast paths: a reply that is not there yet is awaited with receive()", async () => {
+  const fake = new FakeConnection({ handler: (req) => [reply(req, 0, 9), ack(req)] });
+  let polled = 0;
+  const conn: Connection = {
+    portId: fake.portId,
+    nextSequence: () => fake.nextSequence(),
+    send: (d) => fake.send(d),
+    pollShared: () => {
+      polled++;
+      return undefined; // never ready at once
+    },
+    receive: () => fake.receive(),
+    resolveFamily: (n) => fake.resolveFamily(n),
+    close: () => fake.close(),
+    [Symbol.dispose]: () => fake.close(),
+  };
+  const g = { header: { command: 4, version: 1 }, attributes: new Uint8Array(0) };
+  const [r] = await genlRequest(conn, FAMILY, g, "get tunnel 9");
+  assert.equal(new DataView(r.attributes.buffer, r.attributes.byteOffset).getUint32(4, true), 9);
+  assert.equal(polled, 1);
+  conn.close();
 });
 
 Deno.test("resolveFamily: known and unknown families on the fake", async () => {

@@ -61,6 +61,34 @@ Deno.test("libnl connection: a dump of all families comes back complete", async 
   assert.equal(new Set(names).size, names.length);
 });
 
+Deno.test("libnl connection: replies outlive the reused receive buffer", async () => {
+  using conn = LibnlConnection.open();
+  const ask = (name: string) =>
+    genlRequest(conn, GENL_ID_CTRL, {
+      header: { command: CTRL_CMD_GETFAMILY, version: 1 },
+      attributes: new AttributeEncoder().string(CTRL_ATTR_FAMILY_NAME, name).encode(),
+    }, `get family ${name}`);
+  const nameOf = (attributes: Uint8Array): string | undefined => {
+    const ad = new AttributeDecoder(attributes);
+    while (ad.next()) if (ad.type === CTRL_ATTR_FAMILY_NAME) return ad.string();
+    return undefined;
+  };
+  const [first] = await ask("nlctrl");
+  const names: string[] = [];
+  for (
+    const p of await genlDump(conn, GENL_ID_CTRL, {
+      header: { command: CTRL_CMD_GETFAMILY, version: 1 },
+      attributes: new Uint8Array(0),
+    }, "list families")
+  ) {
+    names.push(nameOf(p.attributes) ?? "");
+  }
+  assert.ok(names.length > 1);
+  assert.equal(nameOf(first.attributes), "nlctrl", "the first reply is intact after a dump");
+  using quiet = LibnlConnection.open({ receiveTimeoutMs: 30 });
+  assert.equal(quiet.pollShared(), undefined, "nothing waiting: no wait either");
+});
+
 Deno.test("libnl connection: kernel errors arrive as NetlinkError with extended ack", async () => {
   using conn = LibnlConnection.open();
   // A family name longer than GENL_NAMSIZ fails policy validation.
