@@ -478,6 +478,12 @@ export class Listener<S extends SessionParams = SessionParams> {
   readonly #perTunnel = new Map<ListenerTunnel<S>, number>();
   readonly #halfOpen = new Map<ControlConnection<S>, HalfOpen>();
   readonly #halfOpenFrom = new SourceCounter();
+  /**
+   * `version|cookie` -> the key of the pending entry last answered with that cookie (entries may
+   * be stale: the pending table is the truth). Two peers answered with the same cookie would
+   * both address us with it, and only the first SCCCN could have it as its tunnel's ID.
+   */
+  readonly #cookieOwners = new Map<string, string>();
   #halfOpenAny = 0;
   #cookieSccrps = 0;
   #promoted = 0;
@@ -597,6 +603,7 @@ export class Listener<S extends SessionParams = SessionParams> {
   async close(result?: ResultCodeValue): Promise<void> {
     this.#closing = true;
     this.#pending.clear();
+    this.#cookieOwners.clear();
     const all = [...this.#accepted.keys()];
     await Promise.all(
       all.map((c) => c.close(result ?? { resultCode: StopCcnResult.ShuttingDown })),
@@ -608,6 +615,7 @@ export class Listener<S extends SessionParams = SessionParams> {
   abort(): void {
     this.#closing = true;
     this.#pending.clear();
+    this.#cookieOwners.clear();
     for (const c of this.#accepted.keys()) c.abort("listener closed");
   }
 
@@ -832,8 +840,12 @@ export class Listener<S extends SessionParams = SessionParams> {
     if (priority === "any" && this.#halfOpenAny >= any) {
       return `${this.#halfOpenAny} tunnels already setting up for peers not configured`;
     }
+    // Configured peers are not held to the per-source limit: a herd of LACs behind one address
+    // (or one host dialling many tunnels) is legitimate; the totals above still bound them.
     const mine = this.#halfOpenFrom.get(source);
-    if (mine >= this.#maxPerSource) return `${mine} tunnels already setting up from ${source}`;
+    if (priority === "any" && mine >= this.#maxPerSource) {
+      return `${mine} tunnels already setting up from ${source}`;
+    }
     return undefined;
   }
 
@@ -866,6 +878,15 @@ export class Listener<S extends SessionParams = SessionParams> {
   /** Forget answered SCCRQs whose cookie has expired. */
   #prune(): void {
     this.#pending.prune((p) => !this.#jar.valid(p.bucket));
+  }
+
+  /** Note the pending entry a cookie was given to; forget stale notes when they pile up. */
+  #ownCookie(cookie: string, key: string): void {
+    const owners = this.#cookieOwners;
+    owners.delete(cookie);
+    owners.set(cookie, key);
+    if (owners.size <= 2 * this.#pending.size + 1024) return;
+    for (const [c, k] of owners) if (this.#pending.get(k) === undefined) owners.delete(c);
   }
 
   /**
@@ -939,6 +960,9 @@ export class Listener<S extends SessionParams = SessionParams> {
       if (other !== undefined && (other.bucket !== bucket || !sameBytes(other.sccrq, sccrq))) {
         continue;
       }
+      // The cookie another peer's SCCRQ is waiting with (a herd makes that likely): skip it.
+      const owner = this.#cookieOwners.get(`${version}|${cookie}`);
+      if (owner !== undefined && owner !== key && this.#pending.get(owner) !== undefined) continue;
       chosen = { cookie, tag, key, attempt };
     }
     if (chosen === undefined) {
@@ -959,8 +983,10 @@ export class Listener<S extends SessionParams = SessionParams> {
       type: sccrp.type,
       avps: sccrp.avps,
     }, { ...answer.encode, transport: "udp" });
+    this.#ownCookie(`${version}|${chosen.cookie}`, chosen.key);
     const evicted = this.#pending.set(chosen.key, {
-      source: from.address,
+      // Configured peers: each SCCRQ is its own source (no per-address limit, see above).
+      source: priority === "configured" ? chosen.key : from.address,
       priority,
       tunnel,
       sccrq,

@@ -198,6 +198,13 @@ export interface ControlTransportOptions {
    * as an `"error"` event of kind `"send"` and treated as a loss.
    */
   send: (packet: Uint8Array) => void;
+  /**
+   * Sends several datagrams at once, in order (one `sendmmsg` on a reactor socket). Optional:
+   * when given, datagrams the transport has ready together (a window opening, a queue of
+   * messages) go out in one call; without it each goes to `send`. It may drop any of them; a
+   * throw is reported like one of `send` and treated as a loss of them all.
+   */
+  sendBatch?: (packets: Uint8Array[]) => void;
   /** Time source (default {@linkcode systemClock}). */
   clock?: Clock;
   /** The peer's Tunnel ID (v2) or Control Connection ID (v3); 0 until known. Default 0. */
@@ -577,6 +584,9 @@ export class ControlTransport implements AsyncIterable<ControlMessage>, Disposab
   readonly #wire: Encapsulation;
   readonly #prefix: number;
   readonly #output: (packet: Uint8Array) => void;
+  readonly #outputBatch: ((packets: Uint8Array[]) => void) | undefined;
+  /** While datagrams are being collected for one `sendBatch` call: those collected. */
+  #batch: Uint8Array[] | undefined;
   readonly #clock: Clock;
   readonly #rwin: number;
   readonly #rto0: number;
@@ -663,6 +673,7 @@ export class ControlTransport implements AsyncIterable<ControlMessage>, Disposab
     this.#wire = this.#encap === "ip" && options.ipPrefix !== false ? "ip" : "udp";
     this.#prefix = this.#wire === "ip" ? IP_CONTROL_PREFIX_LENGTH : 0;
     this.#output = options.send;
+    this.#outputBatch = options.sendBatch;
     this.#clock = options.clock ?? systemClock;
     this.#rwin = options.receiveWindow ?? TRANSPORT_DEFAULTS.receiveWindow;
     checkWindow("receive window", this.#rwin);
@@ -1015,6 +1026,33 @@ export class ControlTransport implements AsyncIterable<ControlMessage>, Disposab
 
   #pump(): void {
     if (this.#end !== undefined) return;
+    if (this.#outputBatch === undefined || this.#batch !== undefined) {
+      this.#fill();
+      return;
+    }
+    this.#batch = [];
+    try {
+      this.#fill();
+    } finally {
+      this.#flush();
+    }
+  }
+
+  /** Send what was collected: one datagram to `send`, several in one `sendBatch` call. */
+  #flush(): void {
+    const batch = this.#batch;
+    this.#batch = undefined;
+    if (batch === undefined || batch.length === 0) return;
+    try {
+      if (batch.length === 1) this.#output(batch[0] as Uint8Array);
+      else (this.#outputBatch as (packets: Uint8Array[]) => void)(batch);
+    } catch (e) {
+      this.#error("send", e, batch[0] as Uint8Array, false);
+    }
+  }
+
+  /** Move what the window allows from the queue to the wire. */
+  #fill(): void {
     const win = this.#cw.window;
     while (this.#pendingHead < this.#pending.length && this.#inflight.length < win) {
       const m = this.#pending[this.#pendingHead] as Outgoing;
@@ -1056,6 +1094,10 @@ export class ControlTransport implements AsyncIterable<ControlMessage>, Disposab
 
   #put(packet: Uint8Array): void {
     this.#stats.sent++;
+    if (this.#batch !== undefined) {
+      this.#batch.push(packet);
+      return;
+    }
     try {
       this.#output(packet);
     } catch (e) {

@@ -61,6 +61,13 @@ import { ControlTransport, type TransportEnd, type TransportErrorEvent } from ".
 import type { TunnelState } from "./tunnel_fsm.ts";
 
 /**
+ * A socket that may also send several datagrams in one call (a reactor socket's `sendBatch`:
+ * one sendmmsg). Optional: fake sockets need only `send`.
+ */
+type BatchSocket = ControlSocket & {
+  sendBatch?(packets: readonly (Uint8Array | { data: Uint8Array; to?: Endpoint })[]): unknown;
+};
+/**
  * What the link needs to know of its tunnel to sort datagrams.
  *
  * @example Usage
@@ -251,6 +258,9 @@ export class TunnelLink<S extends SessionParams = SessionParams> {
       encap: ctx.encap,
       ipPrefix: ctx.ipPrefix,
       send: (p) => this.#send(p),
+      ...(typeof (this.#socket as BatchSocket).sendBatch === "function"
+        ? { sendBatch: (ps: Uint8Array[]) => this.#sendBatch(ps) }
+        : {}),
       clock: ctx.clock,
       receiveWindow: ctx.identity.receiveWindow,
       peerWindow: o.peerWindow,
@@ -361,6 +371,13 @@ export class TunnelLink<S extends SessionParams = SessionParams> {
   #send(packet: Uint8Array): void {
     if (this.#connected) this.#socket.send(packet);
     else this.#socket.send(packet, this.#peer);
+  }
+
+  /** Several datagrams in one call of the socket's `sendBatch` (sendmmsg on a reactor socket). */
+  #sendBatch(packets: Uint8Array[]): void {
+    const socket = this.#socket as Required<BatchSocket>;
+    if (this.#connected) socket.sendBatch(packets);
+    else socket.sendBatch(packets.map((data) => ({ data, to: this.#peer })));
   }
 
   #onDatagram(d: Datagram): void {

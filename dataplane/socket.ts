@@ -47,6 +47,10 @@ export const MSG_DONTWAIT = 0x40;
 export const SOL_SOCKET = 1;
 /** `SO_REUSEADDR`. */
 export const SO_REUSEADDR = 2;
+/** `SO_RCVBUF`. */
+export const SO_RCVBUF = 8;
+/** `SO_RCVBUFFORCE` (CAP_NET_ADMIN: past net.core.rmem_max). */
+export const SO_RCVBUFFORCE = 33;
 /** `IPPROTO_IPV6` (socket option level). */
 export const IPPROTO_IPV6 = 41;
 /** `IPV6_V6ONLY`. */
@@ -87,6 +91,11 @@ export interface TunnelSocketOptions {
   peerConnId?: number;
   /** Set SO_REUSEADDR (default true). */
   reuseAddress?: boolean;
+  /**
+   * Receive buffer size in bytes (SO_RCVBUFFORCE where permitted, else SO_RCVBUF, which the
+   * kernel caps at net.core.rmem_max); a socket that cannot have it keeps the default.
+   */
+  receiveBuffer?: number;
 }
 
 /**
@@ -397,6 +406,17 @@ export function openTunnelSocket(opts: TunnelSocketOptions): TunnelSocket {
   try {
     if (opts.reuseAddress ?? true) {
       setIntOption(fd, SOL_SOCKET, SO_REUSEADDR, 1, `SO_REUSEADDR on ${what} socket`);
+    }
+    if (opts.receiveBuffer !== undefined) {
+      try {
+        setIntOption(fd, SOL_SOCKET, SO_RCVBUFFORCE, opts.receiveBuffer, "SO_RCVBUFFORCE");
+      } catch {
+        try {
+          setIntOption(fd, SOL_SOCKET, SO_RCVBUF, opts.receiveBuffer, "SO_RCVBUF");
+        } catch {
+          // the default buffer, then
+        }
+      }
     }
     if (family === 6 && opts.encap === "udp") {
       // L2TP/IPv6 sockets refuse IPV6_V6ONLY (EINVAL); they never carry IPv4 anyway.

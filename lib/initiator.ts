@@ -88,7 +88,9 @@ export class InitiatorTunnel extends DynamicTunnel {
         localTunnelId = t.tid ?? ids.allocate();
         socket = reactor.l2tpip({ local, connId: localTunnelId });
       } else {
-        socket = reactor.udp({ local });
+        // No SO_REUSEADDR on an ephemeral port: with it on both, Linux may give two sockets the
+        // same ephemeral port, and one of them never hears its peer (a herd of LACs).
+        socket = reactor.udp({ local, reuseAddress: local.port !== 0 });
       }
     } catch (error) {
       const id = localTunnelId ?? t.tid;

@@ -19,6 +19,14 @@ import type { Runtime } from "./runtime.ts";
 import type { TunnelStatus } from "./tunnel.ts";
 import { type Conn, DynamicTunnel } from "./dynamic.ts";
 
+/**
+ * Receive buffer of a UDP listening socket: room for a herd of SCCRQs arriving at once (each
+ * takes about a kilobyte of buffer; the default of ~208 KiB holds only a few hundred). Tunnel
+ * sockets too: those of tunnels from one peer port (xl2tpd) all get what the kernel gives the
+ * newest of them.
+ */
+const LISTEN_RECEIVE_BUFFER = 4 * 2 ** 20;
+
 /** The listening sockets of a context, by `encap local`. */
 export type ListenerGroups = Map<string, ListenerGroup>;
 
@@ -73,7 +81,9 @@ export class ListenerGroup {
     this.#key = key;
     this.local = local;
     const reactor = rt.reactor();
-    this.#socket = encap === "ip" ? reactor.l2tpip({ local, connId: 0 }) : reactor.udp({ local });
+    this.#socket = encap === "ip"
+      ? reactor.l2tpip({ local, connId: 0 })
+      : reactor.udp({ local, receiveBuffer: LISTEN_RECEIVE_BUFFER });
     try {
       this.#listener = new Listener<SessionEntry>({
         socket: this.#socket,
@@ -88,7 +98,7 @@ export class ListenerGroup {
               connId: r.localTunnelId,
               peerConnId: r.peerTunnelId,
             })
-            : reactor.udp({ local: r.local, peer: r.peer }),
+            : reactor.udp({ local: r.local, peer: r.peer, receiveBuffer: LISTEN_RECEIVE_BUFFER }),
         tunnelIds: rt.tunnelIds,
         sessionIds: rt.sessionIds3,
         clock: rt.clock,

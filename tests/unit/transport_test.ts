@@ -763,3 +763,41 @@ Deno.test("two transports over a fake link: request/response piggybacks, lone me
   await reading;
   assert.deepEqual(received, [MessageType.ICRP]);
 });
+
+Deno.test("sendBatch: messages released together by an opening window go out in one call", () => {
+  const batches: Uint8Array[][] = [];
+  const { t, out } = rig({ congestionControl: false, sendBatch: (ps) => batches.push(ps) });
+  for (let i = 0; i < 8; i++) void t.send({ type: HELLO }).catch(() => {});
+  // One at a time while the window has room: each alone, through `send`.
+  assert.equal(out.length, 4);
+  assert.equal(batches.length, 0);
+  assert.equal(t.queued, 4);
+  // The peer acknowledges all four: the four queued go out at once, in order, with one call.
+  t.receive(peer(0, 4, null));
+  assert.equal(out.length, 4);
+  assert.equal(batches.length, 1);
+  assert.deepEqual(sent(batches[0]).map((m) => m.ns), [4, 5, 6, 7]);
+  assert.equal(t.stats.sent, 8);
+  t.close();
+});
+
+Deno.test("sendBatch: a throw is a loss of the whole batch, reported once, then retransmitted", () => {
+  let fail = true;
+  const batches: Uint8Array[][] = [];
+  const { t, out, errors, clock } = rig({
+    congestionControl: false,
+    sendBatch: (ps) => {
+      if (fail) throw new Error("ENOBUFS");
+      batches.push(ps);
+    },
+  });
+  for (let i = 0; i < 6; i++) void t.send({ type: HELLO }).catch(() => {});
+  t.receive(peer(0, 2, null)); // two acknowledged: the two queued go out together, and fail
+  assert.equal(errors.length, 1);
+  assert.equal(errors[0].kind, "send");
+  assert.equal(batches.length, 0);
+  fail = false;
+  clock.advance(1000); // the oldest in flight (Ns 2) is retransmitted, alone, through `send`
+  assert.deepEqual(sent(out).map((m) => m.ns), [0, 1, 2, 3, 2]);
+  t.close();
+});
