@@ -212,13 +212,19 @@ export interface DaemonProcess {
   stop(signal?: Deno.Signal): Promise<Deno.CommandStatus>;
 }
 
-/** Start `main.ts` with a config file in a namespace of `topo`. */
+/**
+ * Start `main.ts` with a config file in a namespace of `topo`. Namespaces share the file system,
+ * so each daemon gets a control socket of its own (unless `extraArgs` names one).
+ */
 export function startDaemon(
   topo: Topology,
   host: number,
   configPath: string,
   extraArgs: string[] = [],
 ): DaemonProcess {
+  const socket = extraArgs.includes("--socket")
+    ? []
+    : ["--socket", `${configPath}.${host}.${crypto.randomUUID().slice(0, 8)}.sock`];
   const child = topo.spawn(host, [
     Deno.execPath(),
     "run",
@@ -227,6 +233,7 @@ export function startDaemon(
     `${ROOT}main.ts`,
     "--config",
     configPath,
+    ...socket,
     ...extraArgs,
   ]);
   let text = "";
