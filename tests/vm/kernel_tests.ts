@@ -10,7 +10,7 @@
  * deno task test:kernel                           # all of tests/kernel/
  * deno task test:kernel --filter l2tp             # extra arguments go to `deno test`
  * deno task test:kernel tests/kernel/smoke_test.ts
- * deno task test:kernel --vm-timeout=900 ...      # VM time limit in seconds (default 600)
+ * deno task test:kernel --vm-timeout=900 ...      # VM time limit in seconds (default 1200)
  * ```
  *
  * @module
@@ -23,7 +23,7 @@ const DEFAULT_PATH = "tests/kernel/";
 
 /** Split our own `--vm-*` options from the arguments meant for `deno test`. */
 function splitArgs(args: readonly string[]): { timeoutS: number; testArgs: string[] } {
-  let timeoutS = 600;
+  let timeoutS = 1200;
   const testArgs: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
