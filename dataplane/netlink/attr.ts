@@ -51,8 +51,15 @@ function put16(b: Uint8Array, at: number, v: number, little: boolean): void {
   }
 }
 
-/** Store a u32 at `at` in the given byte order. */
-function put32(b: Uint8Array, at: number, v: number, little: boolean): void {
+/**
+ * Store a u32 at `at` in the given byte order.
+ *
+ * @param b The buffer.
+ * @param at The offset.
+ * @param v The value.
+ * @param little Little-endian (else big-endian).
+ */
+export function put32(b: Uint8Array, at: number, v: number, little: boolean): void {
   if (little) {
     b[at] = v;
     b[at + 1] = v >>> 8;

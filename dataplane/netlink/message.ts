@@ -7,7 +7,7 @@
  * @module
  */
 
-import { AttributeDecoder, AttributeEncoder } from "./attr.ts";
+import { AttributeDecoder, AttributeEncoder, put32 as putU32 } from "./attr.ts";
 import type { ExtAck } from "./errors.ts";
 import { NetlinkDecodeError } from "./errors.ts";
 
@@ -97,17 +97,7 @@ function put16(b: Uint8Array, at: number, v: number): void {
 
 /** Store a u32 in host order. */
 function put32(b: Uint8Array, at: number, v: number): void {
-  if (LITTLE_ENDIAN) {
-    b[at] = v;
-    b[at + 1] = v >>> 8;
-    b[at + 2] = v >>> 16;
-    b[at + 3] = v >>> 24;
-  } else {
-    b[at] = v >>> 24;
-    b[at + 1] = v >>> 16;
-    b[at + 2] = v >>> 8;
-    b[at + 3] = v;
-  }
+  putU32(b, at, v, LITTLE_ENDIAN);
 }
 
 function align(n: number): number {

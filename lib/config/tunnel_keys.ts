@@ -142,6 +142,17 @@ const endpointText = (e: Endpoint | undefined, encap: "udp" | "ip"): string | un
 const dottedQuad = (n: number): string =>
   [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".");
 
+/** The IPv6 UDP checksum keys: UDP encapsulation over IPv6 only. */
+const UDP6_ONLY: Rule<unknown>[] = [{
+  encaps: ["udp"],
+  otherwise: "refuse",
+  message: 'applies to UDP encapsulation only, encap is "ip"',
+}, {
+  families: ["ipv6"],
+  otherwise: "refuse",
+  message: "applies to IPv6 only, the tunnel is IPv4",
+}];
+
 /**
  * The keys of a tunnel table `[tunnel.NAME]`, in the order the effective configuration prints
  * them.
@@ -347,15 +358,7 @@ export const TUNNEL_KEYS: Schema<TunnelValues, TunnelEntry> = {
     origin: "ours",
     type: flag(),
     default: "false (IPv6 UDP)",
-    rules: [{
-      encaps: ["udp"],
-      otherwise: "refuse",
-      message: 'applies to UDP encapsulation only, encap is "ip"',
-    }, {
-      families: ["ipv6"],
-      otherwise: "refuse",
-      message: "applies to IPv6 only, the tunnel is IPv4",
-    }],
+    rules: UDP6_ONLY,
     doc: "IPv6 UDP: send zero UDP checksums (RFC 6935)",
     print: (t) => tomlText(t.udp6ZeroChecksumTx),
   },
@@ -363,15 +366,7 @@ export const TUNNEL_KEYS: Schema<TunnelValues, TunnelEntry> = {
     origin: "ours",
     type: flag(),
     default: "false (IPv6 UDP)",
-    rules: [{
-      encaps: ["udp"],
-      otherwise: "refuse",
-      message: 'applies to UDP encapsulation only, encap is "ip"',
-    }, {
-      families: ["ipv6"],
-      otherwise: "refuse",
-      message: "applies to IPv6 only, the tunnel is IPv4",
-    }],
+    rules: UDP6_ONLY,
     doc: "IPv6 UDP: accept packets with zero UDP checksums (RFC 6935)",
     print: (t) => tomlText(t.udp6ZeroChecksumRx),
   },
