@@ -196,6 +196,25 @@ export function fsmErrorResult(version: L2tpVersion, message: string): ResultCod
     : { resultCode: CdnResult.GeneralError, errorMessage: message };
 }
 
+/** Bits of a call's `#flags`. */
+const STRAY = 1, SEND_SEQ = 2, RECV_SEQ = 4, UP = 8, OVER = 16, OUTCOME_KNOWN = 32, OUTCOME_UP = 64;
+
+/** What only some calls need (L2TPv3, initiators, calls going down). */
+interface RareCallState {
+  /** L2TPv3 Session Tie Breaker of our ICRQ or OCRQ. */
+  tieBreaker?: bigint;
+  /** L2TPv3 Remote End ID of the call. */
+  remoteEndId?: Uint8Array;
+  /** Cookie the peer told us to send. */
+  sendCookie?: Uint8Array;
+  /** The Result Code of the CDN that ends the session. */
+  downResult?: ResultCodeValue;
+  /** Made when someone waits for the call to be established. */
+  established?: Deferred<boolean>;
+  /** Made when someone waits for the call to end. */
+  closed?: Deferred<void>;
+}
+
 /**
  * One session and its state machine (see the module documentation).
  *
@@ -220,40 +239,25 @@ export function fsmErrorResult(version: L2tpVersion, message: string): ResultCod
 export class Call<S extends SessionParams = SessionParams> {
   /** Which session table runs it. */
   readonly kind: SessionKind;
-  /** Incoming (ICRQ) or outgoing (OCRQ) call. */
-  readonly callType: "incoming" | "outgoing";
   /** Our session ID (0 for a stray). */
   readonly localId: number;
   /** The session's configuration, if any. */
   readonly params: S | undefined;
-  /** A stray message's stand-in: no ID of ours, no hooks, no events. */
-  readonly stray: boolean;
-  /** Resolves true once established, false if it ended first. */
-  readonly established: Deferred<boolean> = deferred<boolean>();
-  /** Resolves once the call is over. */
-  readonly closed: Deferred<void> = deferred<void>();
   /** Session state. */
   state: SessionState = "idle";
   /** The peer's session ID (0 until known). */
   peerId: number;
-  /** L2TPv3 Session Tie Breaker of our ICRQ or OCRQ. */
-  tieBreaker: bigint | undefined;
-  /** L2TPv3 Remote End ID of the call. */
-  remoteEndId: Uint8Array | undefined;
 
+  // A responder may hold tens of thousands of calls: the fields every call needs are few, the
+  // booleans share one number, and what only some calls need waits in `#rare` until set.
   readonly #ctx: ConnectionContext<S>;
   readonly #tunnel: CallTunnel;
   readonly #host: CallHost<S>;
   #serial = 0;
-  /** Cookie the peer told us to send. */
-  #sendCookie: Uint8Array | undefined;
   #l2spec: number;
-  #sendSeq: boolean;
-  readonly #recvSeq: boolean;
-  #up = false;
-  /** The Result Code of the CDN that ends the session, sent or received (first one wins). */
-  #downResult?: ResultCodeValue;
+  #flags: number;
   #timer: Timer | undefined;
+  #rare: RareCallState | undefined;
 
   /**
    * A call in state `idle`.
@@ -268,14 +272,70 @@ export class Call<S extends SessionParams = SessionParams> {
     this.#tunnel = tunnel;
     this.#host = host;
     this.kind = init.kind;
-    this.callType = init.kind.startsWith("ic") ? "incoming" : "outgoing";
     this.localId = init.localId;
     this.peerId = init.peerId;
     this.params = init.params;
-    this.stray = init.stray ?? false;
     this.#l2spec = init.params?.l2specType === "default" ? 1 : 0;
-    this.#sendSeq = init.params?.sendSeqnum ?? false;
-    this.#recvSeq = init.params?.recvSeqnum ?? false;
+    this.#flags = (init.stray ? STRAY : 0) | (init.params?.sendSeqnum ? SEND_SEQ : 0) |
+      (init.params?.recvSeqnum ? RECV_SEQ : 0);
+  }
+
+  /** Incoming (ICRQ) or outgoing (OCRQ) call. */
+  get callType(): "incoming" | "outgoing" {
+    return this.kind.startsWith("ic") ? "incoming" : "outgoing";
+  }
+
+  /** A stray message's stand-in: no ID of ours, no hooks, no events. */
+  get stray(): boolean {
+    return (this.#flags & STRAY) !== 0;
+  }
+
+  /** L2TPv3 Session Tie Breaker of our ICRQ or OCRQ. */
+  get tieBreaker(): bigint | undefined {
+    return this.#rare?.tieBreaker;
+  }
+  set tieBreaker(v: bigint | undefined) {
+    this.#rareState().tieBreaker = v;
+  }
+
+  /** L2TPv3 Remote End ID of the call. */
+  get remoteEndId(): Uint8Array | undefined {
+    return this.#rare?.remoteEndId;
+  }
+  set remoteEndId(v: Uint8Array | undefined) {
+    if (v !== undefined || this.#rare !== undefined) this.#rareState().remoteEndId = v;
+  }
+
+  /** Resolves true once established, false if it ended first (made when first asked for). */
+  get established(): Deferred<boolean> {
+    const rare = this.#rareState();
+    if (rare.established === undefined) {
+      rare.established = deferred<boolean>();
+      if (this.#flags & OUTCOME_KNOWN) rare.established.resolve((this.#flags & OUTCOME_UP) !== 0);
+    }
+    return rare.established;
+  }
+
+  /** Resolves once the call is over (made when first asked for). */
+  get closed(): Deferred<void> {
+    const rare = this.#rareState();
+    if (rare.closed === undefined) {
+      rare.closed = deferred<void>();
+      if (this.#flags & OVER) rare.closed.resolve();
+    }
+    return rare.closed;
+  }
+
+  #rareState(): RareCallState {
+    return this.#rare ??= {};
+  }
+
+  #has(flag: number): boolean {
+    return (this.#flags & flag) !== 0;
+  }
+
+  #set(flag: number, on: boolean): void {
+    this.#flags = on ? this.#flags | flag : this.#flags & ~flag;
   }
 
   /**
@@ -315,6 +375,7 @@ export class Call<S extends SessionParams = SessionParams> {
       }
       this.state = row.to;
       if (SESSION_SETUP.has(row.to)) this.#armTimer();
+      else this.#disarmTimer();
       let next: [SessionEvent, SessionCtx] | undefined;
       for (const a of row.actions) {
         const r = await this.#action(a, ev, c);
@@ -332,10 +393,11 @@ export class Call<S extends SessionParams = SessionParams> {
    * @returns Undefined, or what to answer with (a CDN) if they are unusable.
    */
   takePeerParams(info: PeerSessionInfo): SessionCtx | undefined {
-    if (info.sequencingRequired) this.#sendSeq = true;
+    if (info.sequencingRequired) this.#set(SEND_SEQ, true);
     if (this.#ctx.version === 2) return undefined;
     if (info.cookie !== undefined) {
-      this.#sendCookie = info.cookie.length > 0 ? info.cookie : undefined;
+      const cookie = info.cookie.length > 0 ? info.cookie : undefined;
+      if (cookie !== undefined || this.#rare !== undefined) this.#rareState().sendCookie = cookie;
     }
     if (info.l2spec !== undefined) {
       if (
@@ -354,8 +416,8 @@ export class Call<S extends SessionParams = SessionParams> {
       }
       this.#l2spec = info.l2spec;
     }
-    if ((info.dataSequencing ?? 0) >= DataSequencingLevel.NonIp) this.#sendSeq = true;
-    if ((this.#sendSeq || this.#recvSeq) && this.#l2spec === L2SpecificSublayerType.None) {
+    if ((info.dataSequencing ?? 0) >= DataSequencingLevel.NonIp) this.#set(SEND_SEQ, true);
+    if (this.#has(SEND_SEQ | RECV_SEQ) && this.#l2spec === L2SpecificSublayerType.None) {
       return {
         info,
         result: { resultCode: CdnResult.SequencingWithoutSublayer },
@@ -363,6 +425,24 @@ export class Call<S extends SessionParams = SessionParams> {
       };
     }
     return undefined;
+  }
+
+  /** The Result Code of the CDN that ends the session, sent or received: the first one wins. */
+  #downWith(result: ResultCodeValue): void {
+    const rare = this.#rareState();
+    rare.downResult ??= result;
+  }
+
+  /** The first outcome counts: established, or ended before it was. */
+  #settle(up: boolean): void {
+    if (!this.#has(OUTCOME_KNOWN)) this.#flags |= OUTCOME_KNOWN | (up ? OUTCOME_UP : 0);
+    this.#rare?.established?.resolve(up);
+  }
+
+  /** Set-up is over (up or down): an established session keeps no timer. */
+  #disarmTimer(): void {
+    this.#timer?.cancel();
+    this.#timer = undefined;
   }
 
   #armTimer(): void {
@@ -388,7 +468,7 @@ export class Call<S extends SessionParams = SessionParams> {
       peerSessionId: this.peerId,
       cookie: this.params?.peerCookie,
       l2spec: this.#ctx.version === 3 ? this.#l2spec : undefined,
-      dataSequencing: this.#recvSeq ? DataSequencingLevel.All : undefined,
+      dataSequencing: this.#has(RECV_SEQ) ? DataSequencingLevel.All : undefined,
       circuit: { active: true, new: true },
     };
   }
@@ -432,7 +512,7 @@ export class Call<S extends SessionParams = SessionParams> {
         this.#tunnel.sendCall(
           buildCallMessage(type, version, {
             ...avps,
-            sequencingRequired: version === 2 && this.#recvSeq,
+            sequencingRequired: version === 2 && this.#has(RECV_SEQ),
           }, hide),
           hdr,
         );
@@ -446,7 +526,7 @@ export class Call<S extends SessionParams = SessionParams> {
       case "send-cdn": {
         const result = c.result ?? this.#defaultCdnResult(ev);
         if (!this.stray) {
-          this.#downResult ??= result;
+          this.#downWith(result);
           this.#ctx.log.debug("{tunnel}: session {id}: sending CDN: {result}", {
             tunnel: this.#ctx.name,
             id: this.localId,
@@ -469,7 +549,7 @@ export class Call<S extends SessionParams = SessionParams> {
           peerId: this.peerId,
         });
         this.#ctx.events.emit({ type: "session-up", session: info });
-        this.established.resolve(true);
+        this.#settle(true);
         return;
       }
       case "note": {
@@ -488,7 +568,7 @@ export class Call<S extends SessionParams = SessionParams> {
         return;
       }
       case "cleanup":
-        if (ev === "recv-cdn" && c.info?.result) this.#downResult ??= c.info.result;
+        if (ev === "recv-cdn" && c.info?.result) this.#downWith(c.info.result);
         await this.#cleanup(c.reason ?? ev);
         return;
     }
@@ -514,13 +594,13 @@ export class Call<S extends SessionParams = SessionParams> {
       encap: this.#ctx.encap,
       peer: this.#tunnel.peer,
       pseudowire: params.pseudowire,
-      ...(v3 && this.#sendCookie ? { cookie: this.#sendCookie } : {}),
+      ...(v3 && this.#rare?.sendCookie ? { cookie: this.#rare.sendCookie } : {}),
       ...(v3 && params.peerCookie && params.peerCookie.length > 0
         ? { peerCookie: params.peerCookie }
         : {}),
       ...(v3 ? { l2specType: this.#l2spec === 1 ? "default" as const : "none" as const } : {}),
-      sendSeq: this.#sendSeq,
-      recvSeq: this.#recvSeq,
+      sendSeq: this.#has(SEND_SEQ),
+      recvSeq: this.#has(RECV_SEQ),
       lnsMode: params.lnsMode ?? false,
       callType: this.callType,
       initiator: this.kind === "ic-sender" || this.kind === "oc-sender",
@@ -533,7 +613,7 @@ export class Call<S extends SessionParams = SessionParams> {
     if (this.params === undefined) return ["up-failed", { reason: "no configuration" }];
     try {
       await this.#ctx.hooks.sessionUp?.(this.#upInfo());
-      this.#up = true;
+      this.#set(UP, true);
       return ["up-ok", {}];
     } catch (e) {
       const reason = `cannot create the kernel session: ${errorText(e)}`;
@@ -554,8 +634,7 @@ export class Call<S extends SessionParams = SessionParams> {
   }
 
   async #cleanup(reason: string): Promise<void> {
-    this.#timer?.cancel();
-    this.#timer = undefined;
+    this.#disarmTimer();
     this.state = "dead";
     if (this.stray) return;
     const info: SessionDownInfo<S> = {
@@ -563,12 +642,12 @@ export class Call<S extends SessionParams = SessionParams> {
       localSessionId: this.localId,
       peerSessionId: this.peerId,
       reason,
-      ...(this.#downResult ? { result: this.#downResult } : {}),
-      wasUp: this.#up,
+      ...(this.#rare?.downResult ? { result: this.#rare.downResult } : {}),
+      wasUp: this.#has(UP),
       ...(this.params ? { session: this.params } : {}),
     };
-    if (this.#up) {
-      this.#up = false;
+    if (this.#has(UP)) {
+      this.#set(UP, false);
       try {
         await this.#ctx.hooks.sessionDown?.(info);
       } catch (e) {
@@ -587,7 +666,8 @@ export class Call<S extends SessionParams = SessionParams> {
       reason,
     });
     this.#ctx.events.emit({ type: "session-down", session: info });
-    this.established.resolve(false);
-    this.closed.resolve();
+    this.#settle(false);
+    this.#set(OVER, true);
+    this.#rare?.closed?.resolve();
   }
 }

@@ -76,7 +76,7 @@ export function cryptoRandomU32(): RandomU32 {
 export class IdAllocator {
   readonly #max: number;
   readonly #random: RandomU32;
-  readonly #used = new Set<number>();
+  #used: IdSet = new SmallIdSet();
 
   /**
    * An allocator with no ID in use.
@@ -126,7 +126,7 @@ export class IdAllocator {
     for (let tries = 0; tries < 64; tries++) {
       const id = this.#max === 0xffff ? this.#random() & 0xffff : this.#random() >>> 0;
       if (id !== 0 && !this.#used.has(id)) {
-        this.#used.add(id);
+        this.#add(id);
         return id;
       }
     }
@@ -135,7 +135,7 @@ export class IdAllocator {
     for (let k = 0; k < this.#max; k++) {
       const id = ((start + k) % this.#max) + 1;
       if (!this.#used.has(id)) {
-        this.#used.add(id);
+        this.#add(id);
         return id;
       }
     }
@@ -154,7 +154,7 @@ export class IdAllocator {
       throw new RangeError(`Cannot reserve ID ${id}: not an integer in 1..${this.#max}`);
     }
     if (this.#used.has(id)) return false;
-    this.#used.add(id);
+    this.#add(id);
     return true;
   }
 
@@ -165,5 +165,76 @@ export class IdAllocator {
    */
   release(id: number): void {
     this.#used.delete(id);
+  }
+
+  #add(id: number): void {
+    // 16-bit IDs move to a bitmap (8 KiB) once a Set of them would be bigger.
+    if (this.#max === 0xffff && this.#used.size === BITMAP_THRESHOLD) {
+      this.#used = BitmapIdSet.of(this.#used);
+    }
+    this.#used.add(id);
+  }
+}
+
+/** The set of IDs in use. */
+interface IdSet {
+  readonly size: number;
+  has(id: number): boolean;
+  add(id: number): void;
+  delete(id: number): void;
+  values(): Iterable<number>;
+}
+
+/** Above this many 16-bit IDs in use, a bitmap is smaller than a Set (~46 bytes an entry). */
+const BITMAP_THRESHOLD = 256;
+
+/** A few IDs: a Set. */
+class SmallIdSet implements IdSet {
+  readonly #set = new Set<number>();
+  get size(): number {
+    return this.#set.size;
+  }
+  has(id: number): boolean {
+    return this.#set.has(id);
+  }
+  add(id: number): void {
+    this.#set.add(id);
+  }
+  delete(id: number): void {
+    this.#set.delete(id);
+  }
+  values(): Iterable<number> {
+    return this.#set.values();
+  }
+}
+
+/** Many 16-bit IDs: one bit each. */
+class BitmapIdSet implements IdSet {
+  readonly #bits = new Uint8Array(0x10000 / 8);
+  #size = 0;
+
+  static of(ids: IdSet): BitmapIdSet {
+    const b = new BitmapIdSet();
+    for (const id of ids.values()) b.add(id);
+    return b;
+  }
+  get size(): number {
+    return this.#size;
+  }
+  has(id: number): boolean {
+    return (this.#bits[id >>> 3] & (1 << (id & 7))) !== 0;
+  }
+  add(id: number): void {
+    if (this.has(id)) return;
+    this.#bits[id >>> 3] |= 1 << (id & 7);
+    this.#size++;
+  }
+  delete(id: number): void {
+    if (!this.has(id)) return;
+    this.#bits[id >>> 3] &= ~(1 << (id & 7));
+    this.#size--;
+  }
+  *values(): Iterable<number> {
+    for (let id = 0; id < 0x10000; id++) if (this.has(id)) yield id;
   }
 }

@@ -52,8 +52,8 @@ export type Job = () => void | Promise<void>;
 export interface Deferred<T> {
   /** Settles with the first value given to `resolve`. */
   readonly promise: Promise<T>;
-  /** Settle the promise (only the first call counts). */
-  readonly resolve: (v: T) => void;
+  /** Settle the promise (only the first call counts). A method: call it on the deferred. */
+  resolve(v: T): void;
   /** Whether `resolve` was called. */
   readonly done: boolean;
 }
@@ -72,22 +72,39 @@ export interface Deferred<T> {
  * ```
  */
 export function deferred<T>(): Deferred<T> {
-  let done = false;
-  let settle: (v: T) => void = () => {};
-  const promise = new Promise<T>((resolve) => {
-    settle = resolve;
-  });
-  return {
-    promise,
-    resolve: (v: T): void => {
-      if (done) return;
-      done = true;
-      settle(v);
-    },
-    get done(): boolean {
-      return done;
-    },
-  };
+  return new LazyDeferred<T>();
+}
+
+/**
+ * A {@linkcode Deferred} that makes its promise only when someone asks for it: a session that
+ * nobody awaits (most of a responder's) costs one small object, not a promise and two closures.
+ */
+class LazyDeferred<T> implements Deferred<T> {
+  #done = false;
+  #value: T | undefined;
+  #promise: Promise<T> | undefined;
+  #settle: ((v: T) => void) | undefined;
+
+  get promise(): Promise<T> {
+    if (this.#promise === undefined) {
+      this.#promise = this.#done
+        ? Promise.resolve(this.#value as T)
+        : new Promise<T>((resolve) => this.#settle = resolve);
+    }
+    return this.#promise;
+  }
+
+  get done(): boolean {
+    return this.#done;
+  }
+
+  resolve(v: T): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#value = v;
+    this.#settle?.(v);
+    this.#settle = undefined;
+  }
 }
 
 /**

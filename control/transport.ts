@@ -32,8 +32,8 @@
  *   arrives, unless an outgoing message carries the new Nr first; sent at once for duplicates and
  *   after every `ackEvery` (default 2) in-order messages.
  * - HELLO after `helloInterval` ms without any message from the peer (off by default).
- * - After a StopCCN is sent or received, the transport keeps acknowledging and retransmitting for
- *   `stopHold` ms (default 31 s, RFC 2661 §5.7, one full retransmission cycle), then ends with
+ * - After a StopCCN is first transmitted or received, the transport keeps acknowledging and
+ *   retransmitting for `stopHold` ms (default 31 s, RFC 2661 §5.7, one full retransmission cycle), then ends with
  *   reason `"stopped"`.
  * - {@linkcode ControlTransport.close} (or `using`) cancels every timer, so an idle program exits.
  *
@@ -867,7 +867,7 @@ export class ControlTransport implements AsyncIterable<ControlMessage>, Disposab
 
   /**
    * Queue a message for reliable delivery. It is encoded now (header fields are filled in when
-   * it is transmitted) and sent as soon as the window allows. Sending a StopCCN starts the
+   * it is transmitted) and sent as soon as the window allows. Transmitting a StopCCN starts the
    * StopCCN hold time.
    *
    * The returned promise resolves once the peer acknowledged the message and rejects if the
@@ -911,7 +911,6 @@ export class ControlTransport implements AsyncIterable<ControlMessage>, Disposab
     promise.catch(noop);
     const m: Outgoing = { packet, type: msg.type, ns: 0, promise, resolve, reject };
     this.#pending.push(m);
-    if (msg.type === MessageType.StopCCN) this.#startStopHold();
     this.#pump();
     return m;
   }
@@ -1064,6 +1063,9 @@ export class ControlTransport implements AsyncIterable<ControlMessage>, Disposab
       this.#stats.messagesSent++;
       this.#transmit(m.packet, m.ns);
       if (this.#end !== undefined) return;
+      // The hold time runs from the StopCCN's first transmission (RFC 2661 §5.7), not from when
+      // it was queued behind a full window.
+      if (m.type === MessageType.StopCCN) this.#startStopHold();
     }
     if (this.#pendingHead === this.#pending.length) {
       this.#pending.length = 0;

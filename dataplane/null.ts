@@ -98,7 +98,8 @@ export class NullDataPlane implements DataPlane {
   failNext?: { op: DataPlaneOp; error: Error };
 
   #tunnels = new Map<number, TunnelInfo>();
-  #sessions = new Map<string, SessionInfo>();
+  /** Sessions by tunnel, then session ID; no counters are kept (a null data plane carries nothing). */
+  #sessions = new Map<number, Map<number, StoredSession>>();
   #ifindex = 0;
   #closed = false;
 
@@ -176,9 +177,7 @@ export class NullDataPlane implements DataPlane {
       this.#enter("deleteTunnel", tunnelId);
       this.#tunnel("delete", tunnelId);
       this.#tunnels.delete(tunnelId);
-      for (const [key, s] of this.#sessions) {
-        if (s.tunnelId === tunnelId) this.#sessions.delete(key);
-      }
+      this.#sessions.delete(tunnelId);
     });
   }
 
@@ -209,30 +208,19 @@ export class NullDataPlane implements DataPlane {
           `Cannot create session ${spec.tunnelId}/${spec.sessionId}: no tunnel ${spec.tunnelId}`,
         );
       }
-      const key = sessionKey(spec.tunnelId, spec.sessionId);
-      if (this.#sessions.has(key)) {
+      let inTunnel = this.#sessions.get(spec.tunnelId);
+      if (inTunnel?.has(spec.sessionId)) {
         throw new Error(
           `Cannot create session ${spec.tunnelId}/${spec.sessionId}: it already exists`,
         );
       }
-      const info: SessionInfo = {
-        tunnelId: spec.tunnelId,
-        sessionId: spec.sessionId,
-        peerSessionId: spec.peerSessionId,
-        peerTunnelId: tunnel.peerTunnelId,
-        pseudowire: spec.pseudowire,
-        cookie: spec.cookie?.slice(),
-        peerCookie: spec.peerCookie?.slice(),
-        ifname: spec.pseudowire === "eth" ? spec.ifname ?? `l2tpeth${this.#ifindex++}` : undefined,
-        sendSeq: spec.sendSeq ?? false,
-        recvSeq: spec.recvSeq ?? false,
-        lnsMode: spec.lnsMode ?? false,
-        reorderTimeoutMs: spec.reorderTimeoutMs ?? 0,
-        l2specType: spec.l2specType,
-        l2specLen: spec.l2specLen,
-        stats: zeroStats(),
-      };
-      this.#sessions.set(key, info);
+      const info = new StoredSession(
+        spec,
+        tunnel.peerTunnelId,
+        spec.pseudowire === "eth" ? spec.ifname ?? `l2tpeth${this.#ifindex++}` : undefined,
+      );
+      if (inTunnel === undefined) this.#sessions.set(spec.tunnelId, inTunnel = new Map());
+      inTunnel.set(spec.sessionId, info);
       return copySession(info);
     });
   }
@@ -254,7 +242,9 @@ export class NullDataPlane implements DataPlane {
     return Promise.resolve().then(() => {
       this.#enter("deleteSession", tunnelId, sessionId);
       this.#session("delete", tunnelId, sessionId);
-      this.#sessions.delete(sessionKey(tunnelId, sessionId));
+      const inTunnel = this.#sessions.get(tunnelId);
+      inTunnel?.delete(sessionId);
+      if (inTunnel?.size === 0) this.#sessions.delete(tunnelId);
     });
   }
 
@@ -262,7 +252,7 @@ export class NullDataPlane implements DataPlane {
   getSession(tunnelId: number, sessionId: number): Promise<SessionInfo | undefined> {
     return Promise.resolve().then(() => {
       this.#enter("getSession", tunnelId, sessionId);
-      const s = this.#sessions.get(sessionKey(tunnelId, sessionId));
+      const s = this.#sessions.get(tunnelId)?.get(sessionId);
       return s && copySession(s);
     });
   }
@@ -272,8 +262,9 @@ export class NullDataPlane implements DataPlane {
     return Promise.resolve().then(() => {
       this.#enter("listSessions", tunnelId);
       const out: SessionInfo[] = [];
-      for (const s of this.#sessions.values()) {
-        if (tunnelId === undefined || s.tunnelId === tunnelId) out.push(copySession(s));
+      for (const [id, inTunnel] of this.#sessions) {
+        if (tunnelId !== undefined && id !== tunnelId) continue;
+        for (const s of inTunnel.values()) out.push(copySession(s));
       }
       return out;
     });
@@ -295,8 +286,8 @@ export class NullDataPlane implements DataPlane {
     return t;
   }
 
-  #session(verb: string, tunnelId: number, sessionId: number): SessionInfo {
-    const s = this.#sessions.get(sessionKey(tunnelId, sessionId));
+  #session(verb: string, tunnelId: number, sessionId: number): StoredSession {
+    const s = this.#sessions.get(tunnelId)?.get(sessionId);
     if (!s) {
       throw new Error(`Cannot ${verb} session ${tunnelId}/${sessionId}: no such session`);
     }
@@ -312,14 +303,58 @@ function copyTunnel(t: TunnelInfo): TunnelInfo {
   return c;
 }
 
-/** A copy of a stored session that shares nothing mutable with it (cookies are sliced). */
-function copySession(s: SessionInfo): SessionInfo {
-  const c: SessionInfo = { ...s, stats: { ...s.stats } };
-  if (s.cookie !== undefined) c.cookie = s.cookie.slice();
-  if (s.peerCookie !== undefined) c.peerCookie = s.peerCookie.slice();
-  return c;
+/** What is kept of a session: one fixed-shape object, no counters (they are always zero). */
+class StoredSession {
+  readonly tunnelId: number;
+  readonly sessionId: number;
+  readonly peerSessionId: number;
+  readonly peerTunnelId: number;
+  readonly pseudowire: SessionSpec["pseudowire"];
+  readonly cookie: Uint8Array | undefined;
+  readonly peerCookie: Uint8Array | undefined;
+  readonly ifname: string | undefined;
+  sendSeq: boolean;
+  recvSeq: boolean;
+  lnsMode: boolean;
+  reorderTimeoutMs: number;
+  readonly l2specType: SessionSpec["l2specType"];
+  readonly l2specLen: number | undefined;
+
+  constructor(spec: SessionSpec, peerTunnelId: number, ifname: string | undefined) {
+    this.tunnelId = spec.tunnelId;
+    this.sessionId = spec.sessionId;
+    this.peerSessionId = spec.peerSessionId;
+    this.peerTunnelId = peerTunnelId;
+    this.pseudowire = spec.pseudowire;
+    this.cookie = spec.cookie?.slice();
+    this.peerCookie = spec.peerCookie?.slice();
+    this.ifname = ifname;
+    this.sendSeq = spec.sendSeq ?? false;
+    this.recvSeq = spec.recvSeq ?? false;
+    this.lnsMode = spec.lnsMode ?? false;
+    this.reorderTimeoutMs = spec.reorderTimeoutMs ?? 0;
+    this.l2specType = spec.l2specType;
+    this.l2specLen = spec.l2specLen;
+  }
 }
 
-function sessionKey(tunnelId: number, sessionId: number): string {
-  return `${tunnelId}/${sessionId}`;
+/** A stored session as the data plane reports it: a fresh copy (cookies sliced), zero counters. */
+function copySession(s: StoredSession): SessionInfo {
+  return {
+    tunnelId: s.tunnelId,
+    sessionId: s.sessionId,
+    peerSessionId: s.peerSessionId,
+    peerTunnelId: s.peerTunnelId,
+    pseudowire: s.pseudowire,
+    cookie: s.cookie?.slice(),
+    peerCookie: s.peerCookie?.slice(),
+    ifname: s.ifname,
+    sendSeq: s.sendSeq,
+    recvSeq: s.recvSeq,
+    lnsMode: s.lnsMode,
+    reorderTimeoutMs: s.reorderTimeoutMs,
+    l2specType: s.l2specType,
+    l2specLen: s.l2specLen,
+    stats: zeroStats(),
+  };
 }

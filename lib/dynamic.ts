@@ -29,20 +29,51 @@ import type { ConnectionStatus, Session, SessionStatus, Tunnel, TunnelStatus } f
 /** A control connection of ours. */
 export type Conn = ControlConnection<SessionEntry>;
 
-/** A call whose kernel session is up. */
+/** A call whose kernel session is up: the declared session it is bound to, and its data path. */
 export interface Call {
-  /** The connection it belongs to. */
-  localTunnelId: number;
-  /** Our session ID. */
-  localSessionId: number;
-  /** The peer's. */
-  peerSessionId: number;
   /** The declared session it is bound to. */
-  entry: SessionEntry;
-  /** Its data path. */
-  live: LiveSession;
-  /** When it came up. */
-  since: number;
+  readonly entry: SessionEntry;
+  /** Its data path (IDs, interface, since when). */
+  readonly live: LiveSession;
+}
+
+/** Live calls by tunnel, then session ID (no per-call key strings; a tunnel's calls at hand). */
+class CallMap {
+  readonly #tunnels = new Map<number, Map<number, Call>>();
+
+  get(tunnelId: number, sessionId: number): Call | undefined {
+    return this.#tunnels.get(tunnelId)?.get(sessionId);
+  }
+
+  set(call: Call): void {
+    const { tunnelId, sessionId } = call.live;
+    let inTunnel = this.#tunnels.get(tunnelId);
+    if (inTunnel === undefined) this.#tunnels.set(tunnelId, inTunnel = new Map());
+    inTunnel.set(sessionId, call);
+  }
+
+  /** Remove and return a call. */
+  take(tunnelId: number, sessionId: number): Call | undefined {
+    const inTunnel = this.#tunnels.get(tunnelId);
+    const call = inTunnel?.get(sessionId);
+    if (call === undefined) return undefined;
+    inTunnel?.delete(sessionId);
+    if (inTunnel?.size === 0) this.#tunnels.delete(tunnelId);
+    return call;
+  }
+
+  /** One tunnel's calls. */
+  inTunnel(tunnelId: number): IterableIterator<Call> {
+    return (this.#tunnels.get(tunnelId) ?? new Map<number, Call>()).values();
+  }
+
+  *values(): IterableIterator<Call> {
+    for (const inTunnel of this.#tunnels.values()) yield* inTunnel.values();
+  }
+
+  clear(): void {
+    this.#tunnels.clear();
+  }
 }
 
 /**
@@ -60,8 +91,8 @@ export abstract class DynamicTunnel implements Tunnel {
   protected readonly entries: SessionEntry[] = [];
   /** The handles given out for `entries`, in the same order. */
   protected readonly handles: DynamicSession[] = [];
-  /** Live calls by `localTunnelId/localSessionId`. */
-  protected readonly calls = new Map<string, Call>();
+  /** Live calls. */
+  readonly #calls: CallMap = new CallMap();
   /** Kernel tunnels' socket fds by local tunnel ID. */
   readonly #fds = new Map<number, number>();
   /** When each connection came up, by local tunnel ID. */
@@ -131,8 +162,8 @@ export abstract class DynamicTunnel implements Tunnel {
       await waitAtMost(Promise.all(conns.map((c) => c.done)), this.rt.stopGraceMs);
       for (const c of conns) c.abort("closed");
       await Promise.all(conns.map((c) => c.done));
-      for (const call of [...this.calls.values()]) await call.live.down();
-      this.calls.clear();
+      for (const call of [...this.#calls.values()]) await call.live.down();
+      this.#calls.clear();
       this.ended();
     })();
     return this.closing;
@@ -187,7 +218,7 @@ export abstract class DynamicTunnel implements Tunnel {
   /** The status of a declared session: its first live call, else its call in progress. */
   sessionStatus(entry: SessionEntry): SessionStatus {
     const base = { name: entry.name, pseudowire: entry.pseudowire };
-    for (const call of this.calls.values()) {
+    for (const call of this.#calls.values()) {
       if (call.entry === entry) return { ...base, ...callStatus(call) };
     }
     for (const conn of this.connections()) {
@@ -218,8 +249,7 @@ export abstract class DynamicTunnel implements Tunnel {
       upSince: since !== undefined ? new Date(since).toISOString() : undefined,
       uptimeSeconds: since !== undefined ? uptimeSeconds(since) : undefined,
       counters: stats ? controlCounters(stats) : undefined,
-      sessions: [...this.calls.values()]
-        .filter((c) => c.localTunnelId === conn.localTunnelId)
+      sessions: [...this.#calls.inTunnel(conn.localTunnelId)]
         .map((c) => ({ name: c.entry.name, pseudowire: c.entry.pseudowire, ...callStatus(c) })),
     };
   }
@@ -290,7 +320,6 @@ export abstract class DynamicTunnel implements Tunnel {
         await dp.deleteTunnel(info.localTunnelId);
       },
       sessionUp: async (s) => {
-        const key = `${s.localTunnelId}/${s.localSessionId}`;
         const entry = s.session;
         const live = await sessionUp(
           kernelSessionSpec(
@@ -318,9 +347,10 @@ export abstract class DynamicTunnel implements Tunnel {
             peerTunnelId: s.peerTunnelId,
             peer: s.peer,
             pppdArgs: entry.pppdArgsList,
-            log: this.log.with({ session: entry.name }),
+            log: this.log,
+            sessionName: entry.name,
             onPppdExit: (exit) => {
-              this.calls.delete(key);
+              this.#calls.take(s.localTunnelId, s.localSessionId);
               const conn = this.connections().find((c) => c.localTunnelId === s.localTunnelId);
               conn?.closeSession(s.localSessionId, {
                 resultCode: CdnResult.GeneralError,
@@ -334,20 +364,10 @@ export abstract class DynamicTunnel implements Tunnel {
             },
           },
         );
-        this.calls.set(key, {
-          localTunnelId: s.localTunnelId,
-          localSessionId: s.localSessionId,
-          peerSessionId: s.peerSessionId,
-          entry,
-          live,
-          since: Date.now(),
-        });
+        this.#calls.set({ entry, live });
       },
       sessionDown: async (s) => {
-        const key = `${s.localTunnelId}/${s.localSessionId}`;
-        const call = this.calls.get(key);
-        this.calls.delete(key);
-        await call?.live.down();
+        await this.#calls.take(s.localTunnelId, s.localSessionId)?.live.down();
       },
     };
   }
@@ -384,7 +404,7 @@ export abstract class DynamicTunnel implements Tunnel {
         break;
       case "session-up": {
         const s = e.session;
-        const call = this.calls.get(`${s.localTunnelId}/${s.localSessionId}`);
+        const call = this.#calls.get(s.localTunnelId, s.localSessionId);
         rt.emit({
           type: "session-up",
           tunnel: this.name,
@@ -470,11 +490,11 @@ export class DynamicSession implements Session {
 function callStatus(call: Call): Omit<SessionStatus, "name" | "pseudowire"> {
   return {
     state: "up",
-    localSessionId: call.localSessionId,
-    peerSessionId: call.peerSessionId,
-    interface: call.live.info.ifname,
-    upSince: new Date(call.since).toISOString(),
-    uptimeSeconds: uptimeSeconds(call.since),
+    localSessionId: call.live.sessionId,
+    peerSessionId: call.live.peerSessionId,
+    interface: call.live.ifname,
+    upSince: new Date(call.live.since).toISOString(),
+    uptimeSeconds: uptimeSeconds(call.live.since),
   };
 }
 

@@ -16,7 +16,6 @@ import {
   type Endpoint,
   type SessionInfo,
   type SessionSpec,
-  zeroStats,
 } from "../dataplane/dataplane.ts";
 import { type PppdExit, type PppdProcess, startPppd } from "../dataplane/pppd.ts";
 import type { Log } from "./log.ts";
@@ -78,29 +77,121 @@ export interface SessionPlumbing {
   peer: Endpoint;
   /** Extra pppd arguments (the session's pppd_args file). */
   pppdArgs?: readonly string[];
-  /** Log with the tunnel/session context. */
+  /** Log with the tunnel's (or the session's) context. */
   log: Log;
+  /** The session's name: pppd's messages are logged with it (see `log`). */
+  sessionName?: string;
   /** Called when pppd exits on its own (not through `down`). */
   onPppdExit?: (exit: PppdExit) => void;
   /** A kernel session left by an earlier run that matches `spec` (see reconcile.ts): kept. */
   adopted?: SessionInfo;
 }
 
-/** A session whose data path is up. */
-export interface LiveSession {
-  /**
-   * The session: as the data plane reported it when it created it (interface name, ...), or as
-   * asked for when the PPPoL2TP connect created it.
-   */
-  info: SessionInfo;
+/** What a live session reports of itself: its IDs and, once known, its interface. */
+export type LiveSessionInfo = Pick<SessionInfo, "tunnelId" | "sessionId" | "peerSessionId"> & {
+  /** Interface name (Ethernet pseudowires, or pppd's `pppN` once it says). */
+  readonly ifname?: string;
+};
+
+/**
+ * A session whose data path is up. One small object per session (a responder may hold tens of
+ * thousands): no closures, no copy of the kernel's session record.
+ *
+ * @example Usage
+ * ```ts
+ * import { sessionUp } from "./sessions.ts";
+ * import { NullDataPlane } from "../dataplane/null.ts";
+ * import { getLog } from "./log.ts";
+ * const dataPlane = new NullDataPlane();
+ * await dataPlane.createTunnel({ tunnelId: 1, peerTunnelId: 2, version: 3, encap: "udp",
+ *   local: { address: "127.0.0.1", port: 1701 }, peer: { address: "127.0.0.1", port: 1702 } });
+ * const live = await sessionUp(
+ *   { tunnelId: 1, sessionId: 2, peerSessionId: 3, pseudowire: "eth", ifname: "pw0" },
+ *   { dataPlane, pppd: false, version: 3, peerTunnelId: 2,
+ *     peer: { address: "127.0.0.1", port: 1702 }, log: getLog("example") },
+ * );
+ * console.log(live.info.ifname); // pw0
+ * await live.down();
+ * ```
+ */
+export class LiveSession implements LiveSessionInfo {
+  /** Our tunnel ID. */
+  readonly tunnelId: number;
+  /** Our session ID. */
+  readonly sessionId: number;
+  /** The peer's session ID. */
+  readonly peerSessionId: number;
+  /** Interface name, when one is known. */
+  readonly ifname: string | undefined;
+  /** When it came up (milliseconds since the epoch). */
+  readonly since: number = Date.now();
   /** The pppd running for it. */
-  pppd?: PppdProcess;
-  /** Take the data path down (stop pppd, delete the kernel session). Idempotent. */
-  down(): Promise<void>;
+  readonly pppd: PppdProcess | undefined;
+  readonly #dataPlane: DataPlane;
+  readonly #log: Log;
+  #downed: Promise<void> | undefined;
+
+  /**
+   * A session that is up (see {@linkcode sessionUp}).
+   *
+   * @param info Its IDs and interface.
+   * @param dataPlane Where it lives.
+   * @param log Logger.
+   * @param pppd Its pppd, if one runs.
+   */
+  constructor(info: LiveSessionInfo, dataPlane: DataPlane, log: Log, pppd?: PppdProcess) {
+    this.tunnelId = info.tunnelId;
+    this.sessionId = info.sessionId;
+    this.peerSessionId = info.peerSessionId;
+    this.ifname = info.ifname;
+    this.#dataPlane = dataPlane;
+    this.#log = log;
+    this.pppd = pppd;
+  }
+
+  /** The session: its IDs and interface (the session itself; kept for callers of old). */
+  get info(): LiveSessionInfo {
+    return this;
+  }
+
+  /** Whether {@linkcode LiveSession.down} was called. */
+  get stopping(): boolean {
+    return this.#downed !== undefined;
+  }
+
+  /**
+   * Take the data path down (stop pppd, delete the kernel session). Idempotent.
+   *
+   * @returns Once it is down.
+   */
+  down(): Promise<void> {
+    return this.#downed ??= this.#down();
+  }
+
+  async #down(): Promise<void> {
+    const { tunnelId, sessionId } = this;
+    const pppd = this.pppd;
+    if (pppd) {
+      const exit = await pppd.stop();
+      this.#log.debug("pppd {pid} stopped ({reason})", { pid: pppd.pid, reason: exit.reason });
+    }
+    // Closing the PPPoL2TP socket may already have removed the session.
+    await this.#dataPlane.deleteSession(tunnelId, sessionId).catch((error) => {
+      this.#log.debug("Session {tunnelId}/{sessionId} already gone: {error}", {
+        tunnelId,
+        sessionId,
+        error: String(error),
+      });
+    });
+  }
 }
 
 /**
  * Bring a session's data path up. On failure nothing of it is left behind.
+ *
+ * @param spec The kernel session.
+ * @param p The data plane, pppd, the tunnel's socket and peer.
+ * @returns The live session.
  *
  * @example Usage
  * ```ts ignore
@@ -120,70 +211,56 @@ export async function sessionUp(spec: SessionSpec, p: SessionPlumbing): Promise<
   const viaNetlink = !runPppd || p.version === 3;
   let created: SessionInfo | undefined = runPppd ? undefined : p.adopted;
   if (viaNetlink && created === undefined) created = await p.dataPlane.createSession(spec);
-  let pppd: PppdProcess | undefined;
-  if (runPppd) {
-    if (p.tunnelFd === undefined) {
-      if (created) await p.dataPlane.deleteSession(spec.tunnelId, spec.sessionId).catch(() => {});
-      throw new Error(
-        `Cannot start pppd for session ${spec.tunnelId}/${spec.sessionId}: no tunnel socket`,
-      );
-    }
-    try {
-      pppd = startPppd({
-        tunnelFd: p.tunnelFd,
-        version: p.version,
-        tunnelId: spec.tunnelId,
-        sessionId: spec.sessionId,
-        peerTunnelId: p.peerTunnelId,
-        peerSessionId: spec.peerSessionId,
-        peer: p.peer,
-        lnsMode: spec.lnsMode,
-        sendSeq: spec.sendSeq,
-        recvSeq: spec.recvSeq,
-        reorderTimeoutMs: spec.reorderTimeoutMs,
-        debugMask: spec.debug,
-        ifname: spec.ifname,
-        extraArgs: p.pppdArgs,
-        onOutput: (line) => p.log.debug("pppd: {line}", { line }),
-      });
-    } catch (error) {
-      if (created) await p.dataPlane.deleteSession(spec.tunnelId, spec.sessionId).catch(() => {});
-      throw error;
-    }
-    p.log.debug("pppd {pid} started", { pid: pppd.pid });
+  const info: LiveSessionInfo = {
+    tunnelId: spec.tunnelId,
+    sessionId: spec.sessionId,
+    peerSessionId: spec.peerSessionId,
+    ...((created?.ifname ?? spec.ifname) !== undefined
+      ? { ifname: created?.ifname ?? spec.ifname }
+      : {}),
+  };
+  if (!runPppd) return new LiveSession(info, p.dataPlane, p.log);
+  let pppd: PppdProcess;
+  if (p.tunnelFd === undefined) {
+    if (created) await p.dataPlane.deleteSession(spec.tunnelId, spec.sessionId).catch(() => {});
+    throw new Error(
+      `Cannot start pppd for session ${spec.tunnelId}/${spec.sessionId}: no tunnel socket`,
+    );
   }
-  let stopping = false;
-  pppd?.exited.then((exit) => {
-    if (stopping) return;
-    p.log.warn("pppd exited: {reason}", { reason: exit.reason });
+  const log = p.sessionName === undefined ? p.log : p.log.with({ session: p.sessionName });
+  try {
+    pppd = startPppd({
+      tunnelFd: p.tunnelFd,
+      version: p.version,
+      tunnelId: spec.tunnelId,
+      sessionId: spec.sessionId,
+      peerTunnelId: p.peerTunnelId,
+      peerSessionId: spec.peerSessionId,
+      peer: p.peer,
+      lnsMode: spec.lnsMode,
+      sendSeq: spec.sendSeq,
+      recvSeq: spec.recvSeq,
+      reorderTimeoutMs: spec.reorderTimeoutMs,
+      debugMask: spec.debug,
+      ifname: spec.ifname,
+      extraArgs: p.pppdArgs,
+      onOutput: (line) => log.debug("pppd: {line}", { line }),
+    });
+  } catch (error) {
+    if (created) await p.dataPlane.deleteSession(spec.tunnelId, spec.sessionId).catch(() => {});
+    throw error;
+  }
+  log.debug("pppd {pid} started", { pid: pppd.pid });
+  const live = new LiveSession(info, p.dataPlane, log, pppd);
+  const onPppdExit = p.onPppdExit;
+  pppd.exited.then((exit) => {
+    if (live.stopping) return;
+    log.warn("pppd exited: {reason}", { reason: exit.reason });
     try {
-      p.onPppdExit?.(exit);
+      onPppdExit?.(exit);
     } catch (error) {
-      p.log.error("Cannot handle the pppd exit: {error}", { error: String(error) });
+      log.error("Cannot handle the pppd exit: {error}", { error: String(error) });
     }
   });
-  let downed: Promise<void> | undefined;
-  return {
-    info: created ?? {
-      ...spec,
-      sendSeq: !!spec.sendSeq,
-      recvSeq: !!spec.recvSeq,
-      lnsMode: !!spec.lnsMode,
-      reorderTimeoutMs: spec.reorderTimeoutMs ?? 0,
-      stats: zeroStats(),
-    },
-    pppd,
-    down: () =>
-      downed ??= (async () => {
-        stopping = true;
-        if (pppd) {
-          const exit = await pppd.stop();
-          p.log.debug("pppd {pid} stopped ({reason})", { pid: pppd.pid, reason: exit.reason });
-        }
-        // Closing the PPPoL2TP socket may already have removed the session.
-        await p.dataPlane.deleteSession(spec.tunnelId, spec.sessionId).catch((error) => {
-          p.log.debug("Session already gone: {error}", { error: String(error) });
-        });
-      })(),
-  };
+  return live;
 }

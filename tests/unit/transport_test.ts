@@ -567,6 +567,26 @@ Deno.test("after sending a StopCCN the transport holds 31 s, then ends", async (
   assert.equal(clock.pending, 0);
 });
 
+Deno.test("a StopCCN queued behind a full window holds from its first transmission", async () => {
+  const { t, out, clock } = rig({ congestionControl: false, peerWindow: 1, stopHold: 1000 });
+  t.send({ type: HELLO });
+  const stop = t.send({
+    type: MessageType.StopCCN,
+    avps: [{ type: AvpType.ResultCode, value: { resultCode: 1 } }],
+  });
+  assert.equal(t.state, "open", "nothing is held while the StopCCN waits for the window");
+  clock.advance(900);
+  t.receive(peer(0, 1, null)); // the HELLO is acknowledged: the StopCCN goes out now
+  assert.deepEqual(sent(out).map((m) => m.type), [HELLO, MessageType.StopCCN]);
+  assert.equal(t.state, "stopping");
+  clock.advance(999);
+  assert.equal(t.state, "stopping", "the hold counts from 900 ms, not from 0");
+  t.receive(peer(0, 2, null));
+  assert.equal(await settled(stop), "resolved");
+  clock.advance(1);
+  assert.deepEqual(await t.ended, { reason: "stopped" });
+});
+
 Deno.test("a received StopCCN is delivered, acknowledged, and the transport ends 31 s later", async () => {
   const { t, out, clock } = rig({}, false);
   t.receive(peer(0, 0, MessageType.StopCCN, {
