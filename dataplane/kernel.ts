@@ -35,7 +35,7 @@ import {
   UnsupportedPseudowireError,
   validateSessionSpec,
 } from "./l2tp_genl.ts";
-import { openLibrary } from "./ffi/libc.ts";
+import { libc } from "./ffi/libc.ts";
 import { getInterfaceMtu, setInterfaceMtu } from "./netdev.ts";
 import { AttributeDecoder } from "./netlink/attr.ts";
 import { type Connection, genlDump, genlGet, genlRequest, resolveFamily } from "./netlink/conn.ts";
@@ -92,16 +92,8 @@ let schedYield: (() => void) | undefined;
 function yieldCpu(): void {
   if (schedYield === undefined) {
     try {
-      const lib = openLibrary(
-        "libc",
-        "L2TPD_LIBC",
-        "libc.so.6",
-        "libc6",
-        {
-          sched_yield: { parameters: [], result: "i32" },
-        } as const,
-      );
-      schedYield = () => void lib.symbols.sched_yield();
+      const c = libc();
+      schedYield = () => void c.sched_yield();
     } catch {
       schedYield = () => {};
     }

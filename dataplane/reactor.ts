@@ -13,6 +13,9 @@
  *   it through `epoll_wait`, so a flooded socket cannot starve timers and other sockets.
  * - Each `recvmmsg` batch is copied into one fresh buffer sized to the bytes received; datagrams
  *   are views into it. Source endpoints are decoded once per distinct sender and reused.
+ * - Other nonblocking fds (packet sockets, for instance) join the same epoll set through
+ *   {@linkcode Reactor.watch}: the reactor only reports readiness ({@linkcode FdWatch.readable})
+ *   and the fd's owner reads it; the same one-shot arming applies.
  *
  * @example Usage
  * An L2TP port echo server (not run as a doc test: it never ends):
@@ -125,6 +128,42 @@ interface Waiter {
   reject: (e: unknown) => void;
 }
 
+/** What the epoll arming needs of a registered fd. */
+interface Armable {
+  readonly token: number;
+  readonly fd: number;
+  armed: boolean;
+}
+
+/** Options of {@linkcode Reactor.watch}. */
+export interface WatchOptions {
+  /** What the fd is, for error messages ("packet socket"); default "fd N". */
+  what?: string;
+  /**
+   * Called once if the reactor closes while the watch is registered, after the watch is gone:
+   * the place to close the fd, as the reactor closes its own sockets. Exceptions are ignored.
+   */
+  onReactorClose?: () => void;
+}
+
+/** Per-watch state shared between the facade and the reactor core. */
+class WatchState implements Armable {
+  readonly token: number;
+  readonly fd: number;
+  readonly what: string;
+  readonly onReactorClose: (() => void) | undefined;
+  open = true;
+  armed = false;
+  waiters: { resolve: (ready: boolean) => void; reject: (e: unknown) => void }[] = [];
+
+  constructor(token: number, fd: number, options: WatchOptions) {
+    this.token = token;
+    this.fd = fd;
+    this.what = options.what ?? `fd ${fd}`;
+    this.onReactorClose = options.onReactorClose;
+  }
+}
+
 function osError(call: string, code: number): OsError {
   return new OsError(call, code, strerror(code));
 }
@@ -212,12 +251,14 @@ class Core {
   readonly batch: number;
   readonly slot: number;
   open = true;
+  closing = false;
   polling = false;
   armedCount = 0;
   syncBudget = SYNC_BUDGET;
   readonly epfd: number;
   readonly evfd: number;
   readonly sockets = new Map<number, SocketState>();
+  readonly watches = new Map<number, WatchState>();
   nextToken = 1;
   readonly events = new Uint8Array(MAX_EVENTS * EPOLL_EVENT_SIZE);
   readonly eventsView = new DataView(this.events.buffer);
@@ -315,13 +356,53 @@ class Core {
     return st;
   }
 
+  addWatch(fd: number, options: WatchOptions): WatchState {
+    if (!this.open || this.closing) throw new Error("Cannot watch fd: the reactor is closed");
+    if (!Number.isInteger(fd) || fd < 0) throw new RangeError(`Cannot watch fd ${fd}: not an fd`);
+    const w = new WatchState(this.nextToken++, fd, options);
+    this.ctl(EPOLL_CTL_ADD, fd, 0, w.token, `register ${w.what} with epoll`);
+    this.watches.set(w.token, w);
+    return w;
+  }
+
+  /** Resolves true once `w`'s fd is readable, false once the watch or the reactor is closed. */
+  readable(w: WatchState): Promise<boolean> {
+    if (!w.open) return Promise.resolve(false);
+    return new Promise((resolve, reject) => {
+      w.waiters.push({ resolve, reject });
+      try {
+        this.arm(w);
+      } catch (e) {
+        w.waiters.pop();
+        reject(e);
+      }
+    });
+  }
+
+  removeWatch(w: WatchState): void {
+    if (!w.open) return;
+    w.open = false;
+    this.disarm(w);
+    this.watches.delete(w.token);
+    if (this.open) {
+      try {
+        this.ctl(EPOLL_CTL_DEL, w.fd, 0, w.token, `unregister ${w.what} from epoll`);
+      } catch {
+        // The fd is going away either way.
+      }
+    }
+    const ws = w.waiters;
+    w.waiters = [];
+    for (const x of ws) x.resolve(false);
+  }
+
   wake(): void {
     this.counter[0] = 1n;
     // An eventfd write only fails (EAGAIN) when the counter is about to overflow: already awake.
     libc().write(this.evfd, this.counter, 8n);
   }
 
-  arm(st: SocketState): void {
+  arm(st: Armable): void {
     if (st.armed) return;
     this.ctl(EPOLL_CTL_MOD, st.fd, EPOLLIN | EPOLLONESHOT, st.token, "watch socket");
     st.armed = true;
@@ -332,7 +413,7 @@ class Core {
     }
   }
 
-  disarm(st: SocketState): void {
+  disarm(st: Armable): void {
     if (!st.armed) return;
     st.armed = false;
     this.armedCount--;
@@ -365,7 +446,17 @@ class Core {
             continue;
           }
           const st = this.sockets.get(token);
-          if (st === undefined || !st.armed) continue;
+          if (st === undefined) {
+            const w = this.watches.get(token);
+            if (w === undefined || !w.armed) continue;
+            w.armed = false; // one-shot: the kernel disarmed it
+            this.armedCount--;
+            const ws = w.waiters;
+            w.waiters = [];
+            for (const x of ws) x.resolve(true);
+            continue;
+          }
+          if (!st.armed) continue;
           st.armed = false; // one-shot: the kernel disarmed it
           this.armedCount--;
           this.service(st);
@@ -615,13 +706,32 @@ class Core {
       }
       for (const w of ws) w.reject(e);
     }
+    for (const w of this.watches.values()) {
+      const ws = w.waiters;
+      w.waiters = [];
+      if (w.armed) {
+        w.armed = false;
+        this.armedCount--;
+      }
+      for (const x of ws) x.reject(e);
+    }
   }
 
   close(): void {
-    if (!this.open) return;
+    // `closing` also guards against a close hook (onReactorClose) closing the reactor again.
+    if (!this.open || this.closing) return;
+    this.closing = true;
     for (const st of [...this.sockets.values()]) {
       this.remove(st);
       st.sock.close();
+    }
+    for (const w of [...this.watches.values()]) {
+      this.removeWatch(w);
+      try {
+        w.onReactorClose?.();
+      } catch {
+        // The owner's cleanup must not keep the reactor from closing.
+      }
     }
     this.open = false;
     if (this.polling) this.wake();
@@ -788,6 +898,69 @@ export class ReactorSocket implements AsyncIterable<Datagram>, Disposable {
   }
 }
 
+let makeWatch: (core: Core, w: WatchState) => FdWatch;
+
+/**
+ * A foreign nonblocking fd in a {@linkcode Reactor}'s epoll set (see {@linkcode Reactor.watch}):
+ * the reactor reports when it is readable, its owner reads it. The watch does not own the fd:
+ * close the watch before the fd.
+ *
+ * @example Usage
+ * ```ts
+ * import { Reactor } from "./reactor.ts";
+ * import { openTunnelSocket } from "./socket.ts";
+ * await using reactor = new Reactor();
+ * using sock = openTunnelSocket({ encap: "udp", local: { address: "127.0.0.1", port: 0 } });
+ * using watch = reactor.watch(sock.fd, { what: "UDP socket" });
+ * sock.send(new Uint8Array([7]), sock.local);
+ * console.log(await watch.readable(), sock.recv()?.data); // true Uint8Array(1) [ 7 ]
+ * ```
+ */
+export class FdWatch implements Disposable {
+  #core: Core;
+  #w: WatchState;
+
+  static {
+    makeWatch = (core, w): FdWatch => new FdWatch(core, w);
+  }
+
+  private constructor(core: Core, w: WatchState) {
+    this.#core = core;
+    this.#w = w;
+  }
+
+  /** The watched fd. */
+  get fd(): number {
+    return this.#w.fd;
+  }
+
+  /** Whether the watch was closed (by `close()` or by the reactor closing). */
+  get closed(): boolean {
+    return !this.#w.open;
+  }
+
+  /**
+   * Wait until the fd is readable (`EPOLLIN`, one-shot: call again after reading). Concurrent
+   * calls all resolve on the same readiness. Read until EAGAIN before waiting again, or the
+   * wait may report data that is already gone (harmless with nonblocking reads).
+   *
+   * @returns true when readable; false once the watch or the reactor is closed.
+   */
+  readable(): Promise<boolean> {
+    return this.#core.readable(this.#w);
+  }
+
+  /** Take the fd out of the epoll set (it stays open); pending waits resolve false. */
+  close(): void {
+    this.#core.removeWatch(this.#w);
+  }
+
+  /** Same as {@linkcode FdWatch.close}. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
 /**
  * One epoll instance serving any number of tunnel sockets.
  *
@@ -842,6 +1015,21 @@ export class Reactor implements Disposable, AsyncDisposable {
    */
   register(sock: TunnelSocket): ReactorSocket {
     return makeSocket(this.#core, this.#core.add(sock));
+  }
+
+  /**
+   * Add a foreign nonblocking fd (a packet socket, say) to the epoll set, to be told when it is
+   * readable; the caller keeps reading and owning it. Closing the reactor ends the watch (its
+   * pending waits resolve false) and then calls `options.onReactorClose`.
+   *
+   * @param fd An open, nonblocking fd; not already in this reactor.
+   * @param options A name for error messages and a close hook.
+   * @returns The watch.
+   * @throws {OsError} "Cannot register NAME with epoll (fd N): ..." (EEXIST, EBADF, EPERM for
+   *   regular files).
+   */
+  watch(fd: number, options: WatchOptions = {}): FdWatch {
+    return makeWatch(this.#core, this.#core.addWatch(fd, options));
   }
 
   /**

@@ -1,5 +1,6 @@
 /**
- * Command line parsing for the daemon: argv in, a typed {@linkcode CliCommand} out (pure).
+ * Command line parsing for the daemon and kpppoed: argv in, a typed {@linkcode CliCommand} (or
+ * {@linkcode KpppoedCommand}) out (pure; the option machinery they share is `cli_args.ts`).
  *
  * Commands: `run` (the default: the daemon itself), `check-config [FILE]`, and the verbs that
  * talk to a running daemon through its control socket: `show [--json]`, `reload`,
@@ -10,9 +11,12 @@
  * normalised before `node:util` `parseArgs` sees them.
  *
  * The daemon has three personalities: `l2tpd` (this project), and go-l2tp's `kl2tpd` (tunnels
- * default to dynamic) and `ql2tpd` (tunnels default to static or quiescent). The personality
- * comes from the name the program was invoked by (a binary, or a symlink, called `kl2tpd`; see
- * `personality.ts`) or, for development, the `L2TPD_PERSONALITY` environment variable.
+ * default to dynamic) and `ql2tpd` (tunnels default to static or quiescent). The same program is
+ * also go-l2tp's fourth tool, `kpppoed` (a PPPoE access concentrator), whose command line is
+ * go-l2tp's (`-config FILE`, `-verbose`) and parses to a {@linkcode KpppoedCommand}
+ * ({@linkcode parseKpppoedCli}). Which one runs comes from the name the program was invoked by
+ * (a binary, or a symlink, called `kl2tpd` or `kpppoed`; see `personality.ts`) or, for
+ * development, the `L2TPD_PERSONALITY` environment variable ({@linkcode detectProgram}).
  *
  * @example Usage
  * ```ts
@@ -24,12 +28,19 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import denoJson from "../deno.json" with { type: "json" };
+import {
+  logSettings,
+  metricsAddress,
+  normaliseOptions,
+  readOptions,
+  UsageError,
+} from "./cli_args.ts";
 import type { ConfigOptions, DefaultMode } from "./config.ts";
 import { type ControlRequest, DEFAULT_SOCKET_PATH } from "./control_server.ts";
 import { LOG_LEVELS, type LogFormat, type LogLevelName } from "./log.ts";
-import { parseMetricsAddress } from "./metrics.ts";
+
+export { UsageError };
 
 /**
  * The version of this daemon (from `deno.json`).
@@ -63,6 +74,41 @@ export type Personality = "l2tpd" | "kl2tpd" | "ql2tpd";
  * ```
  */
 export const PERSONALITIES: readonly Personality[] = Object.freeze(["l2tpd", "kl2tpd", "ql2tpd"]);
+
+/**
+ * Which tool the program behaves as: one of the L2TP daemon's personalities, or go-l2tp's
+ * PPPoE access concentrator `kpppoed`.
+ *
+ * @example Usage
+ * ```ts
+ * import type { Program } from "./cli.ts";
+ * const p: Program = "kpppoed";
+ * ```
+ */
+export type Program = Personality | "kpppoed";
+
+/**
+ * All programs: the personalities, then `kpppoed`.
+ *
+ * @example Usage
+ * ```ts
+ * import { PROGRAMS } from "./cli.ts";
+ * console.log(PROGRAMS.join(", ")); // l2tpd, kl2tpd, ql2tpd, kpppoed
+ * ```
+ */
+export const PROGRAMS: readonly Program[] = Object.freeze([...PERSONALITIES, "kpppoed"]);
+
+/**
+ * kpppoed's control socket when `--socket` gives none (not the L2TP daemon's, so that both can
+ * run on one host).
+ *
+ * @example Usage
+ * ```ts
+ * import { DEFAULT_KPPPOED_SOCKET_PATH } from "./cli.ts";
+ * console.log(DEFAULT_KPPPOED_SOCKET_PATH); // /run/kpppoed/kpppoed.sock
+ * ```
+ */
+export const DEFAULT_KPPPOED_SOCKET_PATH = "/run/kpppoed/kpppoed.sock";
 
 /**
  * Run the daemon.
@@ -164,8 +210,8 @@ export interface CheckConfigCommand {
 export interface HelpCommand {
   /** Discriminant. */
   kind: "help";
-  /** How the daemon was invoked (names the program in the text). */
-  personality: Personality;
+  /** How the program was invoked (names the program in the text, and chooses the text). */
+  personality: Program;
 }
 
 /**
@@ -180,8 +226,8 @@ export interface HelpCommand {
 export interface VersionCommand {
   /** Discriminant. */
   kind: "version";
-  /** How the daemon was invoked. */
-  personality: Personality;
+  /** How the program was invoked. */
+  personality: Program;
 }
 
 /**
@@ -202,35 +248,98 @@ export type CliCommand =
   | VersionCommand;
 
 /**
- * Bad command line input; the caller prints the message and the usage text, and exits 2.
+ * Run kpppoed: the PPPoE discovery server and the L2TPv2 LAC that tunnels each PPPoE session to
+ * an LNS, in one process (go-l2tp's kpppoed spawns a kl2tpd per session instead).
  *
  * @example Usage
  * ```ts
- * import { parseCli, UsageError } from "./cli.ts";
- * try {
- *   parseCli(["--bogus"]);
- * } catch (e) {
- *   console.log(e instanceof UsageError); // true
- * }
+ * import type { KpppoedCommand } from "./cli.ts";
+ * const cmd: KpppoedCommand = {
+ *   kind: "kpppoed", personality: "kpppoed", configPath: "/etc/kpppoed/kpppoed.toml",
+ *   logLevel: "info", logFormat: "text",
+ * };
  * ```
  */
-export class UsageError extends Error {
-  /** Make a usage error with a "Cannot X: detail" message. */
-  constructor(message: string) {
-    super(message);
-    this.name = "UsageError";
-  }
+export interface KpppoedCommand {
+  /** Discriminant. */
+  kind: "kpppoed";
+  /** The program (always kpppoed). */
+  personality: "kpppoed";
+  /** Configuration file (`-config`; default `/etc/kpppoed/kpppoed.toml`). */
+  configPath: string;
+  /** Lowest log level written (`-verbose` means `debug`). */
+  logLevel: LogLevelName;
+  /** Log output format. */
+  logFormat: LogFormat;
+  /** The control socket (`--socket PATH`), when given; else `/run/kpppoed/kpppoed.sock`. */
+  socketPath?: string;
+  /** Where to serve metrics (`--metrics ADDR:PORT`), when given; else nowhere. */
+  metrics?: { hostname: string; port: number };
 }
 
 /**
- * The personality selected by the name the program was invoked by, else by
- * `L2TPD_PERSONALITY`, else `l2tpd`.
+ * What kpppoed's command line asks for ({@linkcode parseKpppoedCli}).
+ *
+ * @example Usage
+ * ```ts
+ * import { type KpppoedCliCommand, parseKpppoedCli } from "./cli.ts";
+ * const cmd: KpppoedCliCommand = parseKpppoedCli(["-verbose"]);
+ * console.log(cmd.kind); // kpppoed
+ * ```
+ */
+export type KpppoedCliCommand = KpppoedCommand | HelpCommand | VersionCommand;
+
+/**
+ * What the command line of any program asks for ({@linkcode parseCommandLine}).
+ *
+ * @example Usage
+ * ```ts
+ * import { parseCommandLine, type ProgramCommand } from "./cli.ts";
+ * const cmd: ProgramCommand = parseCommandLine(["--version"], "kpppoed");
+ * console.log(cmd.kind, cmd.personality); // version kpppoed
+ * ```
+ */
+export type ProgramCommand = CliCommand | KpppoedCommand;
+
+/**
+ * The program selected by the name the program was invoked by, else by `L2TPD_PERSONALITY`,
+ * else `l2tpd`.
+ *
+ * @param execPath The program's name or path (`argv[0]`, see `invokedName` in
+ *   `personality.ts`): one whose file name is `kl2tpd`, `ql2tpd` or `kpppoed` selects that
+ *   program; `deno` or `l2tpd` selects nothing.
+ * @param envValue The value of `L2TPD_PERSONALITY`, if set.
+ * @throws {UsageError} when `envValue` names no program.
+ *
+ * @example Usage
+ * ```ts
+ * import { detectProgram } from "./cli.ts";
+ * console.log(detectProgram("/usr/sbin/kpppoed")); // "kpppoed"
+ * console.log(detectProgram("/usr/bin/deno", "kl2tpd")); // "kl2tpd"
+ * ```
+ */
+export function detectProgram(execPath: string, envValue?: string): Program {
+  const base = execPath.slice(execPath.lastIndexOf("/") + 1);
+  if (base !== "l2tpd" && (PROGRAMS as readonly string[]).includes(base)) return base as Program;
+  if (envValue === undefined || envValue === "") return "l2tpd";
+  if ((PROGRAMS as readonly string[]).includes(envValue)) return envValue as Program;
+  throw new UsageError(
+    `Cannot select personality: L2TPD_PERSONALITY must be l2tpd, kl2tpd, ql2tpd or kpppoed, got ` +
+      JSON.stringify(envValue),
+  );
+}
+
+/**
+ * The L2TP daemon's personality selected by the name the program was invoked by, else by
+ * `L2TPD_PERSONALITY`, else `l2tpd` (see {@linkcode detectProgram}, which also knows
+ * `kpppoed`).
  *
  * @param execPath The program's name or path (`argv[0]`, see `invokedName` in
  *   `personality.ts`): one whose file name is `kl2tpd` or `ql2tpd` selects that personality;
  *   `deno` or `l2tpd` selects nothing.
  * @param envValue The value of `L2TPD_PERSONALITY`, if set.
- * @throws {UsageError} when `envValue` names no personality.
+ * @throws {UsageError} when `envValue` names no personality, or either selects `kpppoed`,
+ *   which is not a personality of the L2TP daemon.
  *
  * @example Usage
  * ```ts
@@ -240,14 +349,14 @@ export class UsageError extends Error {
  * ```
  */
 export function detectPersonality(execPath: string, envValue?: string): Personality {
-  const base = execPath.slice(execPath.lastIndexOf("/") + 1);
-  if (base === "kl2tpd" || base === "ql2tpd") return base;
-  if (envValue === undefined || envValue === "") return "l2tpd";
-  if ((PERSONALITIES as readonly string[]).includes(envValue)) return envValue as Personality;
-  throw new UsageError(
-    `Cannot select personality: L2TPD_PERSONALITY must be l2tpd, kl2tpd or ql2tpd, got ` +
-      JSON.stringify(envValue),
-  );
+  const program = detectProgram(execPath, envValue);
+  if (program === "kpppoed") {
+    throw new UsageError(
+      "Cannot select personality: kpppoed is a program of its own, not a personality of the " +
+        "L2TP daemon (l2tpd, kl2tpd or ql2tpd)",
+    );
+  }
+  return program;
 }
 
 /**
@@ -257,9 +366,10 @@ export function detectPersonality(execPath: string, envValue?: string): Personal
  * ```ts
  * import { defaultConfigPath } from "./cli.ts";
  * console.log(defaultConfigPath("kl2tpd")); // "/etc/kl2tpd/kl2tpd.toml"
+ * console.log(defaultConfigPath("kpppoed")); // "/etc/kpppoed/kpppoed.toml"
  * ```
  */
-export function defaultConfigPath(personality: Personality): string {
+export function defaultConfigPath(personality: Program): string {
   return `/etc/${personality}/${personality}.toml`;
 }
 
@@ -308,15 +418,17 @@ const DESCRIPTIONS: Record<Personality, string> = {
 };
 
 /**
- * The usage text for a personality.
+ * The usage text for a program.
  *
  * @example Usage
  * ```ts
  * import { usage } from "./cli.ts";
  * console.log(usage("l2tpd"));
+ * console.log(usage("kpppoed"));
  * ```
  */
-export function usage(personality: Personality): string {
+export function usage(personality: Program): string {
+  if (personality === "kpppoed") return kpppoedUsage();
   const p = personality;
   return `Usage: ${p} [run] [options]
        ${p} check-config [FILE]
@@ -358,6 +470,31 @@ of the socket's group).
 `;
 }
 
+function kpppoedUsage(): string {
+  return `Usage: kpppoed [options]
+
+A PPPoE access concentrator for Linux (go-l2tp's kpppoed): answers PPPoE discovery on the
+configured Ethernet interface and tunnels each PPPoE session to an LNS as an L2TPv2 session
+(pseudowire pppac): the kernel relays the PPP frames, no pppd runs. Runs until SIGINT or SIGTERM.
+
+Options:
+  -c, --config FILE        configuration file (default ${defaultConfigPath("kpppoed")})
+      --socket PATH        control socket (default ${DEFAULT_KPPPOED_SOCKET_PATH})
+      --metrics ADDRESS    serve Prometheus metrics over HTTP on ADDR:PORT (127.0.0.1:9100,
+                           [::1]:9100; default none)
+  -v, --verbose            log debug messages (same as --log-level debug)
+      --log-level LEVEL    ${LOG_LEVELS.join(", ")} (default info)
+      --log-format FORMAT  text (default, for people) or json (JSON Lines, for machines)
+  -h, --help               show this help
+  -V, --version            show the version
+
+go-l2tp's spellings work too: -config FILE, -verbose.
+
+Exit status: 0 done; 1 failed (an invalid configuration, or an error while running), with the
+reason on stderr; 2 bad command line.
+`;
+}
+
 /** Canonical long option names, and the names (with one or two dashes) that stand for them. */
 const ALIASES: Record<string, string> = {
   "config": "config",
@@ -373,11 +510,11 @@ const ALIASES: Record<string, string> = {
   "metrics": "metrics",
 };
 
-const BOOLEAN_OPTIONS = new Set(["verbose", "null-dataplane", "help", "version", "json"]);
-
-/** Go's strconv.ParseBool spellings, which go-l2tp's flags accept as `-verbose=VALUE`. */
-const GO_TRUE = new Set(["1", "t", "T", "TRUE", "true", "True"]);
-const GO_FALSE = new Set(["0", "f", "F", "FALSE", "false", "False"]);
+/** kpppoed's options: go-l2tp's -config and -verbose, and those of ours that apply. */
+const KPPPOED_ALIASES: Record<string, string> = Object.fromEntries(
+  ["config", "verbose", "log-format", "log-level", "help", "version", "socket", "metrics"]
+    .map((name) => [name, name]),
+);
 
 /**
  * Rewrite go-l2tp spellings into what `parseArgs` accepts: `-config` becomes `--config`,
@@ -394,42 +531,7 @@ const GO_FALSE = new Set(["0", "f", "F", "FALSE", "false", "False"]);
  * ```
  */
 export function normaliseArgs(argv: readonly string[]): string[] {
-  const out: string[] = [];
-  let rest = false;
-  for (const arg of argv) {
-    if (rest || arg === "--") {
-      rest = true;
-      out.push(arg);
-      continue;
-    }
-    const m = /^--?([A-Za-z][A-Za-z0-9-]*)(=(.*))?$/s.exec(arg);
-    const canonical = m === null ? undefined : ALIASES[m[1]];
-    if (m !== null && canonical === undefined && !arg.startsWith("--") && m[1].length > 1) {
-      // A group of short options ("-vv", "-cFILE") is fine; anything else is a misspelling.
-      const shorts = m[1];
-      if (m[2] !== undefined || (shorts[0] !== "c" && !/^[vhV]+$/.test(shorts))) {
-        throw new UsageError(`Cannot parse arguments: unknown option ${arg}${optionHint(m[1])}`);
-      }
-    }
-    if (m === null || canonical === undefined || (m[1].length === 1 && !arg.startsWith("--"))) {
-      out.push(arg);
-      continue;
-    }
-    const value = m[3];
-    if (value !== undefined && BOOLEAN_OPTIONS.has(canonical)) {
-      if (GO_TRUE.has(value)) out.push(`--${canonical}`);
-      else if (GO_FALSE.has(value)) out.push(`--no-${canonical}`);
-      else {
-        throw new UsageError(
-          `Cannot parse arguments: option --${canonical} takes no value or true/false, got ` +
-            JSON.stringify(value),
-        );
-      }
-      continue;
-    }
-    out.push(value === undefined ? `--${canonical}` : `--${canonical}=${value}`);
-  }
-  return out;
+  return normaliseOptions(argv, ALIASES);
 }
 
 /**
@@ -446,67 +548,13 @@ export function normaliseArgs(argv: readonly string[]): string[] {
  * ```
  */
 export function parseCli(argv: readonly string[], personality: Personality = "l2tpd"): CliCommand {
-  let parsed: ReturnType<typeof runParseArgs>;
-  try {
-    parsed = runParseArgs(normaliseArgs(argv));
-  } catch (e) {
-    if (e instanceof UsageError) throw e;
-    throw new UsageError(`Cannot parse arguments: ${describeParseError(e)}`);
-  }
-
-  // Options in order: the last occurrence wins, and --no-X undoes --X.
-  const flags = {
-    verbose: false,
-    "null-dataplane": false,
-    help: false,
-    version: false,
-    json: false,
-  };
-  let config: string | undefined;
-  let logFormat: string | undefined;
-  let logLevel: string | undefined;
-  let socket: string | undefined;
-  let metrics: string | undefined;
-  for (const token of parsed.tokens) {
-    if (token.kind !== "option") continue;
-    const name = token.name;
-    if (name.startsWith("no-")) {
-      flags[name.slice(3) as keyof typeof flags] = false;
-    } else if (name in flags) {
-      flags[name as keyof typeof flags] = true;
-    } else if (name === "config") {
-      config = token.value;
-    } else if (name === "log-format") {
-      logFormat = token.value;
-    } else if (name === "log-level") {
-      logLevel = token.value;
-    } else if (name === "socket") {
-      socket = token.value;
-    } else if (name === "metrics") {
-      metrics = token.value;
-    }
-  }
-
+  const o = readOptions(argv, ALIASES);
+  const { flags, config, socket, metrics } = o;
   if (flags.help) return { kind: "help", personality };
   if (flags.version) return { kind: "version", personality };
+  const { level, format } = logSettings(o);
 
-  if (config === "") throw new UsageError("Cannot parse arguments: --config needs a file name");
-  if (socket === "") throw new UsageError("Cannot parse arguments: --socket needs a path");
-  const format = logFormat ?? "text";
-  if (format !== "text" && format !== "json") {
-    throw new UsageError(
-      `Cannot parse arguments: --log-format must be text or json, got ${JSON.stringify(format)}`,
-    );
-  }
-  const level = logLevel === "warn" ? "warning" : logLevel ?? (flags.verbose ? "debug" : "info");
-  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
-    throw new UsageError(
-      `Cannot parse arguments: --log-level must be one of ${LOG_LEVELS.join(", ")}, got ` +
-        JSON.stringify(level),
-    );
-  }
-
-  const positionals = [...parsed.positionals];
+  const positionals = [...o.positionals];
   const command = positionals.shift();
   const defaultMode = defaultModeFor(personality);
   const withSocket = socket === undefined ? {} : { socketPath: socket };
@@ -577,7 +625,7 @@ export function parseCli(argv: readonly string[], personality: Personality = "l2
     personality,
     configPath: config ?? defaultConfigPath(personality),
     defaultMode,
-    logLevel: level as LogLevelName,
+    logLevel: level,
     logFormat: format,
     nullDataPlane: flags["null-dataplane"],
     ...withSocket,
@@ -585,19 +633,63 @@ export function parseCli(argv: readonly string[], personality: Personality = "l2
   };
 }
 
-function metricsAddress(text: string): { hostname: string; port: number } {
-  try {
-    return parseMetricsAddress(text);
-  } catch (e) {
-    const detail = (e instanceof Error ? e.message : String(e)).replace(
-      /^Cannot parse [^:]*: /,
-      "",
-    );
+/**
+ * Parse kpppoed's command line (without the program name): go-l2tp's `-config FILE` and
+ * `-verbose` (also `--config`, `-c`, `--verbose`, `-v`), `--log-level`, `--log-format`,
+ * `--socket PATH`, `--metrics ADDR:PORT`, `-h`/`--help` and `-V`/`--version`; no commands and no
+ * other arguments.
+ *
+ * @param argv `Deno.args`.
+ * @throws {UsageError} for unknown options, missing or bad values, or any argument.
+ *
+ * @example Usage
+ * ```ts
+ * import { parseKpppoedCli } from "./cli.ts";
+ * console.log(parseKpppoedCli(["-config", "/etc/kpppoed/ac.toml", "-verbose"]));
+ * // { kind: "kpppoed", personality: "kpppoed", configPath: "/etc/kpppoed/ac.toml",
+ * //   logLevel: "debug", logFormat: "text" }
+ * ```
+ */
+export function parseKpppoedCli(argv: readonly string[]): KpppoedCliCommand {
+  const o = readOptions(argv, KPPPOED_ALIASES);
+  const personality = "kpppoed";
+  if (o.flags.help) return { kind: "help", personality };
+  if (o.flags.version) return { kind: "version", personality };
+  const { level, format } = logSettings(o);
+  if (o.positionals.length > 0) {
     throw new UsageError(
-      `Cannot parse arguments: --metrics must be ADDR:PORT (e.g. 127.0.0.1:9100 or ` +
-        `[::1]:9100), got ${JSON.stringify(text)}: ${detail}`,
+      `Cannot parse arguments: kpppoed takes no commands or arguments, got ` +
+        `${JSON.stringify(o.positionals[0])} (options start with -)`,
     );
   }
+  return {
+    kind: "kpppoed",
+    personality,
+    configPath: o.config ?? defaultConfigPath(personality),
+    logLevel: level,
+    logFormat: format,
+    ...(o.socket === undefined ? {} : { socketPath: o.socket }),
+    ...(o.metrics === undefined ? {} : { metrics: metricsAddress(o.metrics) }),
+  };
+}
+
+/**
+ * Parse the command line of any program: {@linkcode parseKpppoedCli} for `kpppoed`, else
+ * {@linkcode parseCli} for that personality.
+ *
+ * @param argv `Deno.args`.
+ * @param program How the program was invoked (see {@linkcode detectProgram}).
+ * @throws {UsageError} for bad input, as those do.
+ *
+ * @example Usage
+ * ```ts
+ * import { parseCommandLine } from "./cli.ts";
+ * console.log(parseCommandLine([], "kpppoed").kind, parseCommandLine([], "kl2tpd").kind);
+ * // kpppoed run
+ * ```
+ */
+export function parseCommandLine(argv: readonly string[], program: Program): ProgramCommand {
+  return program === "kpppoed" ? parseKpppoedCli(argv) : parseCli(argv, program);
 }
 
 const VERBS = new Set<string>(["show", "reload", "down", "up"]);
@@ -630,64 +722,4 @@ function controlRequest(verb: ControlRequest["command"], args: string[]): Contro
     );
   }
   return session === undefined ? { command: verb, tunnel } : { command: verb, tunnel, session };
-}
-
-function runParseArgs(args: string[]): { positionals: string[]; tokens: ParsedToken[] } {
-  const { positionals, tokens } = parseArgs({
-    args,
-    strict: true,
-    allowPositionals: true,
-    tokens: true,
-    options: {
-      "config": { type: "string", short: "c" },
-      "verbose": { type: "boolean", short: "v" },
-      "no-verbose": { type: "boolean" },
-      "null-dataplane": { type: "boolean" },
-      "no-null-dataplane": { type: "boolean" },
-      "log-format": { type: "string" },
-      "log-level": { type: "string" },
-      "help": { type: "boolean", short: "h" },
-      "no-help": { type: "boolean" },
-      "version": { type: "boolean", short: "V" },
-      "no-version": { type: "boolean" },
-      "socket": { type: "string" },
-      "metrics": { type: "string" },
-      "json": { type: "boolean" },
-      "no-json": { type: "boolean" },
-    },
-  });
-  const options: ParsedToken[] = [];
-  for (const t of tokens ?? []) {
-    if (t.kind === "option") options.push({ kind: "option", name: t.name, value: t.value });
-  }
-  return { positionals, tokens: options };
-}
-
-interface ParsedToken {
-  kind: "option";
-  name: string;
-  value?: string;
-}
-
-/** "; did you mean --config?" when the name is a prefix of an option, or the reverse. */
-function optionHint(name: string): string {
-  if (name.length < 2) return "";
-  const match = Object.keys(ALIASES).find((a) => a.startsWith(name) || name.startsWith(a));
-  return match !== undefined ? `; did you mean --${ALIASES[match]}?` : "";
-}
-
-function describeParseError(e: unknown): string {
-  const message = e instanceof Error ? e.message : String(e);
-  const code = (e as { code?: unknown }).code;
-  const quoted = /'([^']+)'/.exec(message)?.[1];
-  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && quoted !== undefined) {
-    return `unknown option ${quoted}${optionHint(quoted.replace(/^-+/, ""))}`;
-  }
-  if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && quoted !== undefined) {
-    const long = /--[a-z-]+/.exec(quoted)?.[0] ?? quoted;
-    return message.includes("argument missing")
-      ? `option ${long} needs a value`
-      : `option ${long} takes no value`;
-  }
-  return message.split(". ")[0];
 }

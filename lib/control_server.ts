@@ -1,6 +1,9 @@
 /**
  * The control socket: a Unix socket the running daemon serves, so that `l2tpd show`, `reload`,
- * `down` and `up` (or any program) can ask it things.
+ * `down` and `up` (or any program) can ask it things. This module is the socket: where it is,
+ * who may connect, how it is created, replaced and removed, and how many clients it serves. What
+ * goes over each connection (JSON Lines, the requests, the answers, their limits) is
+ * `control_protocol.ts`; its requests, answers, parser and limits are exported here too.
  *
  * ## Where, and who may connect
  *
@@ -17,28 +20,12 @@
  *
  * ## Protocol
  *
- * JSON Lines over a stream connection: the client writes one request, a JSON object on one line
- * ending in `\n`, and reads one answer line; it may send several requests on one connection,
- * each answered in order.
- *
- * | request | answer `result` |
- * | --- | --- |
- * | `{"command":"show"}` | the status (`ContextStatus`, with the kernel's counters in `kernel`) |
- * | `{"command":"reload"}` | what changed: `{"added":[],"removed":[],"replaced":[],"unchanged":[],"failed":[]}`, names `tunnel` or `tunnel/session` |
- * | `{"command":"down","tunnel":"t1"}` | `null`, once tunnel `t1` is down (it stays down until `up`) |
- * | `{"command":"down","tunnel":"t1","session":"s1"}` | `null`, once session `s1` of `t1` is down |
- * | `{"command":"up","tunnel":"t1"}`, `{"command":"up","tunnel":"t1","session":"s1"}` | `null`, once it is back up |
- *
- * Every answer is `{"ok":true,"result":...}` or `{"ok":false,"error":"Cannot ...: ..."}`.
- * `reload` re-reads the configuration file, as SIGHUP does; when the file is invalid nothing
- * changes and the error lists every problem found.
- *
- * A bad request never harms the daemon, it gets an error answer: a line that is not JSON (or
- * not UTF-8), an unknown command, a missing or unexpected field. A line longer than
- * {@linkcode MAX_REQUEST_BYTES} (64 KiB) is answered with an error and the connection is closed,
- * as is a client beyond {@linkcode MAX_CLIENTS} (16) at once. A client that takes longer than
- * {@linkcode CLIENT_TIMEOUT_MS} (10 s) to send a complete request, or to read its answer, is
- * disconnected.
+ * JSON Lines over the stream connection: one request object per line (`{"command":"show"}`,
+ * `{"command":"reload"}`, `{"command":"down","tunnel":"t1","session":"s1"}`, `up` likewise),
+ * each answered with one line, `{"ok":true,"result":...}` or `{"ok":false,"error":"Cannot ..."}`.
+ * `control_protocol.ts` documents the commands, their results and the limits (a line of at most
+ * {@linkcode MAX_REQUEST_BYTES}, {@linkcode CLIENT_TIMEOUT_MS} to send it or read the answer). A
+ * client beyond {@linkcode MAX_CLIENTS} (16) at once gets an error answer and is disconnected.
  *
  * ```sh
  * printf '{"command":"show"}\n' | socat - UNIX-CONNECT:/run/l2tpd/l2tpd.sock
@@ -68,6 +55,28 @@
  */
 
 import { getLog, type Log } from "./log.ts";
+import {
+  CLIENT_TIMEOUT_MS,
+  type ControlHandler,
+  MAX_REQUEST_BYTES,
+  serveConnection,
+  writeAnswer,
+} from "./control_protocol.ts";
+
+// The protocol's vocabulary, for those who import it from here.
+export {
+  type AdminRequest,
+  CLIENT_TIMEOUT_MS,
+  CONTROL_COMMANDS,
+  type ControlAnswer,
+  type ControlHandler,
+  type ControlRequest,
+  ControlRequestError,
+  MAX_REQUEST_BYTES,
+  parseControlRequest,
+  type ReloadRequest,
+  type ShowRequest,
+} from "./control_protocol.ts";
 
 /**
  * Where the daemon serves its control socket unless told otherwise.
@@ -81,17 +90,6 @@ import { getLog, type Log } from "./log.ts";
 export const DEFAULT_SOCKET_PATH = "/run/l2tpd/l2tpd.sock";
 
 /**
- * The longest request line accepted, in bytes (without its newline).
- *
- * @example Usage
- * ```ts
- * import { MAX_REQUEST_BYTES } from "./control_server.ts";
- * console.log(MAX_REQUEST_BYTES); // 65536
- * ```
- */
-export const MAX_REQUEST_BYTES = 64 * 1024;
-
-/**
  * How many clients are served at once; one more gets an error answer and is disconnected.
  *
  * @example Usage
@@ -101,128 +99,6 @@ export const MAX_REQUEST_BYTES = 64 * 1024;
  * ```
  */
 export const MAX_CLIENTS = 16;
-
-/**
- * How long a client may take to send a complete request or to read its answer, in milliseconds.
- *
- * @example Usage
- * ```ts
- * import { CLIENT_TIMEOUT_MS } from "./control_server.ts";
- * console.log(CLIENT_TIMEOUT_MS); // 10000
- * ```
- */
-export const CLIENT_TIMEOUT_MS = 10_000;
-
-/**
- * The commands of the protocol.
- *
- * @example Usage
- * ```ts
- * import { CONTROL_COMMANDS } from "./control_server.ts";
- * console.log(CONTROL_COMMANDS.join(", ")); // show, reload, down, up
- * ```
- */
-export const CONTROL_COMMANDS: readonly ControlRequest["command"][] = Object.freeze([
-  "show",
-  "reload",
-  "down",
-  "up",
-]);
-
-/**
- * `{"command":"show"}`: the daemon's status.
- *
- * @example Usage
- * ```ts
- * import type { ShowRequest } from "./control_server.ts";
- * const r: ShowRequest = { command: "show" };
- * console.log(JSON.stringify(r)); // {"command":"show"}
- * ```
- */
-export interface ShowRequest {
-  /** Discriminant. */
-  command: "show";
-}
-
-/**
- * `{"command":"reload"}`: re-read the configuration file and apply the difference.
- *
- * @example Usage
- * ```ts
- * import type { ReloadRequest } from "./control_server.ts";
- * const r: ReloadRequest = { command: "reload" };
- * console.log(JSON.stringify(r)); // {"command":"reload"}
- * ```
- */
-export interface ReloadRequest {
-  /** Discriminant. */
-  command: "reload";
-}
-
-/**
- * `{"command":"down"|"up","tunnel":"t","session":"s"}`: take a configured tunnel, or one of its
- * sessions, down or back up.
- *
- * @example Usage
- * ```ts
- * import type { AdminRequest } from "./control_server.ts";
- * const r: AdminRequest = { command: "down", tunnel: "t1", session: "s1" };
- * console.log(JSON.stringify(r)); // {"command":"down","tunnel":"t1","session":"s1"}
- * ```
- */
-export interface AdminRequest {
-  /** Discriminant. */
-  command: "down" | "up";
-  /** The tunnel's name in the configuration. */
-  tunnel: string;
-  /** A session's name, for just that session. */
-  session?: string;
-}
-
-/**
- * A request of the control protocol.
- *
- * @example Usage
- * ```ts
- * import type { ControlRequest } from "./control_server.ts";
- * const requests: ControlRequest[] = [{ command: "show" }, { command: "up", tunnel: "t1" }];
- * console.log(requests.length); // 2
- * ```
- */
-export type ControlRequest = ShowRequest | ReloadRequest | AdminRequest;
-
-/**
- * An answer of the control protocol: a result, or an error message.
- *
- * @example Usage
- * ```ts
- * import type { ControlAnswer } from "./control_server.ts";
- * const a: ControlAnswer = { ok: false, error: 'Cannot take down "t9": no tunnel "t9"' };
- * if (!a.ok) console.log(a.error);
- * ```
- */
-export type ControlAnswer = { ok: true; result: unknown } | { ok: false; error: string };
-
-/**
- * A request line that is not a valid request; its message is the error answer.
- *
- * @example Usage
- * ```ts
- * import { ControlRequestError, parseControlRequest } from "./control_server.ts";
- * try {
- *   parseControlRequest("hello");
- * } catch (e) {
- *   console.log(e instanceof ControlRequestError); // true
- * }
- * ```
- */
-export class ControlRequestError extends Error {
-  /** Make the error with a "Cannot X: detail" message. */
-  constructor(message: string) {
-    super(message);
-    this.name = "ControlRequestError";
-  }
-}
 
 /**
  * Why the control socket could not be set up: `permission` (the directory or the socket cannot
@@ -257,108 +133,6 @@ export class ControlSocketError extends Error {
     this.name = "ControlSocketError";
     this.reason = reason;
   }
-}
-
-const COMMAND_LIST = "show, reload, down, up";
-const FIELDS: Record<ControlRequest["command"], readonly string[]> = {
-  show: ["command"],
-  reload: ["command"],
-  down: ["command", "tunnel", "session"],
-  up: ["command", "tunnel", "session"],
-};
-
-/**
- * Parse and check one request line (without its newline).
- *
- * @param line The line's text.
- * @returns The request.
- * @throws {ControlRequestError} when the line is not JSON, not an object, names no or an
- *   unknown command, lacks a field the command needs, or has a field it does not know.
- *
- * @example Usage
- * ```ts
- * import { parseControlRequest } from "./control_server.ts";
- * console.log(parseControlRequest('{"command":"down","tunnel":"t1"}'));
- * // { command: "down", tunnel: "t1" }
- * ```
- */
-export function parseControlRequest(line: string): ControlRequest {
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch {
-    throw new ControlRequestError(
-      'Cannot parse the request: not JSON (send one JSON object per line, e.g. {"command":"show"})',
-    );
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new ControlRequestError(
-      'Cannot parse the request: expected a JSON object such as {"command":"show"}',
-    );
-  }
-  const fields = value as Record<string, unknown>;
-  const command = fields.command;
-  if (typeof command !== "string") {
-    throw new ControlRequestError(
-      `Cannot parse the request: "command" is missing or not a string (commands: ${COMMAND_LIST})`,
-    );
-  }
-  if (!Object.hasOwn(FIELDS, command)) {
-    throw new ControlRequestError(
-      `Cannot run command ${JSON.stringify(command)}: unknown command (commands: ${COMMAND_LIST})`,
-    );
-  }
-  const known = FIELDS[command as ControlRequest["command"]];
-  for (const key of Object.keys(fields)) {
-    if (!known.includes(key)) {
-      throw new ControlRequestError(
-        `Cannot run command "${command}": unknown field ${JSON.stringify(key)} (fields: ` +
-          `${known.join(", ")})`,
-      );
-    }
-  }
-  if (command === "show" || command === "reload") return { command };
-  const tunnel = fields.tunnel;
-  if (typeof tunnel !== "string" || tunnel === "") {
-    throw new ControlRequestError(
-      `Cannot run command "${command}": "tunnel" must be a tunnel's name (a non-empty string)`,
-    );
-  }
-  const session = fields.session;
-  if (session === undefined) return { command: command as "down" | "up", tunnel };
-  if (typeof session !== "string" || session === "") {
-    throw new ControlRequestError(
-      `Cannot run command "${command}": "session" must be a session's name (a non-empty ` +
-        "string), or left out for the whole tunnel",
-    );
-  }
-  return { command: command as "down" | "up", tunnel, session };
-}
-
-/**
- * What the control socket's commands do: the daemon supplies it.
- *
- * @example Usage
- * ```ts
- * import type { ControlHandler } from "./control_server.ts";
- * const handler: ControlHandler = {
- *   show: () => Promise.resolve({ time: new Date().toISOString(), tunnels: [] }),
- *   reload: () => Promise.resolve({ added: [], removed: [], replaced: [], unchanged: [] }),
- *   down: () => Promise.resolve(),
- *   up: () => Promise.resolve(),
- * };
- * console.log(typeof handler.show); // function
- * ```
- */
-export interface ControlHandler {
-  /** The status (plain data: it is sent as JSON). */
-  show(): Promise<unknown>;
-  /** Re-read the configuration and apply it; resolves with what changed. */
-  reload(): Promise<unknown>;
-  /** Take a tunnel, or one of its sessions, down. */
-  down(tunnel: string, session?: string): Promise<void>;
-  /** Bring a tunnel, or one of its sessions, back up. */
-  up(tunnel: string, session?: string): Promise<void>;
 }
 
 /**
@@ -599,14 +373,11 @@ export class ControlServer implements AsyncDisposable {
     });
     const timer = setTimeout(() => closeQuietly(conn), this.#timeoutMs);
     try {
-      await writeAll(
-        conn,
-        answerLine({
-          ok: false,
-          error: `Cannot serve this client: ${this.#maxClients} clients are connected already ` +
-            "(try again shortly)",
-        }),
-      );
+      await writeAnswer(conn, {
+        ok: false,
+        error: `Cannot serve this client: ${this.#maxClients} clients are connected already ` +
+          "(try again shortly)",
+      });
     } catch {
       /* the client went away */
     } finally {
@@ -617,149 +388,20 @@ export class ControlServer implements AsyncDisposable {
 
   async #serve(conn: Deno.UnixConn): Promise<void> {
     this.#clients.add(conn);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const arm = (): void => {
-      clearTimeout(timer);
-      timer = setTimeout(() => {
-        this.#log.debug("Control socket: dropping a client that stalled for {ms} ms", {
-          ms: this.#timeoutMs,
-        });
-        closeQuietly(conn);
-      }, this.#timeoutMs);
-    };
-    const max = this.#maxRequestBytes;
-    const scratch = new Uint8Array(16 * 1024);
-    let buf = new Uint8Array(4096);
-    let len = 0;
-    let scanned = 0;
     try {
-      arm();
-      while (true) {
-        const n = await conn.read(scratch);
-        if (n === null) {
-          // The client closed its side: a last request without a newline is still answered.
-          if (len > 0 && len <= max) {
-            await writeAll(conn, answerLine(await this.#answer(buf.subarray(0, len))));
-          }
-          return;
-        }
-        if (len + n > buf.length) {
-          const bigger = new Uint8Array(Math.max(buf.length * 2, len + n));
-          bigger.set(buf.subarray(0, len));
-          buf = bigger;
-        }
-        buf.set(scratch.subarray(0, n), len);
-        len += n;
-        let start = 0;
-        for (let i = scanned; i < len; i++) {
-          if (buf[i] !== 0x0a) continue;
-          const line = buf.subarray(start, i);
-          start = i + 1;
-          if (line.length > max) {
-            await writeAll(conn, answerLine(tooLong(max)));
-            return;
-          }
-          clearTimeout(timer);
-          const answer = await this.#answer(line);
-          arm();
-          await writeAll(conn, answerLine(answer));
-        }
-        buf.copyWithin(0, start, len);
-        len -= start;
-        scanned = len;
-        if (len > max) {
-          await writeAll(conn, answerLine(tooLong(max)));
-          return;
-        }
-      }
-    } catch (e) {
-      if (!(e instanceof Deno.errors.BadResource || e instanceof Deno.errors.Interrupted)) {
-        this.#log.debug("Control socket: client connection failed: {error}", {
-          error: errorText(e),
-        });
-      }
+      await serveConnection(conn, {
+        handler: this.#handler,
+        logger: this.#log,
+        maxRequestBytes: this.#maxRequestBytes,
+        timeoutMs: this.#timeoutMs,
+      });
     } finally {
-      clearTimeout(timer);
       this.#clients.delete(conn);
-      closeQuietly(conn);
     }
   }
-
-  /** The answer to one request line: never throws. */
-  async #answer(bytes: Uint8Array): Promise<ControlAnswer> {
-    let request: ControlRequest;
-    try {
-      const text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
-      if (text.trim() === "") {
-        return {
-          ok: false,
-          error: 'Cannot parse the request: empty line (send e.g. {"command":"show"})',
-        };
-      }
-      request = parseControlRequest(text);
-    } catch (e) {
-      const error = e instanceof ControlRequestError
-        ? e.message
-        : "Cannot parse the request: not UTF-8 text";
-      this.#log.debug("Control socket: bad request: {error}", { error });
-      return { ok: false, error };
-    }
-    const what = describe(request);
-    // An audit trail of what was asked; what it did, the daemon logs (events, reloads).
-    if (request.command !== "show") this.#log.info("Control socket: {what}", { what });
-    try {
-      const h = this.#handler;
-      const result = request.command === "show"
-        ? await h.show()
-        : request.command === "reload"
-        ? await h.reload()
-        : request.command === "down"
-        ? await h.down(request.tunnel, request.session)
-        : await h.up(request.tunnel, request.session);
-      return { ok: true, result: result ?? null };
-    } catch (e) {
-      const error = errorText(e);
-      this.#log.debug("Control socket: {what} failed: {error}", { what, error });
-      return { ok: false, error };
-    }
-  }
-}
-
-function describe(request: ControlRequest): string {
-  if (request.command === "show" || request.command === "reload") return request.command;
-  const target = request.session === undefined
-    ? request.tunnel
-    : `${request.tunnel}/${request.session}`;
-  return `${request.command} ${target}`;
-}
-
-function tooLong(max: number): ControlAnswer {
-  return {
-    ok: false,
-    error: `Cannot parse the request: the line is longer than ${max} bytes (one request per ` +
-      "line, ending in a newline)",
-  };
 }
 
 const encoder = new TextEncoder();
-
-function answerLine(answer: ControlAnswer): Uint8Array {
-  let text: string;
-  try {
-    text = JSON.stringify(answer);
-  } catch (e) {
-    text = JSON.stringify({
-      ok: false,
-      error: `Cannot answer: the result is not JSON (${errorText(e)})`,
-    });
-  }
-  return encoder.encode(text + "\n");
-}
-
-async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < data.length) off += await conn.write(data.subarray(off));
-}
 
 function closeQuietly(conn: Deno.Conn): void {
   try {

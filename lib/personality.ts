@@ -1,22 +1,24 @@
 /**
  * The name the program was invoked by, for choosing its personality: a symlink `kl2tpd` to the
- * `l2tpd` binary (or to `deno`) makes it behave as kl2tpd. `Deno.execPath()` cannot tell, as it
- * resolves links, so the name comes from `argv[0]`: the first NUL-separated field of
- * `/proc/self/cmdline` (which Deno lets a program read only with `--allow-all`), else Node's
- * `process.argv0` (Deno's is the real `argv[0]` too), else `Deno.execPath()`.
+ * `l2tpd` binary (or to `deno`) makes it behave as kl2tpd, one named `kpppoed` makes it
+ * go-l2tp's PPPoE access concentrator. `Deno.execPath()` cannot tell, as it resolves links, so
+ * the name comes from `argv[0]`: the first NUL-separated field of `/proc/self/cmdline` (which
+ * Deno lets a program read only with `--allow-all`), else Node's `process.argv0` (Deno's is the
+ * real `argv[0]` too), else `Deno.execPath()`.
  *
  * @example Usage
  * ```ts
- * import { invokedName, personalityOf } from "./personality.ts";
+ * import { invokedName, personalityOf, programOf } from "./personality.ts";
  * console.log(invokedName()); // e.g. "/usr/bin/deno", "kl2tpd"
  * console.log(personalityOf()); // "l2tpd" under deno, unless L2TPD_PERSONALITY says otherwise
+ * console.log(programOf("kpppoed")); // "kpppoed" under deno
  * ```
  *
  * @module
  */
 
 import process from "node:process";
-import { detectPersonality, type Personality } from "./cli.ts";
+import { detectPersonality, detectProgram, type Personality, type Program } from "./cli.ts";
 
 /**
  * `argv[0]` from the contents of `/proc/self/cmdline` (NUL-separated arguments), or
@@ -65,13 +67,34 @@ export function invokedName(): string {
 }
 
 /**
- * The personality this process runs as: that of the name it was invoked by (`kl2tpd`,
- * `ql2tpd`), else `L2TPD_PERSONALITY`, else `l2tpd` (see `detectPersonality` in `cli.ts`).
+ * The program this process runs as: that of the name it was invoked by (`kl2tpd`, `ql2tpd`,
+ * `kpppoed`), else `L2TPD_PERSONALITY`, else `l2tpd` (see `detectProgram` in `cli.ts`).
+ *
+ * @param env The value of `L2TPD_PERSONALITY` (default: read from the environment, when
+ *   allowed).
+ * @returns The program: one of the L2TP daemon's personalities, or `kpppoed`.
+ * @throws {UsageError} when `L2TPD_PERSONALITY` names no program.
+ *
+ * @example Usage
+ * ```ts
+ * import { programOf } from "./personality.ts";
+ * console.log(programOf("kpppoed")); // "kpppoed" (under deno)
+ * ```
+ */
+export function programOf(env: string | undefined = readEnv()): Program {
+  return detectProgram(invokedName(), env);
+}
+
+/**
+ * The L2TP daemon's personality this process runs as: that of the name it was invoked by
+ * (`kl2tpd`, `ql2tpd`), else `L2TPD_PERSONALITY`, else `l2tpd` (see `detectPersonality` in
+ * `cli.ts`; {@linkcode programOf} also knows `kpppoed`).
  *
  * @param env The value of `L2TPD_PERSONALITY` (default: read from the environment, when
  *   allowed).
  * @returns The personality.
- * @throws {UsageError} when `L2TPD_PERSONALITY` names no personality.
+ * @throws {UsageError} when `L2TPD_PERSONALITY` names no personality, or the name or the
+ *   variable selects `kpppoed`.
  *
  * @example Usage
  * ```ts

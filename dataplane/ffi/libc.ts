@@ -15,6 +15,8 @@ export const LIBC_SYMBOLS = {
   bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
   connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
+  /** `open(path, flags)` without a mode (no O_CREAT): character devices such as /dev/ppp. */
+  open: { parameters: ["buffer", "i32"], result: "i32" },
   setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
   getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
   getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
@@ -47,6 +49,8 @@ export const LIBC_SYMBOLS = {
   /** Immediate poll (timeout 0) on the calling thread. */
   epoll_wait: { parameters: ["i32", "buffer", "i32", "i32"], result: "i32" },
   eventfd: { parameters: ["u32", "i32"], result: "i32" },
+  /** Give the CPU to another runnable thread (the kernel's worker: see `dataplane/kernel.ts`). */
+  sched_yield: { parameters: [], result: "i32" },
   if_nametoindex: { parameters: ["buffer"], result: "u32" },
   free: { parameters: ["pointer"], result: "void" },
   /** Name resolution through NSS (/etc/hosts, DNS, ...), on a worker thread. */

@@ -20,9 +20,19 @@
  * | sockaddr_pppol2tpin6     | 50   | family 0, proto 2, pid 6, fd 10, ids 14 u16, sockaddr_in6 22|
  * | sockaddr_pppol2tpv3      | 46   | family 0, proto 2, pid 6, fd 10, sockaddr_in 14, ids 30 u32|
  * | sockaddr_pppol2tpv3in6   | 58   | family 0, proto 2, pid 6, fd 10, ids 14 u32, sockaddr_in6 30|
+ * | sockaddr_ll              | 20   | family 0, proto 2 (be), ifindex 4, hatype 8, pkttype 10,   |
+ * |                          |      | halen 11, addr 12..19                                      |
+ * | sockaddr_pppox (PPPoE)   | 30   | family 0, proto 2, sid 6 (be), remote 8..13, dev 14..29    |
  *
  * The `sockaddr_pppol2tp*` structs are `__packed__`: `sa_protocol` (unsigned int) sits at offset 2.
  * The ids are, in order: source tunnel, source session, destination tunnel, destination session.
+ *
+ * `struct sockaddr_pppox` (`linux/if_pppox.h`) is `__attribute__((packed))` too: `sa_family`
+ * (u16) at 0, `sa_protocol` (unsigned int, `PX_PROTO_OE` = 0) at 2, then the union `sa_addr`
+ * at 6, whose largest member is `struct pppoe_addr { sid_t sid; unsigned char remote[ETH_ALEN];
+ * char dev[IFNAMSIZ]; }` (2 + 6 + 16 = 24 bytes; `sid_t` is `__be16`): 30 bytes in all, and the
+ * kernel's `pppoe_connect()` refuses any other length (EINVAL). `struct sockaddr_ll`
+ * (`linux/if_packet.h`) is not packed but has no padding: 20 bytes.
  *
  * @module
  */
@@ -67,6 +77,10 @@ export const AF_INET6 = 10;
 export const AF_PPPOX = 24;
 /** `PX_PROTO_OL2TP`: the PPP-over-L2TP protocol of `AF_PPPOX`. */
 export const PX_PROTO_OL2TP = 1;
+/** `PX_PROTO_OE`: the PPP-over-Ethernet (PPPoE) protocol of `AF_PPPOX`. */
+export const PX_PROTO_OE = 0;
+/** `AF_PACKET`: raw link-layer sockets. */
+export const AF_PACKET = 17;
 /** `IPPROTO_L2TP`: L2TPv3 directly over IP. */
 export const IPPROTO_L2TP = 115;
 
@@ -86,6 +100,14 @@ export const SOCKADDR_PPPOL2TPIN6_SIZE = 50;
 export const SOCKADDR_PPPOL2TPV3_SIZE = 46;
 /** `sizeof(struct sockaddr_pppol2tpv3in6)` (packed). */
 export const SOCKADDR_PPPOL2TPV3IN6_SIZE = 58;
+/** `sizeof(struct sockaddr_ll)`. */
+export const SOCKADDR_LL_SIZE = 20;
+/** `sizeof(struct sockaddr_pppox)` (packed). */
+export const SOCKADDR_PPPOX_SIZE = 30;
+/** `ETH_ALEN`: bytes in an Ethernet (MAC) address. */
+export const ETH_ALEN = 6;
+/** `IFNAMSIZ`: bytes of an interface name field, the terminating NUL included. */
+export const IFNAMSIZ = 16;
 /** `sizeof(struct sockaddr_storage)`: big enough for any address the kernel returns. */
 export const SOCKADDR_STORAGE_SIZE = 128;
 
@@ -370,5 +392,177 @@ export function encodeSockaddrPppol2tp(a: Pppol2tpAddress, resolve?: ZoneResolve
     if (idSize === 2) dv.setUint16(idsAt + 2 * i, v, HOST_LITTLE_ENDIAN);
     else dv.setUint32(idsAt + 4 * i, v, HOST_LITTLE_ENDIAN);
   });
+  return out;
+}
+
+/**
+ * Parse a MAC address, "aa:bb:cc:dd:ee:ff" (also with "-" separators, any case), into 6 bytes.
+ *
+ * @param text The address.
+ * @returns Its bytes.
+ * @throws {RangeError} "Cannot use MAC address ...: ..." when it is not six hex byte pairs.
+ *
+ * @example Usage
+ * ```ts
+ * import { parseMac } from "./sockaddr.ts";
+ * console.log(parseMac("02:00:5E:10:00:01")); // Uint8Array(6) [ 2, 0, 94, 16, 0, 1 ]
+ * ```
+ */
+export function parseMac(text: string): Uint8Array {
+  const parts = text.split(/[:-]/);
+  if (parts.length !== ETH_ALEN || !parts.every((p) => /^[0-9a-fA-F]{2}$/.test(p))) {
+    throw new RangeError(
+      `Cannot use MAC address "${text}": write six hex byte pairs, e.g. "02:00:5e:10:00:01"`,
+    );
+  }
+  return Uint8Array.from(parts, (p) => parseInt(p, 16));
+}
+
+/**
+ * Format hardware address bytes as lowercase "aa:bb:cc:dd:ee:ff" (any length).
+ *
+ * @param bytes The address.
+ * @returns Its text.
+ *
+ * @example Usage
+ * ```ts
+ * import { formatMac } from "./sockaddr.ts";
+ * console.log(formatMac(new Uint8Array([2, 0, 0x5e, 0x10, 0, 1]))); // "02:00:5e:10:00:01"
+ * ```
+ */
+export function formatMac(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join(":");
+}
+
+/** A link-layer socket address (`struct sockaddr_ll`), decoded. */
+export interface SockaddrLl {
+  /** `sll_protocol`: the EtherType (host value; network order on the wire), e.g. 0x8863. */
+  protocol: number;
+  /** `sll_ifindex`: the interface. */
+  ifindex: number;
+  /** `sll_hatype`: ARP hardware type (1 = Ethernet); 0 when sending. */
+  hatype: number;
+  /** `sll_pkttype`: how a received frame was addressed (PACKET_HOST 0, BROADCAST 1, ...). */
+  pkttype: number;
+  /** `sll_addr[0..sll_halen)`: the peer's hardware address as "aa:bb:...", "" when none. */
+  address: string;
+}
+
+/**
+ * Encode `struct sockaddr_ll` (20 bytes) for `bind` or `sendto` on an `AF_PACKET` socket:
+ * `sll_protocol` in network order, `sll_halen` 6 when an address is given (0 otherwise).
+ *
+ * @param sa EtherType, interface index and, to send, the destination MAC.
+ * @returns The bytes.
+ * @throws {RangeError} For an EtherType outside 0..65535, a bad interface index or MAC.
+ *
+ * @example Usage
+ * ```ts
+ * import { encodeSockaddrLl } from "./sockaddr.ts";
+ * const sa = encodeSockaddrLl({ protocol: 0x8863, ifindex: 2, address: "ff:ff:ff:ff:ff:ff" });
+ * console.log(sa.length, sa[2].toString(16), sa[3].toString(16), sa[11]); // 20 "88" "63" 6
+ * ```
+ */
+export function encodeSockaddrLl(
+  sa: Pick<SockaddrLl, "protocol" | "ifindex"> & Partial<Pick<SockaddrLl, "address">>,
+): Uint8Array {
+  if (!Number.isInteger(sa.protocol) || sa.protocol < 0 || sa.protocol > 0xffff) {
+    throw new RangeError(`Cannot use EtherType ${sa.protocol}: not an integer in 0..65535`);
+  }
+  if (!Number.isInteger(sa.ifindex) || sa.ifindex < 0 || sa.ifindex > 0x7fffffff) {
+    throw new RangeError(`Cannot use interface index ${sa.ifindex}: not a non-negative int`);
+  }
+  const out = new Uint8Array(SOCKADDR_LL_SIZE);
+  const dv = view(out);
+  dv.setUint16(0, AF_PACKET, HOST_LITTLE_ENDIAN);
+  dv.setUint16(2, sa.protocol, false);
+  dv.setInt32(4, sa.ifindex, HOST_LITTLE_ENDIAN);
+  if (sa.address !== undefined && sa.address !== "") {
+    const mac = parseMac(sa.address);
+    out[11] = mac.length;
+    out.set(mac, 12);
+  }
+  return out;
+}
+
+/**
+ * Decode `struct sockaddr_ll` as `recvfrom` fills it in.
+ *
+ * @param bytes The buffer.
+ * @param length What the kernel wrote (the `socklen_t` out-parameter); default all of `bytes`.
+ * @returns The fields.
+ * @throws {RangeError} When it is shorter than 12 bytes, not `AF_PACKET`, or `sll_halen` runs
+ *   past the end.
+ *
+ * @example Usage
+ * ```ts
+ * import { decodeSockaddrLl, encodeSockaddrLl } from "./sockaddr.ts";
+ * const sa = decodeSockaddrLl(encodeSockaddrLl({ protocol: 0x8864, ifindex: 3, address: "02:00:00:00:00:07" }));
+ * console.log(sa.protocol.toString(16), sa.ifindex, sa.address); // "8864" 3 "02:00:00:00:00:07"
+ * ```
+ */
+export function decodeSockaddrLl(bytes: Uint8Array, length: number = bytes.length): SockaddrLl {
+  if (length < 12 || bytes.length < length) {
+    throw new RangeError(`Cannot decode sockaddr_ll: ${length} bytes, need at least 12`);
+  }
+  const dv = view(bytes);
+  const family = dv.getUint16(0, HOST_LITTLE_ENDIAN);
+  if (family !== AF_PACKET) {
+    throw new RangeError(`Cannot decode sockaddr_ll: family ${family} is not AF_PACKET (17)`);
+  }
+  const halen = bytes[11];
+  if (halen > 8 || 12 + halen > length) {
+    throw new RangeError(`Cannot decode sockaddr_ll: sll_halen ${halen} runs past ${length} bytes`);
+  }
+  return {
+    protocol: dv.getUint16(2, false),
+    ifindex: dv.getInt32(4, HOST_LITTLE_ENDIAN),
+    hatype: dv.getUint16(8, HOST_LITTLE_ENDIAN),
+    pkttype: bytes[10],
+    address: formatMac(bytes.subarray(12, 12 + halen)),
+  };
+}
+
+/** What a PPPoE socket's `connect()` needs (`struct pppoe_addr`). */
+export interface PppoeAddress {
+  /** The PPPoE session ID (`sid`, sent in network order); 0 disconnects a connected socket. */
+  sessionId: number;
+  /** The peer's MAC address (`remote`): the subscriber's, on an access concentrator. */
+  peerMac: string;
+  /** Our Ethernet interface (`dev`), 1 to 15 bytes. */
+  ifname: string;
+}
+
+/**
+ * Encode `struct sockaddr_pppox` for PPPoE (`PX_PROTO_OE`), 30 bytes, packed: family, protocol,
+ * then `struct pppoe_addr` at offset 6 (sid big-endian, remote MAC, NUL-padded device name).
+ *
+ * @param a Session ID, peer MAC and interface name.
+ * @returns The bytes.
+ * @throws {RangeError} For a session ID outside 0..65535, a bad MAC or interface name.
+ *
+ * @example Usage
+ * ```ts
+ * import { encodeSockaddrPppoe } from "./sockaddr.ts";
+ * const sa = encodeSockaddrPppoe({ sessionId: 0x1234, peerMac: "02:00:00:00:00:01", ifname: "eth1" });
+ * console.log(sa.length, sa[6].toString(16), sa[7].toString(16)); // 30 "12" "34"
+ * ```
+ */
+export function encodeSockaddrPppoe(a: PppoeAddress): Uint8Array {
+  if (!Number.isInteger(a.sessionId) || a.sessionId < 0 || a.sessionId > 0xffff) {
+    throw new RangeError(`Cannot use PPPoE session ID ${a.sessionId}: not an integer in 0..65535`);
+  }
+  const mac = parseMac(a.peerMac);
+  const name = new TextEncoder().encode(a.ifname);
+  if (name.length < 1 || name.length >= IFNAMSIZ || name.includes(0)) {
+    throw new RangeError(`Cannot use interface name "${a.ifname}": it must be 1 to 15 bytes`);
+  }
+  const out = new Uint8Array(SOCKADDR_PPPOX_SIZE);
+  const dv = view(out);
+  dv.setUint16(0, AF_PPPOX, HOST_LITTLE_ENDIAN);
+  dv.setUint32(2, PX_PROTO_OE, HOST_LITTLE_ENDIAN);
+  dv.setUint16(6, a.sessionId, false);
+  out.set(mac, 8);
+  out.set(name, 14);
   return out;
 }

@@ -1,8 +1,8 @@
 /**
  * The checks no single key's schema entry can make: combinations of keys within a tunnel or a
  * session (a secret for hidden AVPs, an address family shared by local and peer, sequencing and
- * the L2-Specific Sublayer, ...) and duplicates across the whole file (tunnel IDs, session IDs,
- * interface names, Remote End IDs).
+ * the L2-Specific Sublayer, a pppac session in an LNS, ...) and duplicates across the whole file
+ * (tunnel IDs, session IDs, interface names, Remote End IDs, PPPoE sessions).
  *
  * @example Usage
  * ```ts
@@ -18,7 +18,7 @@
  */
 
 import { familyName, isUnspecified, type ParsedEndpoint } from "./address.ts";
-import type { TunnelEntry } from "./entries.ts";
+import type { SessionEntry, TunnelEntry } from "./entries.ts";
 import type { Collector } from "./issues.ts";
 import type { TableReader } from "./reader.ts";
 import type { RuleContext } from "./schema.ts";
@@ -181,7 +181,11 @@ export function sequencingSublayer(
 /**
  * Checks across tunnels and sessions: unique tunnel IDs, session IDs within a tunnel, interface
  * names and Remote End IDs within a tunnel are required; an L2TPv3 session ID used by two
- * tunnels gets a warning (the kernel may keep them host-wide).
+ * tunnels gets a warning (the kernel may keep them host-wide). A pppac session's interface is
+ * the Ethernet interface its PPPoE session runs on, which any number of them share: what must be
+ * unique for those is the PPPoE session (interface, PPPoE session ID and peer MAC address).
+ * Also here, as the last per-session check: pppac is refused in a tunnel with role "lns" (see
+ * {@linkcode checkPppacRole}).
  *
  * @example Usage
  * ```ts
@@ -199,8 +203,10 @@ export function sequencingSublayer(
 export function crossChecks(c: Collector, tunnels: readonly TunnelEntry[]): void {
   const tids = new Map<number, string>();
   const ifnames = new Map<string, string>();
+  const pppoeSessions = new Map<string, string>();
   const v3Sids = new Map<number, string>();
   for (const t of tunnels) {
+    checkPppacRole(c, t);
     if (t.tid !== undefined) {
       const other = tids.get(t.tid);
       if (other !== undefined) {
@@ -250,7 +256,15 @@ export function crossChecks(c: Collector, tunnels: readonly TunnelEntry[]): void
           }
         }
       }
-      if (s.interfaceName !== undefined) {
+      if (s.pseudowire === "pppac") {
+        const pppoe = pppoeSession(s);
+        const other = pppoe === undefined ? undefined : pppoeSessions.get(pppoe);
+        if (pppoe !== undefined && other !== undefined) {
+          c.add(where, "pppoe_session_id", `duplicate PPPoE session ${pppoe}: ${other} is it too`);
+        } else if (pppoe !== undefined) {
+          pppoeSessions.set(pppoe, here);
+        }
+      } else if (s.interfaceName !== undefined) {
         const other = ifnames.get(s.interfaceName);
         if (other !== undefined) {
           c.add(
@@ -263,5 +277,47 @@ export function crossChecks(c: Collector, tunnels: readonly TunnelEntry[]): void
         }
       }
     }
+  }
+}
+
+/** A pppac session's PPPoE session, `ID with MAC on "IFNAME"`, when the keys are all valid. */
+function pppoeSession(s: SessionEntry): string | undefined {
+  const { interfaceName, pppoeSessionId, pppoePeerMac } = s;
+  if (interfaceName === undefined || pppoeSessionId === undefined || !pppoePeerMac) return;
+  const mac = Array.from(pppoePeerMac, (b) => b.toString(16).padStart(2, "0")).join(":");
+  return `${pppoeSessionId} with ${mac} on ${quote(interfaceName)}`;
+}
+
+/**
+ * Refuse pseudowire "pppac" in a dynamic tunnel with role "lns": an LNS terminates PPP (with
+ * pppd), while pppac is the access concentrator's side, relaying a PPPoE session into a tunnel
+ * it opens (static and quiescent tunnels, and role "lac", may carry it). The issue is the
+ * session's, on its key `pseudowire`.
+ *
+ * @example Usage
+ * ```ts
+ * import { checkPppacRole } from "./checks.ts";
+ * import { Collector } from "./issues.ts";
+ * const c = new Collector();
+ * checkPppacRole(c, {
+ *   name: "t1", mode: "dynamic", version: 2, encap: "udp", managed: true, role: "lns",
+ *   sessions: [{
+ *     name: "s1", pseudowire: "pppac", sendSeqnum: false, recvSeqnum: false, l2specType: "none",
+ *   }],
+ * });
+ * console.log(c.issues[0].key); // pseudowire
+ * ```
+ */
+export function checkPppacRole(c: Collector, t: TunnelEntry): void {
+  if (t.mode !== "dynamic" || t.role !== "lns") return;
+  for (const s of t.sessions) {
+    if (s.pseudowire !== "pppac") continue;
+    c.add(
+      { tunnel: t.name, session: s.name },
+      "pseudowire",
+      'pseudowire "pppac" is the access concentrator\'s side (it relays a PPPoE session to the ' +
+        'LNS), but this tunnel has role "lns", which terminates PPP: use pseudowire "ppp" here ' +
+        '(pppd terminates each session), or role = "lac" in a tunnel towards the LNS',
+    );
   }
 }

@@ -134,6 +134,73 @@ const SESSION_NEEDS: Requirement = {
 const ETH: readonly Pseudowire[] = ["eth", "eth_vlan"];
 const nonEmpty = (b: Uint8Array): boolean => b.length > 0;
 
+/** RFC 2516 §4: session IDs are 16 bits, 0 is discovery's and 0xffff is reserved. */
+const PPPOE_SESSION_ID_MAX = 0xfffe;
+
+const PPPAC_ONLY: Rule<unknown> = {
+  pseudowires: ["pppac"],
+  otherwise: "ignore",
+  message: `ignored: applies to "pppac" pseudowires only`,
+};
+
+/**
+ * The requirement of a key every pppac session needs, where pppac is allowed: L2TPv2 static and
+ * quiescent tunnels, and dynamic ones with role "lac" (the pseudowire itself is refused elsewhere,
+ * and its missing keys are then not reported on top).
+ */
+function pppacNeeds(key: string, what: string): Requirement[] {
+  const message = `pseudowire "pppac" needs ${key} (${what})`;
+  return [
+    { pseudowires: ["pppac"], versions: [2], modes: STATIC_MODES, message },
+    { pseudowires: ["pppac"], versions: [2], roles: ["lac"], message },
+  ];
+}
+
+/**
+ * A MAC address: go-l2tp's array of 6 bytes, or the text form `"02:00:5e:00:53:01"` (hex digits,
+ * `:` between bytes). It must be a unicast address: not all zeros, and not a group (multicast or
+ * broadcast) address.
+ */
+function macAddress(): ValueType<Uint8Array> {
+  const expected = 'expected a MAC address, an array of 6 bytes or "xx:xx:xx:xx:xx:xx"';
+  return {
+    read: (v) => {
+      let mac: Uint8Array;
+      if (typeof v === "string") {
+        if (!/^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$/.test(v)) {
+          return { error: `${expected}, got ${describe(v)}` };
+        }
+        mac = new Uint8Array(v.split(":").map((h) => parseInt(h, 16)));
+      } else if (Array.isArray(v)) {
+        if (v.length !== 6) return { error: `${expected}, got ${v.length} bytes` };
+        mac = new Uint8Array(6);
+        for (const [i, b] of v.entries()) {
+          if (typeof b !== "bigint" || b < 0n || b > 255n) {
+            return { error: `${expected}, element ${i} is ${describe(b)}` };
+          }
+          mac[i] = Number(b);
+        }
+      } else {
+        return { error: `${expected}, got ${describe(v)}` };
+      }
+      if (mac.every((b) => b === 0)) {
+        return { error: "expected a unicast MAC address, got the all-zero address" };
+      }
+      if ((mac[0] & 1) !== 0) {
+        return {
+          error: `expected a unicast MAC address, got the group address ${macText(mac)} (its ` +
+            "first byte is odd: multicast or broadcast)",
+        };
+      }
+      return { value: mac };
+    },
+  };
+}
+
+function macText(mac: Uint8Array): string {
+  return Array.from(mac, (b) => b.toString(16).padStart(2, "0")).join(":");
+}
+
 /** A Remote End ID as TOML: a string when it is printable ASCII, else an array of bytes. */
 function remoteEndIdText(b: Uint8Array): string {
   const text = new TextDecoder("utf-8", { fatal: false }).decode(b);
@@ -180,9 +247,11 @@ export const SESSION_KEYS: Schema<SessionValues, SessionEntry> = {
     default: "ppp for L2TPv2, eth for L2TPv3",
     rules: [{
       only: (v) => v === "pppac",
+      versions: [2],
       otherwise: "refuse",
-      message: 'pseudowire "pppac" (PPP relayed to PPPoE) is not supported yet; use "ppp" to ' +
-        "terminate the PPP link here with pppd",
+      message: (c) =>
+        `pseudowire "pppac" is L2TPv2 only (go-l2tp's kpppoed and the kernel's PPPoE relay carry ` +
+        `PPPoE sessions over L2TPv2): set version = "l2tpv2"${c.versionWhy}`,
     }, {
       only: (v) => v === "eth_vlan",
       modes: ["dynamic"],
@@ -196,7 +265,8 @@ export const SESSION_KEYS: Schema<SessionValues, SessionEntry> = {
       otherwise: "refuse",
       message: (c) => `L2TPv2 carries PPP only: expected "ppp"${c.versionWhy}`,
     }],
-    doc: "What the session carries: eth, ppp, pppac (not supported yet) or eth_vlan",
+    doc: "What the session carries: eth, ppp, pppac (a PPPoE session relayed to the LNS) or " +
+      "eth_vlan",
     print: (s) => tomlString(s.pseudowire),
   },
   seqnum: {
@@ -274,8 +344,13 @@ export const SESSION_KEYS: Schema<SessionValues, SessionEntry> = {
   interface_name: {
     origin: "go-l2tp",
     type: interfaceName(),
-    default: "chosen by the kernel (l2tpethN) or pppd (pppN)",
-    doc: "The session's network interface name, unique in the file",
+    default: "chosen by the kernel (l2tpethN) or pppd (pppN); required for pppac",
+    required: pppacNeeds(
+      "interface_name",
+      'the Ethernet interface the subscriber\'s PPPoE session runs on, e.g. "eth0"',
+    ),
+    doc: "The session's network interface name, unique in the file; for pppac, the Ethernet " +
+      "interface the PPPoE session runs on",
     print: (s) => tomlText(s.interfaceName),
   },
   mtu: {
@@ -316,26 +391,20 @@ export const SESSION_KEYS: Schema<SessionValues, SessionEntry> = {
   },
   pppoe_session_id: {
     origin: "go-l2tp",
-    type: integer(1, U16_MAX),
-    default: "none",
-    rules: [{
-      pseudowires: ["pppac"],
-      otherwise: "ignore",
-      message: `ignored: applies to "pppac" pseudowires only`,
-    }],
+    type: integer(1, PPPOE_SESSION_ID_MAX, "PPPoE session ID"),
+    default: "none (required for pppac)",
+    rules: [PPPAC_ONLY],
+    required: pppacNeeds("pppoe_session_id", "the subscriber's PPPoE session ID, 1..65534"),
     doc: "The PPPoE session ID of a pppac pseudowire",
     print: (s) => tomlText(s.pppoeSessionId),
   },
   pppoe_peer_mac: {
     origin: "go-l2tp",
-    type: bytes([6]),
-    default: "none",
-    rules: [{
-      pseudowires: ["pppac"],
-      otherwise: "ignore",
-      message: `ignored: applies to "pppac" pseudowires only`,
-    }],
-    doc: "The MAC address of a pppac pseudowire's PPPoE peer",
+    type: macAddress(),
+    default: "none (required for pppac)",
+    rules: [PPPAC_ONLY],
+    required: pppacNeeds("pppoe_peer_mac", "the subscriber's MAC address"),
+    doc: 'The MAC address of a pppac pseudowire\'s PPPoE peer (6 bytes, or "02:00:5e:00:53:01")',
     print: (s) => tomlText(s.pppoePeerMac),
   },
   debug: {

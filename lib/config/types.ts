@@ -56,9 +56,11 @@ export type DefaultMode = "auto" | TunnelMode;
 
 /**
  * Session pseudowire types: `ppp` (PPP frames, pppd terminates them), `eth` (an `l2tpethN`
- * interface), `pppac` (PPP relayed to a PPPoE peer, go-l2tp's access-concentrator mode; known
- * but not supported yet: the configuration refuses it) and `eth_vlan` (ours: the L2TPv3 Ethernet
- * VLAN pseudowire, type 4, negotiated by dynamic tunnels; its data plane is that of `eth`).
+ * interface), `pppac` (go-l2tp's access-concentrator mode: the PPP frames of a subscriber's
+ * PPPoE session, identified by `pppoe_session_id`, `pppoe_peer_mac` and the Ethernet
+ * `interface_name`, are relayed by the kernel to the LNS; no pppd runs; L2TPv2 only, and not
+ * in a tunnel with role "lns") and `eth_vlan` (ours: the L2TPv3 Ethernet VLAN pseudowire, type
+ * 4, negotiated by dynamic tunnels; its data plane is that of `eth`).
  *
  * @example Usage
  * ```ts
@@ -274,7 +276,10 @@ export interface SessionConfig {
   cookie?: Uint8Array;
   /** Cookie the peer sends (`peer_cookie`): 4 or 8 bytes, L2TPv3 only. */
   peerCookie?: Uint8Array;
-  /** Network interface name (`interface_name`); absent lets the kernel (or pppd) choose. */
+  /**
+   * Network interface name (`interface_name`); absent lets the kernel (or pppd) choose. For a
+   * `pppac` session (which requires it) the Ethernet interface its PPPoE session runs on.
+   */
   interfaceName?: string;
   /** L2-Specific Sublayer (`l2spec_type`); always `none` for L2TPv2. */
   l2specType: "none" | "default";
@@ -288,9 +293,12 @@ export interface SessionConfig {
   lnsMode?: boolean;
   /** Kernel debug mask for the session (`debug`). */
   debug?: number;
-  /** PPPoE session ID (`pppoe_session_id`), pppac pseudowires only. */
+  /** PPPoE session ID (`pppoe_session_id`, 1..65534), pppac pseudowires only (required). */
   pppoeSessionId?: number;
-  /** MAC address of the PPPoE peer (`pppoe_peer_mac`, 6 bytes), pppac pseudowires only. */
+  /**
+   * MAC address of the PPPoE peer (`pppoe_peer_mac`: 6 bytes, or `"xx:xx:xx:xx:xx:xx"`; a
+   * unicast address), pppac pseudowires only (required).
+   */
   pppoePeerMac?: Uint8Array;
   /**
    * L2TPv3 Remote End ID (`remote_end_id`: a string, a 32-bit integer or an array of bytes): the

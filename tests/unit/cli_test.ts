@@ -1,10 +1,17 @@
 import assert from "node:assert/strict";
 import {
   type ControlCommand,
+  DEFAULT_KPPPOED_SOCKET_PATH,
   defaultConfigPath,
   detectPersonality,
+  detectProgram,
+  type KpppoedCommand,
   normaliseArgs,
   parseCli,
+  parseCommandLine,
+  parseKpppoedCli,
+  PERSONALITIES,
+  PROGRAMS,
   type RunCommand,
   usage,
   UsageError,
@@ -177,6 +184,163 @@ Deno.test("bad input is a UsageError that says what is wrong", () => {
   assert.match(usageError(["--verbose=maybe"]), /--verbose takes no value or true\/false/);
   assert.match(usageError(["stray"]), /unexpected argument "stray"/);
   assert.match(usageError(["run", "stray"]), /unexpected argument "stray"/);
+});
+
+// --- kpppoed ------------------------------------------------------------------------------------
+
+function kpppoed(argv: string[]): KpppoedCommand {
+  const cmd = parseKpppoedCli(argv);
+  assert.equal(cmd.kind, "kpppoed");
+  return cmd as KpppoedCommand;
+}
+
+function kpppoedError(argv: string[]): string {
+  try {
+    parseKpppoedCli(argv);
+  } catch (e) {
+    assert.ok(e instanceof UsageError, `expected a UsageError, got ${e}`);
+    return e.message;
+  }
+  assert.fail(`expected ${JSON.stringify(argv)} to be rejected`);
+}
+
+Deno.test("kpppoed: the program is chosen by its name or L2TPD_PERSONALITY, and is no personality", () => {
+  assert.deepEqual(PROGRAMS, [...PERSONALITIES, "kpppoed"]);
+  assert.equal(detectProgram("/usr/sbin/kpppoed"), "kpppoed");
+  assert.equal(detectProgram("kpppoed", "ql2tpd"), "kpppoed");
+  assert.equal(detectProgram("/usr/bin/deno", "kpppoed"), "kpppoed");
+  assert.equal(detectProgram("/usr/sbin/kl2tpd", "kpppoed"), "kl2tpd");
+  assert.equal(detectProgram("/usr/sbin/l2tpd", "kpppoed"), "kpppoed");
+  assert.equal(detectProgram("/usr/bin/deno"), "l2tpd");
+  assert.throws(
+    () => detectProgram("/usr/bin/deno", "pppoed"),
+    /L2TPD_PERSONALITY must be l2tpd, kl2tpd, ql2tpd or kpppoed, got "pppoed"/,
+  );
+  // The L2TP daemon's personalities do not include it.
+  for (const [name, env] of [["/usr/sbin/kpppoed", undefined], ["deno", "kpppoed"]] as const) {
+    assert.throws(
+      () => detectPersonality(name, env),
+      (e: unknown) =>
+        e instanceof UsageError &&
+        /^Cannot select personality: kpppoed is a program of its own, not a personality/.test(
+          e.message,
+        ),
+    );
+  }
+  assert.equal(defaultConfigPath("kpppoed"), "/etc/kpppoed/kpppoed.toml");
+});
+
+Deno.test("kpppoed: go-l2tp's -config and -verbose, and our spellings", () => {
+  assert.deepEqual(kpppoed([]), {
+    kind: "kpppoed",
+    personality: "kpppoed",
+    configPath: "/etc/kpppoed/kpppoed.toml",
+    logLevel: "info",
+    logFormat: "text",
+  });
+  assert.deepEqual(kpppoed(["-config", "/etc/kpppoed/ac.toml", "-verbose"]), {
+    kind: "kpppoed",
+    personality: "kpppoed",
+    configPath: "/etc/kpppoed/ac.toml",
+    logLevel: "debug",
+    logFormat: "text",
+  });
+  assert.equal(kpppoed(["--config", "a.toml"]).configPath, "a.toml");
+  assert.equal(kpppoed(["--config=b.toml"]).configPath, "b.toml");
+  assert.equal(kpppoed(["-config=c.toml"]).configPath, "c.toml");
+  assert.equal(kpppoed(["-c", "d.toml"]).configPath, "d.toml");
+  assert.equal(kpppoed(["-v"]).logLevel, "debug");
+  assert.equal(kpppoed(["--verbose"]).logLevel, "debug");
+  assert.equal(kpppoed(["-verbose=false"]).logLevel, "info");
+  assert.equal(kpppoed(["-verbose", "--log-level", "warn"]).logLevel, "warning");
+  assert.equal(kpppoed(["--log-format=json"]).logFormat, "json");
+  assert.equal(kpppoed(["--socket", "/run/ac.sock"]).socketPath, "/run/ac.sock");
+  assert.equal("socketPath" in kpppoed([]), false);
+  assert.deepEqual(kpppoed(["-metrics", "127.0.0.1:9101"]).metrics, {
+    hostname: "127.0.0.1",
+    port: 9101,
+  });
+  for (const help of [["-h"], ["--help"], ["-help"], ["-config", "x", "-h"]]) {
+    assert.deepEqual(parseKpppoedCli(help), { kind: "help", personality: "kpppoed" });
+  }
+  for (const version of [["-V"], ["--version"], ["-version"]]) {
+    assert.deepEqual(parseKpppoedCli(version), { kind: "version", personality: "kpppoed" });
+  }
+  // One entry point for every program.
+  assert.deepEqual(parseCommandLine(["-verbose"], "kpppoed"), kpppoed(["-verbose"]));
+  assert.deepEqual(parseCommandLine(["-verbose"], "kl2tpd"), run(["-verbose"], "kl2tpd"));
+});
+
+Deno.test("kpppoed: bad input is a UsageError (exit 2) that says what is wrong", () => {
+  assert.match(kpppoedError(["-bogus"]), /^Cannot parse arguments: unknown option -bogus$/);
+  assert.match(kpppoedError(["--conf", "x"]), /unknown option --conf; did you mean --config\?/);
+  assert.match(kpppoedError(["--verb"]), /unknown option --verb; did you mean --verbose\?/);
+  // The L2TP daemon's own options and commands are not kpppoed's.
+  assert.match(kpppoedError(["-null"]), /^Cannot parse arguments: unknown option -null$/);
+  assert.match(kpppoedError(["--null-dataplane"]), /unknown option --null-dataplane$/);
+  assert.match(kpppoedError(["--json"]), /unknown option --json$/);
+  assert.match(
+    kpppoedError(["run"]),
+    /^Cannot parse arguments: kpppoed takes no commands or arguments, got "run" \(options start with -\)$/,
+  );
+  assert.match(
+    kpppoedError(["-config", "a.toml", "b.toml"]),
+    /no commands or arguments, got "b\.toml"/,
+  );
+  assert.match(kpppoedError(["-config"]), /option --config needs a value/);
+  assert.match(kpppoedError(["-config="]), /--config needs a file name/);
+  assert.match(kpppoedError(["--socket="]), /--socket needs a path/);
+  assert.match(kpppoedError(["--metrics", "9100"]), /--metrics must be ADDR:PORT .*got "9100"/);
+  assert.match(kpppoedError(["--log-format", "xml"]), /--log-format must be text or json/);
+  assert.match(kpppoedError(["-verbose=maybe"]), /--verbose takes no value or true\/false/);
+});
+
+Deno.test("kpppoed: --help lists exactly the options it takes", () => {
+  const text = usage("kpppoed");
+  assert.match(text, /^Usage: kpppoed \[options\]\n/);
+  assert.match(
+    text,
+    /-c, --config FILE +configuration file \(default \/etc\/kpppoed\/kpppoed\.toml\)/,
+  );
+  assert.match(
+    text,
+    new RegExp(`--socket PATH +control socket \\(default ${DEFAULT_KPPPOED_SOCKET_PATH}\\)`),
+  );
+  assert.match(text, /go-l2tp's spellings work too: -config FILE, -verbose\./);
+  assert.match(text, /Exit status: 0 done; 1 failed .*; 2 bad command line\./s);
+  const listed = new Set([...text.matchAll(/(?<=^|[\s,])--?[A-Za-z][a-z-]*/gm)].map((m) => m[0]));
+  assert.deepEqual(
+    [...listed].sort(),
+    [
+      "--config",
+      "--help",
+      "--log-format",
+      "--log-level",
+      "--metrics",
+      "--socket",
+      "--verbose",
+      "--version",
+      "-c",
+      "-config",
+      "-h",
+      "-v",
+      "-verbose",
+      "-V",
+    ].sort(),
+  );
+  // Every option it lists parses.
+  for (const option of listed) {
+    const value = /config|socket|^-c$/.test(option)
+      ? ["/x"]
+      : option === "--metrics"
+      ? ["127.0.0.1:1"]
+      : option === "--log-format"
+      ? ["json"]
+      : option === "--log-level"
+      ? ["debug"]
+      : [];
+    assert.doesNotThrow(() => parseKpppoedCli([option, ...value]), option);
+  }
 });
 
 // --- The command itself, in a subprocess -------------------------------------------------------

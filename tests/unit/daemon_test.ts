@@ -7,7 +7,13 @@ import {
 } from "../../lib/daemon.ts";
 import { FakeClock } from "../../control/clock.ts";
 import { type Datagram, openTunnelSocket } from "../../dataplane/socket.ts";
-import { type Config, namedTunnel, type SessionEntry, type TunnelEntry } from "../../lib/config.ts";
+import {
+  type Config,
+  namedTunnel,
+  parseConfig,
+  type SessionEntry,
+  type TunnelEntry,
+} from "../../lib/config.ts";
 import { NullDataPlane } from "../../dataplane/null.ts";
 
 function session(name: string, sid: number, psid: number): SessionEntry {
@@ -154,13 +160,20 @@ Deno.test("a tunnel the kernel refuses closes its socket and rolls back earlier 
   assert.equal(sockets.live.size, 0);
 });
 
-Deno.test("pppac sessions are refused before anything is created", async () => {
+Deno.test("pppac: the configuration accepts it; the daemon refuses it before creating anything", async () => {
+  // Valid: a static L2TPv2 tunnel with a pppac session, next to an ordinary tunnel.
+  const config = parseConfig(
+    `[tunnel.a]\nlocal = "127.0.0.1:5001"\npeer = "127.0.0.1:6001"\ntid = 1\nptid = 101\n` +
+      `[tunnel.a.session.s1]\nsid = 1\npsid = 2\n` +
+      `[tunnel.p]\nlocal = "127.0.0.1:5002"\npeer = "127.0.0.1:6002"\nversion = "l2tpv2"\n` +
+      `tid = 2\nptid = 102\n[tunnel.p.session.s]\nsid = 1\npsid = 2\npseudowire = "pppac"\n` +
+      `pppoe_session_id = 7\npppoe_peer_mac = "02:00:5e:00:53:01"\ninterface_name = "eth0"\n`,
+    "test.toml",
+  );
+  assert.equal(config.tunnels[1].sessions[0].config.pseudowire, "pppac");
+  // The daemon has no data plane for it yet (the kernel's PPPoE bridging): nothing is touched.
   using dp = new NullDataPlane();
-  const bad = tunnel("p", 2, {
-    version: 2,
-    sessions: [{ ...session("s", 1, 2), pseudowire: "pppac", l2specType: "none" }],
-  });
-  const daemon = new Daemon({ config: config(tunnel("a", 1), bad), dataPlane: dp });
+  const daemon = new Daemon({ config, dataPlane: dp });
   await assert.rejects(daemon.start(), /test\.toml: pseudowire "pppac".*tunnel "p" session "s"/);
   assert.equal(dp.calls.length, 0, "the data plane was never touched");
 });

@@ -2,8 +2,10 @@
  * The manual pages agree with the program: the options and commands of l2tpd(8) are exactly
  * those `--help` prints (main.ts run as a subprocess), the keys of l2tpd.toml(5) are exactly the
  * keys the configuration schema knows (the tables in lib/config/) and exactly those
- * config.example.toml shows (set or commented out), table by table; the committed roff is what
- * tools/build_man.ts makes of the sources; and groff formats the pages without a warning.
+ * config.example.toml shows (set or commented out), table by table; kpppoed(8) lists exactly
+ * kpppoed's options (its usage text) and configuration keys (lib/kpppoed/keys.ts); the committed
+ * roff is what tools/build_man.ts makes of the sources; and groff formats the pages without a
+ * warning.
  *
  * @module
  */
@@ -25,6 +27,8 @@ import { TUNNEL_KEYS } from "../../lib/config/tunnel_keys.ts";
 import { SESSION_KEYS } from "../../lib/config/session_keys.ts";
 import { DAEMON_KEYS } from "../../lib/config/daemon_keys.ts";
 import { HOOK_VARIABLES } from "../../lib/hooks.ts";
+import { usage } from "../../lib/cli.ts";
+import { KPPPOED_KEYS } from "../../lib/kpppoed/keys.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 const decoder = new TextDecoder();
@@ -223,9 +227,31 @@ Deno.test("l2tpd.toml(5): HOOKS lists exactly the variables an on_up / on_down c
   assert.deepEqual(sorted(documented), sorted(HOOK_VARIABLES));
 });
 
+Deno.test("kpppoed(8): its options are exactly those of its --help, and its synopsis uses no others", () => {
+  // main.ts does not dispatch kpppoed yet: the usage text is the one --help prints.
+  const help = options(usage("kpppoed"));
+  const man = page("kpppoed.8");
+  const documented = new Set(terms(section(man, "OPTIONS")).flatMap((t) => [...options(t)]));
+  assert.deepEqual(sorted(documented), sorted(help), "OPTIONS terms vs kpppoed --help");
+  const synopsis = section(man, "SYNOPSIS").flatMap((b) => b.kind === "code" ? b.lines : []);
+  const used = options(synopsis.join("\n"));
+  assert.deepEqual(sorted([...used].filter((o) => !documented.has(o))), [], "SYNOPSIS");
+});
+
+Deno.test("kpppoed(8): CONFIGURATION documents exactly the keys of kpppoed.toml's schema", () => {
+  const documented = section(page("kpppoed.8"), "CONFIGURATION").flatMap((b) => {
+    if (b.kind !== "definition") return [];
+    const key = keyOf(b.term);
+    return [key === "[service.NAME]" ? "service" : key];
+  });
+  assert.deepEqual(sorted(documented), sorted(Object.keys(KPPPOED_KEYS)));
+  assert.equal(new Set(documented).size, documented.length, "each key once");
+});
+
 Deno.test("man: the committed roff is what tools/build_man.ts makes of the sources", () => {
   const built = manSources(`${root}man`);
   assert.deepEqual(built.map((b) => b.output.slice(root.length)).sort(), [
+    "man/kpppoed.8",
     "man/l2tpd.8",
     "man/l2tpd.toml.5",
   ]);
@@ -333,14 +359,15 @@ const groff = (() => {
 
 Deno.test({
   name: groff
-    ? "man: groff formats both pages without a warning"
-    : "man: groff formats both pages without a warning (ignored: groff is not installed)",
+    ? "man: groff formats every page without a warning"
+    : "man: groff formats every page without a warning (ignored: groff is not installed)",
   ignore: !groff,
   fn: async () => {
     for (
       const [file, first] of [
         ["man/l2tpd.8", "L2TPD(8)"],
         ["man/l2tpd.toml.5", "L2TPD.TOML(5)"],
+        ["man/kpppoed.8", "KPPPOED(8)"],
       ]
     ) {
       const out = await new Deno.Command("groff", {

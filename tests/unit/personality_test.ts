@@ -4,10 +4,11 @@
  */
 
 import assert from "node:assert/strict";
-import { argv0FromCmdline, invokedName, personalityOf } from "../../lib/personality.ts";
+import { argv0FromCmdline, invokedName, personalityOf, programOf } from "../../lib/personality.ts";
 import { UsageError } from "../../lib/cli.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+const ROOT = new URL("../../", import.meta.url).pathname;
 const decoder = new TextDecoder();
 
 Deno.test("argv[0] is the first NUL-separated field of /proc/self/cmdline", () => {
@@ -23,6 +24,12 @@ Deno.test("in this test process the name is deno's, and L2TPD_PERSONALITY decide
   assert.equal(personalityOf(undefined), "l2tpd");
   assert.equal(personalityOf("kl2tpd"), "kl2tpd");
   assert.throws(() => personalityOf("xl2tpd"), UsageError);
+  assert.equal(programOf(undefined), "l2tpd");
+  assert.equal(programOf("ql2tpd"), "ql2tpd");
+  assert.equal(programOf("kpppoed"), "kpppoed");
+  assert.throws(() => programOf("xl2tpd"), UsageError);
+  // kpppoed is a program, not one of the L2TP daemon's personalities.
+  assert.throws(() => personalityOf("kpppoed"), /kpppoed is a program of its own/);
 });
 
 async function viaLink(
@@ -77,4 +84,31 @@ Deno.test("the link's name wins over L2TPD_PERSONALITY; under plain deno the var
     stdin: "null",
   }).output();
   assert.match(decoder.decode(out.stdout), /^ql2tpd \(l2tpd /);
+});
+
+Deno.test("a symlink named kpppoed selects kpppoed, over L2TPD_PERSONALITY", async () => {
+  // main.ts does not run kpppoed yet: ask the library directly, from a script run via the link.
+  const dir = await Deno.makeTempDir({ prefix: "l2tpd-kpppoed-" });
+  try {
+    const script = `${dir}/which.ts`;
+    await Deno.writeTextFile(
+      script,
+      `import { programOf } from "${ROOT}lib/personality.ts";\nconsole.log(programOf());\n`,
+    );
+    const runs: [string[], Record<string, string>][] = [
+      [["-A"], {}],
+      [["--allow-read", "--allow-env"], { L2TPD_PERSONALITY: "ql2tpd" }],
+    ];
+    for (const [args, env] of runs) {
+      const r = await viaLink(
+        "kpppoed",
+        ["run", "--config", `${ROOT}deno.json`, ...args, script],
+        env,
+      );
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, "kpppoed\n");
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -41,6 +41,7 @@ export const VM_MODULES: readonly string[] = [
   "bridge",
   "ppp_generic",
   "pppox",
+  "pppoe",
   "ppp_deflate",
   "bsd_comp",
   "l2tp_core",
