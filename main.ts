@@ -36,6 +36,7 @@ import {
   configOptionsFor,
   type ControlCommand,
   parseCli,
+  parseKpppoedCli,
   type Personality,
   type RunCommand,
   usage,
@@ -47,7 +48,8 @@ import { ControlClientError, resolveSocketPath, sendControlRequest } from "./lib
 import type { ControlAnswer } from "./lib/control_protocol.ts";
 import type { ReloadResult } from "./lib/daemon.ts";
 import { getLog, setupLogging } from "./lib/log.ts";
-import { personalityOf } from "./lib/personality.ts";
+import { personalityOf, programOf } from "./lib/personality.ts";
+import { loadKpppoedConfig } from "./lib/kpppoed/config.ts";
 import { runService } from "./lib/service.ts";
 import { formatStatusTable } from "./lib/show.ts";
 import type { ContextStatus } from "./lib/tunnel.ts";
@@ -105,6 +107,7 @@ export const EXIT: Readonly<
  * ```
  */
 export async function main(args: readonly string[]): Promise<number> {
+  if (programOf() === "kpppoed") return await kpppoed(args);
   let personality: Personality = "l2tpd";
   try {
     personality = personalityOf();
@@ -130,6 +133,46 @@ export async function main(args: readonly string[]): Promise<number> {
   } catch (e) {
     if (e instanceof UsageError) {
       err(`${personality}: ${e.message}\n\n${usage(personality)}`);
+      return EXIT.usage;
+    }
+    throw e;
+  }
+}
+
+/**
+ * kpppoed: its flags and its configuration file are go-l2tp's and are checked; the PPPoE service
+ * itself (discovery server plus LAC in this process) is not wired into this build yet, which it
+ * says, after validating the file, with exit code 1.
+ */
+async function kpppoed(args: readonly string[]): Promise<number> {
+  try {
+    const command = parseKpppoedCli(args);
+    if (command.kind === "help") {
+      out(usage("kpppoed"));
+      return EXIT.ok;
+    }
+    if (command.kind === "version") {
+      out(`kpppoed (l2tpd ${VERSION})\n`);
+      return EXIT.ok;
+    }
+    try {
+      await loadKpppoedConfig(command.configPath);
+    } catch (e) {
+      if (e instanceof ConfigError) {
+        err(`${e.message}\n`);
+        return EXIT.failed;
+      }
+      throw e;
+    }
+    err(
+      `kpppoed: ${command.configPath} is valid, but cannot run: the PPPoE access concentrator ` +
+        `service is not part of this build yet (its pieces are: control/pppoe, ` +
+        `dataplane/pppac.ts); use go-l2tp's kpppoed meanwhile\n`,
+    );
+    return EXIT.failed;
+  } catch (e) {
+    if (e instanceof UsageError) {
+      err(`kpppoed: ${e.message}\n\n${usage("kpppoed")}`);
       return EXIT.usage;
     }
     throw e;
