@@ -415,7 +415,7 @@ export abstract class DynamicTunnel implements Tunnel {
           peerSessionId: s.peerSessionId,
           peer: s.peer,
           pseudowire: s.pseudowire,
-          interface: call?.live.info.ifname,
+          interface: call?.live.ifname,
         });
         break;
       }

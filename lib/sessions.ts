@@ -110,7 +110,7 @@ export type LiveSessionInfo = Pick<SessionInfo, "tunnelId" | "sessionId" | "peer
  *   { dataPlane, pppd: false, version: 3, peerTunnelId: 2,
  *     peer: { address: "127.0.0.1", port: 1702 }, log: getLog("example") },
  * );
- * console.log(live.info.ifname); // pw0
+ * console.log(live.ifname); // pw0
  * await live.down();
  * ```
  */
@@ -147,11 +147,6 @@ export class LiveSession implements LiveSessionInfo {
     this.#dataPlane = dataPlane;
     this.#log = log;
     this.pppd = pppd;
-  }
-
-  /** The session: its IDs and interface (the session itself; kept for callers of old). */
-  get info(): LiveSessionInfo {
-    return this;
   }
 
   /** Whether {@linkcode LiveSession.down} was called. */

@@ -56,7 +56,7 @@ class StaticSession implements Session {
   }
 
   status(): SessionStatus {
-    const info = this.#live.info;
+    const info = this.#live;
     return {
       name: this.name,
       state: "up",
@@ -265,10 +265,10 @@ export class StaticTunnel implements Tunnel {
       sessionId: requiredSession(this.name, name, "sid", config.sid),
       peerSessionId: requiredSession(this.name, name, "psid", config.psid),
     }, config);
-    if (this.#sessions.some((s) => s.live.info.sessionId === spec.sessionId)) {
+    if (this.#sessions.some((s) => s.live.sessionId === spec.sessionId)) {
       throw new Error(
         `Cannot create session ${spec.tunnelId}/${spec.sessionId}: it already exists ` +
-          `(session ${this.#sessions.find((s) => s.live.info.sessionId === spec.sessionId)?.name})`,
+          `(session ${this.#sessions.find((s) => s.live.sessionId === spec.sessionId)?.name})`,
       );
     }
     const adopted = await reconcileSession(this.#rt.dp, spec, runPppd, slog);
@@ -298,11 +298,11 @@ export class StaticTunnel implements Tunnel {
       session: name,
       localTunnelId: this.#tunnelId,
       peerTunnelId: this.#peerTunnelId,
-      localSessionId: live.info.sessionId,
-      peerSessionId: live.info.peerSessionId,
+      localSessionId: live.sessionId,
+      peerSessionId: live.peerSessionId,
       peer: this.#peer,
       pseudowire: config.pseudowire,
-      interface: live.info.ifname,
+      interface: live.ifname,
     });
     return session;
   }
@@ -322,8 +322,8 @@ export class StaticTunnel implements Tunnel {
       tunnel: this.name,
       session: s.name,
       localTunnelId: this.#tunnelId,
-      localSessionId: s.live.info.sessionId,
-      peerSessionId: s.live.info.peerSessionId,
+      localSessionId: s.live.sessionId,
+      peerSessionId: s.live.peerSessionId,
       peer: this.#peer,
       reason,
     });

@@ -419,15 +419,15 @@ export function parseMac(text: string): Uint8Array {
 }
 
 /**
- * Format hardware address bytes as lowercase "aa:bb:cc:dd:ee:ff" (any length).
+ * A MAC address as text, lowercase "aa:bb:cc:dd:ee:ff".
  *
- * @param bytes The address.
+ * @param bytes The address (6 bytes).
  * @returns Its text.
  *
  * @example Usage
  * ```ts
  * import { formatMac } from "./sockaddr.ts";
- * console.log(formatMac(new Uint8Array([2, 0, 0x5e, 0x10, 0, 1]))); // "02:00:5e:10:00:01"
+ * console.log(formatMac(new Uint8Array([2, 0, 0, 0, 0, 0x1f]))); // 02:00:00:00:00:1f
  * ```
  */
 export function formatMac(bytes: Uint8Array): string {

@@ -197,13 +197,25 @@ interface ParseResult {
   pppdRefs: PppdRef[];
 }
 
-function parseText(text: string, file: string, opts: ConfigOptions): ParseResult {
-  const c = new Collector();
-  const pppdRefs: PppdRef[] = [];
-  const config: FlatConfig = { file, tunnels: [] };
-  let doc: TomlTable;
+/**
+ * Parse TOML text; a syntax error becomes an issue (with its line, column and the code around
+ * it) and the result is undefined. Shared by l2tpd.toml and kpppoed.toml.
+ *
+ * @param c Where the issue goes.
+ * @param text The file's text.
+ * @returns The document, or undefined after a syntax error.
+ *
+ * @example Usage
+ * ```ts
+ * import { readToml } from "./parse.ts";
+ * import { Collector } from "./issues.ts";
+ * const c = new Collector();
+ * console.log(readToml(c, "a = 1")?.a, readToml(c, "a = "), c.issues.length); // 1n undefined 1
+ * ```
+ */
+export function readToml(c: Collector, text: string): TomlTable | undefined {
   try {
-    doc = parseToml(text, { integersAsBigInt: true, unsafeKeyBehaviour: "throw" }) as TomlTable;
+    return parseToml(text, { integersAsBigInt: true, unsafeKeyBehaviour: "throw" }) as TomlTable;
   } catch (e) {
     if (e instanceof TomlError) {
       const first = e.message.split("\n")[0].replace(/^Invalid TOML document:\s*/, "");
@@ -216,8 +228,16 @@ function parseText(text: string, file: string, opts: ConfigOptions): ParseResult
     } else {
       c.issues.push({ message: `invalid TOML: ${e instanceof Error ? e.message : String(e)}` });
     }
-    return { config, collector: c, pppdRefs };
+    return undefined;
   }
+}
+
+function parseText(text: string, file: string, opts: ConfigOptions): ParseResult {
+  const c = new Collector();
+  const pppdRefs: PppdRef[] = [];
+  const config: FlatConfig = { file, tunnels: [] };
+  const doc = readToml(c, text);
+  if (doc === undefined) return { config, collector: c, pppdRefs };
 
   // A file without tunnels is valid: the daemon starts with nothing to run (as go-l2tp's does).
   const top = new TableReader(c, {}, doc, TOP_KEYS, { defaultPort: CONFIG_DEFAULTS.udpPort });

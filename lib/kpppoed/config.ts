@@ -46,8 +46,8 @@
  * @module
  */
 
-import { parse as parseToml, TomlError } from "smol-toml";
 import { Collector, ConfigError, type ConfigIssue, type Where } from "../config/issues.ts";
+import { readToml } from "../config/parse.ts";
 import { TableReader } from "../config/reader.ts";
 import type { FormatOptions, Schema } from "../config/schema.ts";
 import {
@@ -249,23 +249,8 @@ function lines<V, E>(schema: Schema<V, E>, entry: E, options: FormatOptions): st
 // ---- parsing ----------------------------------------------------------------------------------
 
 function parseText(c: Collector, text: string, file: string): KpppoedConfig | undefined {
-  let doc: TomlTable;
-  try {
-    doc = parseToml(text, { integersAsBigInt: true, unsafeKeyBehaviour: "throw" }) as TomlTable;
-  } catch (e) {
-    if (e instanceof TomlError) {
-      const first = e.message.split("\n")[0].replace(/^Invalid TOML document:\s*/, "");
-      const block = e.codeblock.trimEnd();
-      c.issues.push({
-        line: e.line,
-        column: e.column,
-        message: `invalid TOML: ${first}${block !== "" ? `\n${block}` : ""}`,
-      });
-    } else {
-      c.issues.push({ message: `invalid TOML: ${e instanceof Error ? e.message : String(e)}` });
-    }
-    return undefined;
-  }
+  const doc = readToml(c, text);
+  if (doc === undefined) return undefined;
 
   const top = reader(c, {}, doc, KPPPOED_KEYS);
   const names = top.value("services") ?? [];

@@ -21,18 +21,7 @@ import {
   sameBytes,
   tag,
 } from "../../control/pppoe/codec.ts";
-
-/** mulberry32: a small seeded PRNG, so the fuzz runs are reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from "./_prng.ts";
 
 function decodeError(bytes: Uint8Array): PppoeDecodeError {
   try {

@@ -22,6 +22,7 @@ import {
   DiscoveryServer,
   type DiscoveryServerOptions,
 } from "../../control/pppoe/discovery.ts";
+import { prng } from "./_prng.ts";
 
 const AC = new Uint8Array([0x02, 0, 0, 0, 0, 0x01]);
 const HOST = new Uint8Array([0x02, 0, 0, 0, 0, 0x02]);
@@ -33,18 +34,6 @@ const bytes = (...b: number[]): Uint8Array => new Uint8Array(b);
 function fromHex(text: string): Uint8Array {
   const h = text.replace(/\s+/g, "");
   return new Uint8Array(h.length / 2).map((_, i) => parseInt(h.slice(2 * i, 2 * i + 2), 16));
-}
-
-/** mulberry32: a small seeded PRNG, so the fuzz runs are reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** A random source that answers 2-byte draws (session IDs) from a script, then from a PRNG. */

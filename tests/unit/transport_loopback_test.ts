@@ -17,6 +17,7 @@ import { AvpType, MessageType } from "../../control/constants.ts";
 import { getAvp } from "../../control/message.ts";
 import { ControlTransport, type TransportErrorEvent } from "../../control/transport.ts";
 import { type Endpoint, Reactor, type ReactorSocket } from "../../dataplane/reactor.ts";
+import { prng } from "./_prng.ts";
 
 /** How much faster than real time the transports' clock runs. */
 const SPEEDUP = 25;
@@ -29,18 +30,6 @@ function fastClock(factor: number): Clock {
       const id = setTimeout(callback, Math.max(0, delayMs) / factor);
       return { cancel: (): void => clearTimeout(id) };
     },
-  };
-}
-
-/** mulberry32: a small seeded PRNG returning floats in [0, 1). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 
