@@ -35,6 +35,7 @@ import {
   type CheckConfigCommand,
   configOptionsFor,
   type ControlCommand,
+  type KpppoedCommand,
   parseCli,
   parseKpppoedCli,
   type Personality,
@@ -49,7 +50,7 @@ import type { ControlAnswer } from "./lib/control_protocol.ts";
 import type { ReloadResult } from "./lib/daemon.ts";
 import { getLog, setupLogging } from "./lib/log.ts";
 import { personalityOf, programOf } from "./lib/personality.ts";
-import { loadKpppoedConfig } from "./lib/kpppoed/config.ts";
+import { type KpppoedConfig, loadKpppoedConfig } from "./lib/kpppoed/config.ts";
 import { runService } from "./lib/service.ts";
 import { formatStatusTable } from "./lib/show.ts";
 import type { ContextStatus } from "./lib/tunnel.ts";
@@ -140,36 +141,22 @@ export async function main(args: readonly string[]): Promise<number> {
 }
 
 /**
- * kpppoed: its flags and its configuration file are go-l2tp's and are checked; the PPPoE service
- * itself (discovery server plus LAC in this process) is not wired into this build yet, which it
- * says, after validating the file, with exit code 1.
+ * kpppoed: go-l2tp's flags and configuration file; runs the PPPoE access concentrator (discovery
+ * server and L2TPv2 LAC in this process, see `lib/kpppoed/run.ts`) until SIGINT or SIGTERM.
  */
 async function kpppoed(args: readonly string[]): Promise<number> {
+  let command: KpppoedCommand;
   try {
-    const command = parseKpppoedCli(args);
-    if (command.kind === "help") {
+    const parsed = parseKpppoedCli(args);
+    if (parsed.kind === "help") {
       out(usage("kpppoed"));
       return EXIT.ok;
     }
-    if (command.kind === "version") {
+    if (parsed.kind === "version") {
       out(`kpppoed (l2tpd ${VERSION})\n`);
       return EXIT.ok;
     }
-    try {
-      await loadKpppoedConfig(command.configPath);
-    } catch (e) {
-      if (e instanceof ConfigError) {
-        err(`${e.message}\n`);
-        return EXIT.failed;
-      }
-      throw e;
-    }
-    err(
-      `kpppoed: ${command.configPath} is valid, but cannot run: the PPPoE access concentrator ` +
-        `service is not part of this build yet (its pieces are: control/pppoe, ` +
-        `dataplane/pppac.ts); use go-l2tp's kpppoed meanwhile\n`,
-    );
-    return EXIT.failed;
+    command = parsed;
   } catch (e) {
     if (e instanceof UsageError) {
       err(`kpppoed: ${e.message}\n\n${usage("kpppoed")}`);
@@ -177,6 +164,26 @@ async function kpppoed(args: readonly string[]): Promise<number> {
     }
     throw e;
   }
+  setupLogging({ level: command.logLevel, format: command.logFormat });
+  const log = getLog("kpppoed");
+  let config: KpppoedConfig;
+  try {
+    config = await loadKpppoedConfig(command.configPath, { checkSecretPermissions: true });
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      log.error("{error}", { error: e.message, file: e.file });
+      return EXIT.failed;
+    }
+    throw e;
+  }
+  for (const warning of config.warnings ?? []) log.warn("config: {warning}", { warning });
+  const { runKpppoed } = await import("./lib/kpppoed/run.ts");
+  return await runKpppoed({
+    config,
+    socketPath: command.socketPath,
+    metrics: command.metrics,
+    log,
+  });
 }
 
 async function checkConfig(command: CheckConfigCommand): Promise<number> {

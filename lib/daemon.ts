@@ -158,7 +158,6 @@ export class Daemon {
    */
   async start(): Promise<void> {
     if (this.#state !== "idle") throw new Error(`Cannot start the daemon: it is ${this.#state}`);
-    refuseUnsupported(this.#config);
     this.#state = "starting";
     let ordered: NamedTunnel[];
     try {
@@ -218,7 +217,6 @@ export class Daemon {
    */
   async reload(config: Config): Promise<ReloadResult> {
     if (this.#state !== "running") throw new Error(`Cannot reload: the daemon is ${this.#state}`);
-    refuseUnsupported(config);
     const diff = diffConfigs(this.#config, config);
     const result: ReloadResult = {
       added: [],
@@ -395,21 +393,6 @@ export async function runDaemon(options: DaemonOptions & { signal: AbortSignal }
     await waitForAbort(options.signal);
   } finally {
     await daemon.stop();
-  }
-}
-
-/** Refuse what the configuration allows but the daemon cannot run yet, before creating anything. */
-function refuseUnsupported(config: Config): void {
-  const problems = config.tunnels.flatMap((t) =>
-    t.sessions.filter((s) => s.config.pseudowire === "pppac").map((s) =>
-      `tunnel "${t.name}" session "${s.name}" uses pseudowire "pppac"`
-    )
-  );
-  if (problems.length > 0) {
-    throw new Error(
-      `Cannot start ${config.file}: pseudowire "pppac" (PPP relayed to PPPoE) is not ` +
-        `supported yet; ${problems.join("; ")}`,
-    );
   }
 }
 

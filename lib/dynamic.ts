@@ -12,7 +12,13 @@
 import type { SessionConfig, SessionEntry, TunnelConfig, TunnelMode } from "./config.ts";
 import type { Log } from "./log.ts";
 import type { ReactorSocket } from "../dataplane/reactor.ts";
-import { kernelSessionSpec, type LiveSession, sessionUp } from "./sessions.ts";
+import {
+  kernelSessionSpec,
+  type LiveSession,
+  pppoeFields,
+  pppoeOf,
+  sessionUp,
+} from "./sessions.ts";
 import type {
   ConnectionEvent,
   ConnectionHooks,
@@ -23,7 +29,6 @@ import { CdnResult, StopCcnResult } from "../control/constants.ts";
 import type { ResultCodeValue } from "../control/avp.ts";
 import type { Endpoint } from "../control/types.ts";
 import { controlCounters, type Runtime, uptimeSeconds } from "./runtime.ts";
-import { refusePppac } from "./static_tunnel.ts";
 import type { ConnectionStatus, Session, SessionStatus, Tunnel, TunnelStatus } from "./tunnel.ts";
 
 /** A control connection of ours. */
@@ -181,7 +186,7 @@ export abstract class DynamicTunnel implements Tunnel {
       );
     }
     try {
-      refusePppac(this.name, name, config);
+      pppoeOf(config); // a pppac session names its PPPoE session
     } catch (error) {
       return Promise.reject(error);
     }
@@ -217,7 +222,7 @@ export abstract class DynamicTunnel implements Tunnel {
 
   /** The status of a declared session: its first live call, else its call in progress. */
   sessionStatus(entry: SessionEntry): SessionStatus {
-    const base = { name: entry.name, pseudowire: entry.pseudowire };
+    const base = { name: entry.name, pseudowire: entry.pseudowire, ...pppoeFields(entry) };
     for (const call of this.#calls.values()) {
       if (call.entry === entry) return { ...base, ...callStatus(call) };
     }
@@ -250,7 +255,12 @@ export abstract class DynamicTunnel implements Tunnel {
       uptimeSeconds: since !== undefined ? uptimeSeconds(since) : undefined,
       counters: stats ? controlCounters(stats) : undefined,
       sessions: [...this.#calls.inTunnel(conn.localTunnelId)]
-        .map((c) => ({ name: c.entry.name, pseudowire: c.entry.pseudowire, ...callStatus(c) })),
+        .map((c) => ({
+          name: c.entry.name,
+          pseudowire: c.entry.pseudowire,
+          ...callStatus(c),
+          ...pppoeFields(c.entry),
+        })),
     };
   }
 
@@ -349,6 +359,7 @@ export abstract class DynamicTunnel implements Tunnel {
             pppdArgs: entry.pppdArgsList,
             log: this.log,
             sessionName: entry.name,
+            pppoe: pppoeOf(entry),
             onPppdExit: (exit) => {
               this.#calls.take(s.localTunnelId, s.localSessionId);
               const conn = this.connections().find((c) => c.localTunnelId === s.localTunnelId);
@@ -416,6 +427,7 @@ export abstract class DynamicTunnel implements Tunnel {
           peer: s.peer,
           pseudowire: s.pseudowire,
           interface: call?.live.ifname,
+          ...pppoeFields(s.session),
         });
         break;
       }
@@ -430,6 +442,7 @@ export abstract class DynamicTunnel implements Tunnel {
           peer: this.peerOf(e.session.localTunnelId),
           reason: e.session.reason,
           resultCode: e.session.result?.resultCode,
+          ...(e.session.session ? pppoeFields(e.session.session) : {}),
         });
         break;
       case "session-info":

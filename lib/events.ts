@@ -142,6 +142,10 @@ export interface SessionUpEvent extends EventBase {
   pseudowire: string;
   /** The network interface, when there is one (Ethernet pseudowires, PPP once pppd named it). */
   interface?: string;
+  /** For a pppac session: the PPPoE session it relays (RFC 2516 SESSION_ID). */
+  pppoeSessionId?: number;
+  /** For a pppac session: the PPPoE subscriber's MAC address ("aa:bb:cc:dd:ee:ff"). */
+  pppoePeerMac?: string;
 }
 
 /**
@@ -174,6 +178,10 @@ export interface SessionDownEvent extends EventBase {
   reason: string;
   /** The CDN Result Code (sent or received), when there was one. */
   resultCode?: number;
+  /** For a pppac session: the PPPoE session it relays (RFC 2516 SESSION_ID). */
+  pppoeSessionId?: number;
+  /** For a pppac session: the PPPoE subscriber's MAC address ("aa:bb:cc:dd:ee:ff"). */
+  pppoePeerMac?: string;
 }
 
 /**

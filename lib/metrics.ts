@@ -249,6 +249,9 @@ export function renderMetrics(input: MetricsInput): string {
     ["local_tunnel_id", l.conn.localTunnelId],
     ["local_session_id", s.localSessionId],
     ["peer", l.conn.peer?.address],
+    // A pppac session's PPPoE side (absent labels are left out).
+    ["pppoe_session_id", s.pppoeSessionId],
+    ["pppoe_peer_mac", s.pppoePeerMac],
   ];
   for (const [field, suffix, help] of KERNEL) {
     const f = family(`l2tpd_tunnel_${suffix}`, "counter", `${help} by the kernel tunnel.`);

@@ -5,8 +5,10 @@
  * Ethernet sessions are created over netlink. L2TPv2 PPP sessions are created by the PPPoL2TP
  * socket that pppd's pppol2tp plugin is given (the kernel makes the session on its connect);
  * L2TPv3 PPP sessions are created over netlink first (with their cookies and L2-Specific
- * Sublayer) and the socket attaches to them. Without pppd (the null data plane, or `pppd: false`) a PPP
- * session is only recorded in the data plane.
+ * Sublayer) and the socket attaches to them. A pppac session (a PPPoE subscriber's session
+ * relayed into the L2TP session, `../dataplane/pppac.ts`) is made the same way, but its PPP
+ * channel is bridged to the PPPoE session's instead of given to a pppd. Without pppd (the null
+ * data plane, or `pppd: false`) a PPP or pppac session is only recorded in the data plane.
  *
  * @module
  */
@@ -18,6 +20,7 @@ import {
   type SessionSpec,
 } from "../dataplane/dataplane.ts";
 import { type PppdExit, type PppdProcess, startPppd } from "../dataplane/pppd.ts";
+import { openPppac, type PppacPppoeOptions, type PppacPseudowire } from "../dataplane/pppac.ts";
 import type { Log } from "./log.ts";
 import type { SessionConfig } from "./config.ts";
 
@@ -61,6 +64,37 @@ export function kernelSessionSpec(
   };
 }
 
+/**
+ * The PPPoE fields of a pppac session's events and status: its PPPoE session ID and the
+ * subscriber's MAC; nothing for other pseudowires (or a pppac session without them).
+ *
+ * @param cfg The session's settings.
+ * @returns `pppoeSessionId` and `pppoePeerMac`, or an empty object.
+ *
+ * @example Usage
+ * ```ts
+ * import { pppoeFields } from "./sessions.ts";
+ * console.log(pppoeFields({
+ *   pseudowire: "pppac", sendSeqnum: false, recvSeqnum: false, l2specType: "none",
+ *   pppoeSessionId: 7, pppoePeerMac: new Uint8Array([2, 0, 0, 0, 0, 1]),
+ * })); // { pppoeSessionId: 7, pppoePeerMac: "02:00:00:00:00:01" }
+ * ```
+ */
+export function pppoeFields(
+  cfg: SessionConfig,
+): { pppoeSessionId?: number; pppoePeerMac?: string } {
+  if (cfg.pseudowire !== "pppac") return {};
+  const { pppoeSessionId, pppoePeerMac } = cfg;
+  return {
+    ...(pppoeSessionId !== undefined ? { pppoeSessionId } : {}),
+    ...(pppoePeerMac !== undefined ? { pppoePeerMac: macText(pppoePeerMac) } : {}),
+  };
+}
+
+function macText(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join(":");
+}
+
 /** What {@linkcode sessionUp} needs besides the kernel session's spec. */
 export interface SessionPlumbing {
   /** The data plane. */
@@ -85,6 +119,38 @@ export interface SessionPlumbing {
   onPppdExit?: (exit: PppdExit) => void;
   /** A kernel session left by an earlier run that matches `spec` (see reconcile.ts): kept. */
   adopted?: SessionInfo;
+  /** For a pppac session: the PPPoE session to bridge to (see {@linkcode pppoeOf}). */
+  pppoe?: PppacPppoeOptions;
+}
+
+/**
+ * The PPPoE session a pppac session is bridged to, from its `pppoe_session_id`,
+ * `pppoe_peer_mac` and `interface_name`; `undefined` for other pseudowires.
+ *
+ * @param cfg The session's settings.
+ * @returns The PPPoE side of the pseudowire.
+ * @throws {TypeError} When a pppac session lacks one of the three keys.
+ *
+ * @example Usage
+ * ```ts
+ * import { pppoeOf } from "./sessions.ts";
+ * console.log(pppoeOf({
+ *   pseudowire: "pppac", sendSeqnum: false, recvSeqnum: false, l2specType: "none",
+ *   pppoeSessionId: 0x1234, pppoePeerMac: new Uint8Array([2, 0, 0, 0, 0, 1]),
+ *   interfaceName: "eth1",
+ * })); // { sessionId: 4660, peerMac: "02:00:00:00:00:01", ifname: "eth1" }
+ * ```
+ */
+export function pppoeOf(cfg: SessionConfig): PppacPppoeOptions | undefined {
+  if (cfg.pseudowire !== "pppac") return undefined;
+  const { pppoeSessionId, pppoePeerMac, interfaceName } = cfg;
+  if (pppoeSessionId === undefined || pppoePeerMac === undefined || interfaceName === undefined) {
+    throw new TypeError(
+      'Cannot relay a pppac session: it needs "pppoe_session_id", "pppoe_peer_mac" and ' +
+        '"interface_name" (the PPPoE session to bridge to)',
+    );
+  }
+  return { sessionId: pppoeSessionId, peerMac: macText(pppoePeerMac), ifname: interfaceName };
 }
 
 /** What a live session reports of itself: its IDs and, once known, its interface. */
@@ -127,6 +193,8 @@ export class LiveSession implements LiveSessionInfo {
   readonly since: number = Date.now();
   /** The pppd running for it. */
   readonly pppd: PppdProcess | undefined;
+  /** Its bridge to a PPPoE session (pppac). */
+  readonly pppac: PppacPseudowire | undefined;
   readonly #dataPlane: DataPlane;
   readonly #log: Log;
   #downed: Promise<void> | undefined;
@@ -138,8 +206,15 @@ export class LiveSession implements LiveSessionInfo {
    * @param dataPlane Where it lives.
    * @param log Logger.
    * @param pppd Its pppd, if one runs.
+   * @param pppac Its bridge to a PPPoE session, for a relayed pppac session.
    */
-  constructor(info: LiveSessionInfo, dataPlane: DataPlane, log: Log, pppd?: PppdProcess) {
+  constructor(
+    info: LiveSessionInfo,
+    dataPlane: DataPlane,
+    log: Log,
+    pppd?: PppdProcess,
+    pppac?: PppacPseudowire,
+  ) {
     this.tunnelId = info.tunnelId;
     this.sessionId = info.sessionId;
     this.peerSessionId = info.peerSessionId;
@@ -147,6 +222,7 @@ export class LiveSession implements LiveSessionInfo {
     this.#dataPlane = dataPlane;
     this.#log = log;
     this.pppd = pppd;
+    this.pppac = pppac;
   }
 
   /** Whether {@linkcode LiveSession.down} was called. */
@@ -170,6 +246,13 @@ export class LiveSession implements LiveSessionInfo {
       const exit = await pppd.stop();
       this.#log.debug("pppd {pid} stopped ({reason})", { pid: pppd.pid, reason: exit.reason });
     }
+    await this.pppac?.close().catch((error) => {
+      this.#log.warn("Cannot unbridge session {tunnelId}/{sessionId}: {error}", {
+        tunnelId,
+        sessionId,
+        error: String(error),
+      });
+    });
     // Closing the PPPoL2TP socket may already have removed the session.
     await this.#dataPlane.deleteSession(tunnelId, sessionId).catch((error) => {
       this.#log.debug("Session {tunnelId}/{sessionId} already gone: {error}", {
@@ -199,6 +282,7 @@ export class LiveSession implements LiveSessionInfo {
  * ```
  */
 export async function sessionUp(spec: SessionSpec, p: SessionPlumbing): Promise<LiveSession> {
+  const relay = spec.pseudowire === "ppp" && p.pppd && p.pppoe !== undefined;
   const runPppd = spec.pseudowire === "ppp" && p.pppd;
   // The kernel makes a PPP session itself on the PPPoL2TP connect, but an L2TPv3 session made
   // that way has neither cookies nor an L2-Specific Sublayer: L2TPv3 sessions are created over
@@ -219,8 +303,28 @@ export async function sessionUp(spec: SessionSpec, p: SessionPlumbing): Promise<
   if (p.tunnelFd === undefined) {
     if (created) await p.dataPlane.deleteSession(spec.tunnelId, spec.sessionId).catch(() => {});
     throw new Error(
-      `Cannot start pppd for session ${spec.tunnelId}/${spec.sessionId}: no tunnel socket`,
+      `Cannot ${relay ? "relay" : "start pppd for"} session ${spec.tunnelId}/${spec.sessionId}: ` +
+        "no tunnel socket",
     );
+  }
+  if (relay && p.pppoe !== undefined) {
+    let pppac: PppacPseudowire;
+    try {
+      pppac = openPppac({
+        tunnelFd: p.tunnelFd,
+        version: p.version,
+        tunnelId: spec.tunnelId,
+        sessionId: spec.sessionId,
+        peerTunnelId: p.peerTunnelId,
+        peerSessionId: spec.peerSessionId,
+        peer: p.peer,
+        pppoe: p.pppoe,
+      });
+    } catch (error) {
+      if (created) await p.dataPlane.deleteSession(spec.tunnelId, spec.sessionId).catch(() => {});
+      throw error;
+    }
+    return new LiveSession(info, p.dataPlane, p.log, undefined, pppac);
   }
   const log = p.sessionName === undefined ? p.log : p.log.with({ session: p.sessionName });
   try {

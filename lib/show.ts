@@ -30,6 +30,7 @@
 
 import { formatEndpoint } from "../control/endpoint.ts";
 import type { Endpoint } from "../control/types.ts";
+import type { KpppoedStatus, PppoeSessionStatus } from "./kpppoed/service.ts";
 import type {
   ConnectionStatus,
   ContextStatus,
@@ -111,7 +112,15 @@ const SESSION_NUMERIC = new Set([3, 4, 7, 8, 9, 10, 11, 12, 13]);
  * ```
  */
 export function formatStatusTable(status: ContextStatus): string {
-  if (status.tunnels.length === 0) return "No tunnels.\n";
+  // kpppoed's status has its PPPoE sessions too (lib/kpppoed/service.ts).
+  const pppoe = (status as Partial<KpppoedStatus>).pppoe?.sessions;
+  const pppoeTable = Array.isArray(pppoe)
+    ? "\n" +
+      (pppoe.length > 0
+        ? table(PPPOE_HEADER, pppoe.map(pppoeRow), PPPOE_NUMERIC)
+        : "No PPPoE sessions.\n")
+    : "";
+  if (status.tunnels.length === 0) return "No tunnels.\n" + pppoeTable;
   const tunnels: string[][] = [];
   const sessions: string[][] = [];
   for (const t of status.tunnels) {
@@ -129,7 +138,22 @@ export function formatStatusTable(status: ContextStatus): string {
   }
   let out = table(TUNNEL_HEADER, tunnels, TUNNEL_NUMERIC);
   if (sessions.length > 0) out += "\n" + table(SESSION_HEADER, sessions, SESSION_NUMERIC);
-  return out;
+  return out + pppoeTable;
+}
+
+const PPPOE_HEADER = ["PPPOE-ID", "MAC", "SERVICE", "STATE", "LNS", "L2TP-SESSION", "UP-SINCE"];
+const PPPOE_NUMERIC = new Set([0]);
+
+function pppoeRow(s: PppoeSessionStatus): string[] {
+  return [
+    `0x${s.sessionId.toString(16).padStart(4, "0")}`,
+    s.peerMac,
+    s.service,
+    s.state,
+    s.lns ?? "-",
+    s.tunnel === undefined ? "-" : `${s.tunnel}/${s.session}`,
+    s.upSince ?? "-",
+  ];
 }
 
 function tunnelRow(

@@ -16,7 +16,13 @@ import type { SessionSpec, TunnelSpec } from "../dataplane/dataplane.ts";
 import type { Endpoint } from "../control/types.ts";
 import { QuiescentTunnel } from "../control/quiescent.ts";
 import type { TransportEnd } from "../control/transport.ts";
-import { kernelSessionSpec, type LiveSession, sessionUp } from "./sessions.ts";
+import {
+  kernelSessionSpec,
+  type LiveSession,
+  pppoeFields,
+  pppoeOf,
+  sessionUp,
+} from "./sessions.ts";
 import { reconcileSession, reconcileTunnel } from "./reconcile.ts";
 import type { ControlChannel, Runtime, TunnelSocketHandle } from "./runtime.ts";
 import { controlCounters, uptimeSeconds } from "./runtime.ts";
@@ -66,6 +72,7 @@ class StaticSession implements Session {
       interface: info.ifname,
       upSince: new Date(this.#since).toISOString(),
       uptimeSeconds: uptimeSeconds(this.#since),
+      ...pppoeFields(this.config),
     };
   }
 
@@ -253,12 +260,16 @@ export class StaticTunnel implements Tunnel {
     if (this.#sessions.some((s) => s.name === name)) {
       throw new Error(`Cannot add session "${name}": tunnel "${this.name}" already has it`);
     }
-    refusePppac(this.name, name, config);
+    const pppoe = pppoeOf(config);
     const slog = this.#log.with({ session: name });
     const c = this.config;
-    const runPppd = this.#rt.pppd && config.pseudowire === "ppp" && this.#socket !== undefined;
-    if (this.#rt.pppd && config.pseudowire === "ppp" && !runPppd) {
-      slog.warn("No pppd on an unmanaged tunnel (the kernel owns its socket): set managed = true");
+    const ppp = config.pseudowire === "ppp" || config.pseudowire === "pppac";
+    const runPppd = this.#rt.pppd && ppp && this.#socket !== undefined;
+    if (this.#rt.pppd && ppp && !runPppd) {
+      slog.warn(
+        `No ${pppoe ? "PPPoE relay" : "pppd"} on an unmanaged tunnel (the kernel owns its ` +
+          "socket): set managed = true",
+      );
     }
     const spec: SessionSpec = kernelSessionSpec(c.version, {
       tunnelId: this.#tunnelId,
@@ -282,6 +293,7 @@ export class StaticTunnel implements Tunnel {
       pppdArgs: config.pppdArgsList,
       log: slog,
       adopted,
+      pppoe,
       onPppdExit: (exit) => void session.end(`pppd exited: ${exit.reason}`),
     });
     const session: StaticSession = new StaticSession(
@@ -303,6 +315,7 @@ export class StaticTunnel implements Tunnel {
       peer: this.#peer,
       pseudowire: config.pseudowire,
       interface: live.ifname,
+      ...pppoeFields(config),
     });
     return session;
   }
@@ -326,6 +339,7 @@ export class StaticTunnel implements Tunnel {
       peerSessionId: s.live.peerSessionId,
       peer: this.#peer,
       reason,
+      ...pppoeFields(s.config),
     });
   }
 
@@ -385,22 +399,6 @@ export class StaticTunnel implements Tunnel {
       this.#onEnd(this);
     })();
     return this.#closing;
-  }
-}
-
-/**
- * Refuse a pseudowire the daemon cannot run yet.
- *
- * @param tunnel The tunnel's name.
- * @param session The session's name.
- * @param config Its settings.
- */
-export function refusePppac(tunnel: string, session: string, config: SessionConfig): void {
-  if (config.pseudowire === "pppac") {
-    throw new TypeError(
-      `Cannot add session "${session}" to tunnel "${tunnel}": pseudowire "pppac" (PPP relayed ` +
-        "to PPPoE) is not supported yet",
-    );
   }
 }
 

@@ -114,6 +114,10 @@ export interface SessionStatus {
   uptimeSeconds?: number;
   /** The kernel session's counters (only in `Context.readStatus`). */
   kernel?: KernelCounters;
+  /** For a pppac session: the PPPoE session it relays (RFC 2516 SESSION_ID). */
+  pppoeSessionId?: number;
+  /** For a pppac session: the PPPoE subscriber's MAC address ("aa:bb:cc:dd:ee:ff"). */
+  pppoePeerMac?: string;
 }
 
 /**

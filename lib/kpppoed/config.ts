@@ -8,7 +8,8 @@
  *
  * - `lns_ipaddrs = ["a:1701", "b"]`: several LNS, tried in order (the next one when a tunnel to
  *   one cannot be set up), instead of `lns_ipaddr`: a table sets one of the two, not both;
- * - `max_sessions`: most PPPoE sessions at once (default 4096);
+ * - `max_sessions`: most PPPoE sessions at once (default 4096), and `max_sessions_per_mac`:
+ *   most of one subscriber MAC address (default 4);
  * - the settings of the L2TPv2 tunnels to the LNS, l2tpd.toml's tunnel keys with their
  *   meaning and defaults: `secret`, `hide_avps`, `host_name`, `hello_timeout`, `retry_timeout`,
  *   `max_retries`, `window_size`;
@@ -274,6 +275,7 @@ function parseText(c: Collector, text: string, file: string): KpppoedConfig | un
     interfaceName: top.value("interface_name") ?? "",
     services,
     maxSessions: top.value("max_sessions") ?? KPPPOED_DEFAULTS.maxSessions,
+    maxSessionsPerMac: top.value("max_sessions_per_mac") ?? KPPPOED_DEFAULTS.maxSessionsPerMac,
   };
 }
 

@@ -46,11 +46,13 @@ export const KPPPOED_DEFAULTS: {
   readonly acName: string;
   readonly lnsPort: number;
   readonly maxSessions: number;
+  readonly maxSessionsPerMac: number;
 } = Object.freeze({
   configPath: "/etc/kpppoed/kpppoed.toml",
   acName: "kpppoed",
   lnsPort: 1701,
   maxSessions: 4096,
+  maxSessionsPerMac: 4,
 });
 
 /**
@@ -118,6 +120,8 @@ export interface KpppoedConfig {
   services: KpppoedService[];
   /** Most PPPoE sessions at once (`max_sessions`), over every service; more are refused. */
   maxSessions: number;
+  /** Most PPPoE sessions of one subscriber MAC address (`max_sessions_per_mac`). */
+  maxSessionsPerMac?: number;
   /** Things accepted but without effect, each naming its key; present only when there is one. */
   warnings?: string[];
 }
@@ -159,6 +163,7 @@ export interface KpppoedValues extends LnsValues {
   /** `interface_name`. */ interface_name: string;
   /** `services`. */ services: string[];
   /** `max_sessions`. */ max_sessions: number;
+  /** `max_sessions_per_mac`. */ max_sessions_per_mac: number;
   /** `service`. */ service: TomlTable;
 }
 
@@ -398,6 +403,15 @@ export const KPPPOED_KEYS: Schema<KpppoedValues, KpppoedConfig> = {
     default: String(KPPPOED_DEFAULTS.maxSessions),
     doc: "Most PPPoE sessions at once, over every service and LNS",
     print: (c) => tomlText(c.maxSessions),
+  },
+  max_sessions_per_mac: {
+    origin: "ours",
+    type: integer(1, PPPOE_SESSIONS_MAX, "sessions"),
+    fallback: KPPPOED_DEFAULTS.maxSessionsPerMac,
+    default: String(KPPPOED_DEFAULTS.maxSessionsPerMac),
+    doc:
+      "Most PPPoE sessions of one subscriber MAC address (a router behind one MAC may need more)",
+    print: (c) => tomlText(c.maxSessionsPerMac ?? KPPPOED_DEFAULTS.maxSessionsPerMac),
   },
   service: {
     origin: "ours",

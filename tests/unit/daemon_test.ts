@@ -15,6 +15,7 @@ import {
   type TunnelEntry,
 } from "../../lib/config.ts";
 import { NullDataPlane } from "../../dataplane/null.ts";
+import { Context } from "../../lib/context.ts";
 
 function session(name: string, sid: number, psid: number): SessionEntry {
   return {
@@ -160,8 +161,7 @@ Deno.test("a tunnel the kernel refuses closes its socket and rolls back earlier 
   assert.equal(sockets.live.size, 0);
 });
 
-Deno.test("pppac: the configuration accepts it; the daemon refuses it before creating anything", async () => {
-  // Valid: a static L2TPv2 tunnel with a pppac session, next to an ordinary tunnel.
+Deno.test("pppac: a static L2TPv2 tunnel's pppac session comes up as a PPP kernel session", async () => {
   const config = parseConfig(
     `[tunnel.a]\nlocal = "127.0.0.1:5001"\npeer = "127.0.0.1:6001"\ntid = 1\nptid = 101\n` +
       `[tunnel.a.session.s1]\nsid = 1\npsid = 2\n` +
@@ -171,11 +171,43 @@ Deno.test("pppac: the configuration accepts it; the daemon refuses it before cre
     "test.toml",
   );
   assert.equal(config.tunnels[1].sessions[0].config.pseudowire, "pppac");
-  // The daemon has no data plane for it yet (the kernel's PPPoE bridging): nothing is touched.
+  // On the null data plane there is no PPPoE socket to bridge: the session is recorded as a PPP
+  // session (the kernel's bridging is tests/kernel/pppoe_dataplane_test.ts's).
   using dp = new NullDataPlane();
   const daemon = new Daemon({ config, dataPlane: dp });
-  await assert.rejects(daemon.start(), /test\.toml: pseudowire "pppac".*tunnel "p" session "s"/);
-  assert.equal(dp.calls.length, 0, "the data plane was never touched");
+  await daemon.start();
+  const session = await dp.getSession(2, 1);
+  assert.equal(session?.pseudowire, "ppp");
+  assert.equal(daemon.tunnels.find((t) => t.name === "p")?.sessions[0].state, "up");
+  await daemon.stop();
+  assert.equal((await dp.listTunnels()).length, 0);
+});
+
+Deno.test("pppac: a session without its PPPoE session is refused with the keys it needs", async () => {
+  await using ctx = new Context({ dataplane: new NullDataPlane() });
+  const t = await ctx.newStaticTunnel("p", {
+    mode: "static",
+    version: 2,
+    encap: "udp",
+    managed: false,
+    local: { address: "127.0.0.1", port: 5002 },
+    peer: { address: "127.0.0.1", port: 6002 },
+    tid: 2,
+    ptid: 102,
+  });
+  await assert.rejects(
+    t.newSession("s", {
+      sid: 1,
+      psid: 2,
+      pseudowire: "pppac",
+      sendSeqnum: false,
+      recvSeqnum: false,
+      l2specType: "none",
+      interfaceName: "eth0",
+    }),
+    /needs "pppoe_session_id", "pppoe_peer_mac" and "interface_name"/,
+  );
+  assert.equal(t.sessions.length, 0);
 });
 
 async function until(what: string, probe: () => Promise<boolean>): Promise<void> {

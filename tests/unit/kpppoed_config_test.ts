@@ -83,6 +83,7 @@ Deno.test("go-l2tp's example kpppoed.toml parses unchanged, with go-l2tp's defau
       ...TUNNEL_DEFAULTS,
     })),
     maxSessions: 4096,
+    maxSessionsPerMac: 4,
   });
   // The four lines alone, as the brief of issue 11 quotes them, too.
   const bare = 'ac_name = "MyAccessConcentrator.2000"\ninterface_name = "eth0"\n' +
@@ -391,6 +392,7 @@ ac_name = "ac.example"
 interface_name = "eth1"
 services = ["a", "b/c"]
 max_sessions = 100
+max_sessions_per_mac = 4
 
 [service.a]
 lns_ipaddrs = ["192.0.2.1:1701", "[2001:db8::1]:1702"]
