@@ -499,6 +499,51 @@ function fsErrorText(e: unknown, path: string): string {
   return errorText(e);
 }
 
+/**
+ * Serve the control socket a daemon was asked for, else its default one. Where the default
+ * cannot be made for lack of privilege (a test daemon that is not root), the daemon runs without
+ * one, with a warning; a socket asked for by name must work, and a live daemon on either is
+ * always an error.
+ *
+ * @param options The server's options, with `requested` (the path asked for, if one was) and
+ *   `defaultPath` instead of `path`.
+ * @param log Where the warning goes.
+ * @returns The server, or `undefined` when it runs without one.
+ * @throws {ControlSocketError} When the socket cannot be served.
+ *
+ * @example Usage
+ * ```ts
+ * import { listenControlSocket } from "./control_server.ts";
+ * import { getLog } from "./log.ts";
+ * const dir = await Deno.makeTempDir();
+ * const server = await listenControlSocket({
+ *   requested: `${dir}/d.sock`, defaultPath: "/run/example.sock",
+ *   handler: {
+ *     show: () => Promise.resolve({ tunnels: [] }), reload: () => Promise.resolve({}),
+ *     down: () => Promise.resolve(), up: () => Promise.resolve(),
+ *   },
+ * }, getLog("example"));
+ * console.log(server !== undefined); // true
+ * await server?.close();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function listenControlSocket(
+  options: Omit<ControlServerOptions, "path"> & { requested?: string; defaultPath: string },
+  log: Log,
+): Promise<ControlServer | undefined> {
+  const { requested, defaultPath, ...rest } = options;
+  try {
+    return await ControlServer.listen({ ...rest, path: requested ?? defaultPath });
+  } catch (e) {
+    if (requested === undefined && e instanceof ControlSocketError && e.reason === "permission") {
+      log.warn("No control socket: {error}", { error: errorText(e) });
+      return undefined;
+    }
+    throw e;
+  }
+}
+
 function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }

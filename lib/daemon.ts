@@ -18,6 +18,7 @@ import type { DataPlane } from "../dataplane/dataplane.ts";
 import type { Clock } from "../control/clock.ts";
 import { Context } from "./context.ts";
 import { logEvents } from "./event_log.ts";
+import { waitForAbort } from "./signals.ts";
 import { getLog, type Log } from "./log.ts";
 import type { ControlChannel, TunnelSocketHandle, TunnelSocketOpener } from "./runtime.ts";
 import type { ContextStatus, Tunnel } from "./tunnel.ts";
@@ -394,11 +395,4 @@ export async function runDaemon(options: DaemonOptions & { signal: AbortSignal }
   } finally {
     await daemon.stop();
   }
-}
-
-function waitForAbort(signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) =>
-    signal.addEventListener("abort", () => resolve(), { once: true })
-  );
 }

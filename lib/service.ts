@@ -49,15 +49,15 @@ import { configOptionsFor, type RunCommand, VERSION } from "./cli.ts";
 import { type Config, ConfigError, formatIssue, loadConfig } from "./config.ts";
 import {
   type ControlHandler,
-  ControlServer,
-  ControlSocketError,
+  type ControlServer,
   DEFAULT_SOCKET_PATH,
+  listenControlSocket,
 } from "./control_server.ts";
 import type { Daemon, ReloadResult } from "./daemon.ts";
 import { attachHooks, hooksInConfig } from "./hooks.ts";
 import { getLog, type Log } from "./log.ts";
 import { type MetricsServer, serveMetrics } from "./metrics.ts";
-import { listenForSignals } from "./signals.ts";
+import { listenForSignals, stopHandler, waitForAbort } from "./signals.ts";
 import type { ContextStatus } from "./tunnel.ts";
 import type { DataPlane } from "../dataplane/dataplane.ts";
 import { notifyReady, notifyReloading, notifyStatus, notifyStopping } from "../dataplane/notify.ts";
@@ -217,14 +217,7 @@ async function serve(options: ServiceOptions, log: Log): Promise<number> {
   // bring-up is over. A second SIGINT or SIGTERM ends the process at once, without the cleanup.
   let internalError = false;
   const signals = listenForSignals({
-    stop: (signal) => {
-      if (controller.signal.aborted) {
-        log.error("{signal} received again: exiting now, without cleanup", { signal });
-        Deno.exit(1);
-      }
-      log.info("{signal} received: shutting down", { signal });
-      controller.abort();
-    },
+    stop: stopHandler(log, controller),
     reload: () => {
       if (controller.signal.aborted) return;
       log.info("SIGHUP received: re-reading {file}", { file: command.configPath });
@@ -346,33 +339,20 @@ function warnStartOnly(origin: string, config: Config, next: Config, log: Log): 
   }
 }
 
-/**
- * The control socket: `--socket`, else the file's `[daemon] socket`, else the default. Where the
- * default cannot be made because we lack the privilege (a test daemon, not root), the daemon runs
- * without one; a socket asked for by name must work, and a live daemon on it is always an error.
- */
-async function openControlSocket(
+/** The control socket: `--socket`, else the file's `[daemon] socket`, else the default. */
+function openControlSocket(
   command: ServiceOptions["command"],
   config: Config,
   log: Log,
   handler: ControlHandler,
 ): Promise<ControlServer | undefined> {
-  const requested = command.socketPath ?? config.daemon?.socket;
-  const path = requested ?? DEFAULT_SOCKET_PATH;
-  try {
-    return await ControlServer.listen({
-      path,
-      group: config.daemon?.socketGroup,
-      handler,
-      logger: getLog("control"),
-    });
-  } catch (e) {
-    if (requested === undefined && e instanceof ControlSocketError && e.reason === "permission") {
-      log.warn("No control socket: {error}", { error: errorText(e) });
-      return undefined;
-    }
-    throw e;
-  }
+  return listenControlSocket({
+    requested: command.socketPath ?? config.daemon?.socket,
+    defaultPath: DEFAULT_SOCKET_PATH,
+    group: config.daemon?.socketGroup,
+    handler,
+    logger: getLog("control"),
+  }, log);
 }
 
 /** Serve metrics where `--metrics` (or else the file's `[daemon] metrics`) says, if anywhere. */
@@ -487,13 +467,6 @@ async function guardInspector(log: Log): Promise<{ close(): void } | undefined> 
     });
     return undefined;
   }
-}
-
-function waitForAbort(signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) =>
-    signal.addEventListener("abort", () => resolve(), { once: true })
-  );
 }
 
 function errorText(e: unknown): string {

@@ -299,9 +299,13 @@ export async function sessionUp(spec: SessionSpec, p: SessionPlumbing): Promise<
       : {}),
   };
   if (!runPppd) return new LiveSession(info, p.dataPlane, p.log);
+  /** Remove the kernel session made above, when what should use it cannot start. */
+  const undo = async (): Promise<void> => {
+    if (created) await p.dataPlane.deleteSession(spec.tunnelId, spec.sessionId).catch(() => {});
+  };
   let pppd: PppdProcess;
   if (p.tunnelFd === undefined) {
-    if (created) await p.dataPlane.deleteSession(spec.tunnelId, spec.sessionId).catch(() => {});
+    await undo();
     throw new Error(
       `Cannot ${relay ? "relay" : "start pppd for"} session ${spec.tunnelId}/${spec.sessionId}: ` +
         "no tunnel socket",
@@ -321,7 +325,7 @@ export async function sessionUp(spec: SessionSpec, p: SessionPlumbing): Promise<
         pppoe: p.pppoe,
       });
     } catch (error) {
-      if (created) await p.dataPlane.deleteSession(spec.tunnelId, spec.sessionId).catch(() => {});
+      await undo();
       throw error;
     }
     return new LiveSession(info, p.dataPlane, p.log, undefined, pppac);
@@ -346,7 +350,7 @@ export async function sessionUp(spec: SessionSpec, p: SessionPlumbing): Promise<
       onOutput: (line) => log.debug("pppd: {line}", { line }),
     });
   } catch (error) {
-    if (created) await p.dataPlane.deleteSession(spec.tunnelId, spec.sessionId).catch(() => {});
+    await undo();
     throw error;
   }
   log.debug("pppd {pid} started", { pid: pppd.pid });

@@ -19,6 +19,8 @@
  * @module
  */
 
+import type { Log } from "./log.ts";
+
 /**
  * What a daemon does on each signal (and on an unhandled promise rejection).
  *
@@ -109,4 +111,58 @@ export function listenForSignals(handlers: SignalHandlers): SignalListeners {
     globalThis.removeEventListener("unhandledrejection", onRejection);
   };
   return { close, [Symbol.dispose]: close };
+}
+
+/**
+ * The `stop` handler every daemon here uses: the first SIGINT or SIGTERM aborts `controller`
+ * (a clean shutdown), a second one while it shuts down ends the process at once (exit 1,
+ * without the cleanup).
+ *
+ * @param log Where the lines go.
+ * @param controller What the daemon's run waits on.
+ * @returns The handler, for {@linkcode SignalHandlers.stop}.
+ *
+ * @example Usage
+ * ```ts
+ * import { stopHandler } from "./signals.ts";
+ * import { getLog } from "./log.ts";
+ * const controller = new AbortController();
+ * stopHandler(getLog("example"), controller)("SIGTERM");
+ * console.log(controller.signal.aborted); // true
+ * ```
+ */
+export function stopHandler(
+  log: Log,
+  controller: AbortController,
+): (signal: "SIGINT" | "SIGTERM") => void {
+  return (signal) => {
+    if (controller.signal.aborted) {
+      log.error("{signal} received again: exiting now, without cleanup", { signal });
+      Deno.exit(1);
+    }
+    log.info("{signal} received: shutting down", { signal });
+    controller.abort();
+  };
+}
+
+/**
+ * Resolve once `signal` aborts (at once if it has).
+ *
+ * @param signal The signal.
+ * @returns When it aborts.
+ *
+ * @example Usage
+ * ```ts
+ * import { waitForAbort } from "./signals.ts";
+ * const stop = new AbortController();
+ * setTimeout(() => stop.abort(), 10);
+ * await waitForAbort(stop.signal);
+ * console.log(stop.signal.aborted); // true
+ * ```
+ */
+export function waitForAbort(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) =>
+    signal.addEventListener("abort", () => resolve(), { once: true })
+  );
 }

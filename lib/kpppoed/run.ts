@@ -27,12 +27,12 @@
 
 import { DEFAULT_KPPPOED_SOCKET_PATH, VERSION } from "../cli.ts";
 import { Context } from "../context.ts";
-import { type ControlHandler, ControlServer, ControlSocketError } from "../control_server.ts";
+import { type ControlHandler, type ControlServer, listenControlSocket } from "../control_server.ts";
 import { logEvents } from "../event_log.ts";
 import { getLog, type Log } from "../log.ts";
 import { type MetricsServer, serveMetrics } from "../metrics.ts";
 import { openDataPlane } from "../service.ts";
-import { listenForSignals } from "../signals.ts";
+import { listenForSignals, stopHandler, waitForAbort } from "../signals.ts";
 import { notifyReady, notifyStatus, notifyStopping } from "../../dataplane/notify.ts";
 import type { DataPlane } from "../../dataplane/dataplane.ts";
 import type { KpppoedConfig } from "./keys.ts";
@@ -83,14 +83,7 @@ export async function runKpppoed(options: KpppoedRunOptions): Promise<number> {
   let failed = false;
   let ac: AccessConcentrator | undefined;
   const signals = listenForSignals({
-    stop: (signal) => {
-      if (controller.signal.aborted) {
-        log.error("{signal} received again: exiting now, without cleanup", { signal });
-        Deno.exit(1);
-      }
-      log.info("{signal} received: shutting down", { signal });
-      controller.abort();
-    },
+    stop: stopHandler(log, controller),
     reload: () =>
       log.warn("SIGHUP: kpppoed reads {file} at start only; restart it to apply changes", {
         file: config.file,
@@ -141,7 +134,12 @@ export async function runKpppoed(options: KpppoedRunOptions): Promise<number> {
     const running = new AccessConcentrator({ config, context: ctx, port, log });
     ac = running;
     try {
-      server = await openControlSocket(options.socketPath, log, handlerFor(running));
+      server = await listenControlSocket({
+        requested: options.socketPath,
+        defaultPath: DEFAULT_KPPPOED_SOCKET_PATH,
+        handler: handlerFor(running),
+        logger: getLog("control"),
+      }, log);
       if (options.metrics) {
         metrics = serveMetrics({ ...options.metrics, source: ctx, version: VERSION });
         log.info("Metrics at http://{where}/metrics", {
@@ -262,40 +260,12 @@ function handlerFor(ac: AccessConcentrator): ControlHandler {
   };
 }
 
-/** The control socket; the default one is skipped (with a warning) without the privilege. */
-async function openControlSocket(
-  requested: string | undefined,
-  log: Log,
-  handler: ControlHandler,
-): Promise<ControlServer | undefined> {
-  try {
-    return await ControlServer.listen({
-      path: requested ?? DEFAULT_KPPPOED_SOCKET_PATH,
-      handler,
-      logger: getLog("control"),
-    });
-  } catch (e) {
-    if (requested === undefined && e instanceof ControlSocketError && e.reason === "permission") {
-      log.warn("No control socket: {error}", { error: errorText(e) });
-      return undefined;
-    }
-    throw e;
-  }
-}
-
 function tell(log: Log, send: () => boolean): void {
   try {
     send();
   } catch (e) {
     log.warn("Cannot notify systemd: {error}", { error: errorText(e) });
   }
-}
-
-function waitForAbort(signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) =>
-    signal.addEventListener("abort", () => resolve(), { once: true })
-  );
 }
 
 function errorText(e: unknown): string {
