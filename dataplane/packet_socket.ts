@@ -23,17 +23,15 @@
  * @module
  */
 
+import { ETH_ALEN, formatMac, parseMac } from "../control/mac.ts";
 import { errno, libc, OsError, strerror } from "./ffi/libc.ts";
 import {
   AF_INET,
   AF_PACKET,
   decodeSockaddrLl,
   encodeSockaddrLl,
-  ETH_ALEN,
-  formatMac,
   HOST_LITTLE_ENDIAN,
   IFNAMSIZ,
-  parseMac,
   SOCKADDR_LL_SIZE,
 } from "./ffi/sockaddr.ts";
 import { type FdWatch, Reactor } from "./reactor.ts";

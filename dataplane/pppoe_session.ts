@@ -20,13 +20,12 @@
  * @module
  */
 
+import { formatMac, parseMac } from "../control/mac.ts";
 import { errno, libc, OsError, strerror } from "./ffi/libc.ts";
 import {
   AF_PPPOX,
   encodeSockaddrPppoe,
-  formatMac,
   HOST_LITTLE_ENDIAN,
-  parseMac,
   type PppoeAddress,
   PX_PROTO_OE,
 } from "./ffi/sockaddr.ts";

@@ -23,6 +23,7 @@ import { type PppdExit, type PppdProcess, startPppd } from "../dataplane/pppd.ts
 import { openPppac, type PppacPppoeOptions, type PppacPseudowire } from "../dataplane/pppac.ts";
 import type { Log } from "./log.ts";
 import type { SessionConfig } from "./config.ts";
+import { formatMac } from "../control/mac.ts";
 
 /**
  * The kernel session for a configured session: IDs, and what the control protocol negotiated
@@ -87,12 +88,8 @@ export function pppoeFields(
   const { pppoeSessionId, pppoePeerMac } = cfg;
   return {
     ...(pppoeSessionId !== undefined ? { pppoeSessionId } : {}),
-    ...(pppoePeerMac !== undefined ? { pppoePeerMac: macText(pppoePeerMac) } : {}),
+    ...(pppoePeerMac !== undefined ? { pppoePeerMac: formatMac(pppoePeerMac) } : {}),
   };
-}
-
-function macText(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join(":");
 }
 
 /** What {@linkcode sessionUp} needs besides the kernel session's spec. */
@@ -150,7 +147,7 @@ export function pppoeOf(cfg: SessionConfig): PppacPppoeOptions | undefined {
         '"interface_name" (the PPPoE session to bridge to)',
     );
   }
-  return { sessionId: pppoeSessionId, peerMac: macText(pppoePeerMac), ifname: interfaceName };
+  return { sessionId: pppoeSessionId, peerMac: formatMac(pppoePeerMac), ifname: interfaceName };
 }
 
 /** What a live session reports of itself: its IDs and, once known, its interface. */

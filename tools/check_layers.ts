@@ -9,7 +9,7 @@
  * - `lib/` (the library) may import `lib/`, `control/` and `dataplane/`;
  * - `control/` (pure protocol) imports nothing outside `control/` except `node:crypto`;
  * - `dataplane/` (the OS) may import `dataplane/`, and from `control/` only the shared vocabulary
- *   `control/types.ts` and `control/endpoint.ts`;
+ *   `control/types.ts`, `control/endpoint.ts` and `control/mac.ts`;
  * - none of them imports `tests/` or any other module outside these layers.
  *
  * Every import declaration and `export ... from` at module level counts, type-only ones
@@ -78,6 +78,7 @@ export const CHECKED_ROOTS: readonly string[] = ["main.ts", "lib", "control", "d
 export const DATAPLANE_MAY_IMPORT_FROM_CONTROL: readonly string[] = [
   "control/types.ts",
   "control/endpoint.ts",
+  "control/mac.ts",
 ];
 
 /** External modules `control/` may import (pure computation, no I/O). */

@@ -535,33 +535,6 @@ export interface OutgoingFrame {
 }
 
 /**
- * The Ethernet broadcast address, where a PADI goes (RFC 2516 §5.1).
- *
- * @example Usage
- * ```ts
- * import { BROADCAST_MAC, formatMac } from "./codec.ts";
- * console.log(formatMac(BROADCAST_MAC)); // ff:ff:ff:ff:ff:ff
- * ```
- */
-export const BROADCAST_MAC: Uint8Array = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
-
-/**
- * Writes a MAC address the usual way.
- *
- * @param mac The address (any length; normally 6 bytes).
- * @returns Lower-case hexadecimal bytes joined by colons.
- *
- * @example Usage
- * ```ts
- * import { formatMac } from "./codec.ts";
- * console.log(formatMac(new Uint8Array([2, 0, 0, 0, 0xab, 1]))); // 02:00:00:00:ab:01
- * ```
- */
-export function formatMac(mac: Uint8Array): string {
-  return Array.from(mac, (b) => b.toString(16).padStart(2, "0")).join(":");
-}
-
-/**
  * Whether two byte arrays hold the same bytes (not constant-time; for addresses and IDs).
  *
  * @param a One array.

@@ -26,8 +26,8 @@
  * @example Usage
  * ```ts
  * import { DiscoveryServer } from "./discovery.ts";
- * import { BROADCAST_MAC, decodePppoe, encodePppoe, findTag, PppoeCode, PppoeTagType, tag }
- *   from "./codec.ts";
+ * import { decodePppoe, encodePppoe, findTag, PppoeCode, PppoeTagType, tag } from "./codec.ts";
+ * import { BROADCAST_MAC } from "../mac.ts";
  * const ac = new DiscoveryServer({ localMac: new Uint8Array([2, 0, 0, 0, 0, 1]),
  *   services: ["isp"] });
  * const host = new Uint8Array([2, 0, 0, 0, 0, 2]);
@@ -46,15 +46,14 @@
  */
 
 import { randomBytes } from "node:crypto";
+import { BROADCAST_MAC, formatMac } from "../mac.ts";
 import { AC_COOKIE_LENGTH, AcCookieJar, type TimeSource } from "./cookie.ts";
 import {
-  BROADCAST_MAC,
   decodePppoe,
   type DiscoveryFrame,
   encodedPppoeLength,
   encodePppoe,
   findTag,
-  formatMac,
   type OutgoingFrame,
   PPPOE_DECODE_REASONS,
   PPPOE_MAX_PAYLOAD,

@@ -38,6 +38,7 @@
  */
 
 import type { Endpoint } from "../../control/types.ts";
+import { formatMac, parseMac } from "../../control/mac.ts";
 import {
   formatEndpoint,
   formatIP,
@@ -104,8 +105,6 @@ export const SOCKADDR_PPPOL2TPV3IN6_SIZE = 58;
 export const SOCKADDR_LL_SIZE = 20;
 /** `sizeof(struct sockaddr_pppox)` (packed). */
 export const SOCKADDR_PPPOX_SIZE = 30;
-/** `ETH_ALEN`: bytes in an Ethernet (MAC) address. */
-export const ETH_ALEN = 6;
 /** `IFNAMSIZ`: bytes of an interface name field, the terminating NUL included. */
 export const IFNAMSIZ = 16;
 /** `sizeof(struct sockaddr_storage)`: big enough for any address the kernel returns. */
@@ -393,45 +392,6 @@ export function encodeSockaddrPppol2tp(a: Pppol2tpAddress, resolve?: ZoneResolve
     else dv.setUint32(idsAt + 4 * i, v, HOST_LITTLE_ENDIAN);
   });
   return out;
-}
-
-/**
- * Parse a MAC address, "aa:bb:cc:dd:ee:ff" (also with "-" separators, any case), into 6 bytes.
- *
- * @param text The address.
- * @returns Its bytes.
- * @throws {RangeError} "Cannot use MAC address ...: ..." when it is not six hex byte pairs.
- *
- * @example Usage
- * ```ts
- * import { parseMac } from "./sockaddr.ts";
- * console.log(parseMac("02:00:5E:10:00:01")); // Uint8Array(6) [ 2, 0, 94, 16, 0, 1 ]
- * ```
- */
-export function parseMac(text: string): Uint8Array {
-  const parts = text.split(/[:-]/);
-  if (parts.length !== ETH_ALEN || !parts.every((p) => /^[0-9a-fA-F]{2}$/.test(p))) {
-    throw new RangeError(
-      `Cannot use MAC address "${text}": write six hex byte pairs, e.g. "02:00:5e:10:00:01"`,
-    );
-  }
-  return Uint8Array.from(parts, (p) => parseInt(p, 16));
-}
-
-/**
- * A MAC address as text, lowercase "aa:bb:cc:dd:ee:ff".
- *
- * @param bytes The address (6 bytes).
- * @returns Its text.
- *
- * @example Usage
- * ```ts
- * import { formatMac } from "./sockaddr.ts";
- * console.log(formatMac(new Uint8Array([2, 0, 0, 0, 0, 0x1f]))); // 02:00:00:00:00:1f
- * ```
- */
-export function formatMac(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join(":");
 }
 
 /** A link-layer socket address (`struct sockaddr_ll`), decoded. */

@@ -17,6 +17,7 @@
  * @module
  */
 
+import { formatMac } from "../../control/mac.ts";
 import { familyName, isUnspecified, type ParsedEndpoint } from "./address.ts";
 import type { SessionEntry, TunnelEntry } from "./entries.ts";
 import type { Collector } from "./issues.ts";
@@ -284,8 +285,7 @@ export function crossChecks(c: Collector, tunnels: readonly TunnelEntry[]): void
 function pppoeSession(s: SessionEntry): string | undefined {
   const { interfaceName, pppoeSessionId, pppoePeerMac } = s;
   if (interfaceName === undefined || pppoeSessionId === undefined || !pppoePeerMac) return;
-  const mac = Array.from(pppoePeerMac, (b) => b.toString(16).padStart(2, "0")).join(":");
-  return `${pppoeSessionId} with ${mac} on ${quote(interfaceName)}`;
+  return `${pppoeSessionId} with ${formatMac(pppoePeerMac)} on ${quote(interfaceName)}`;
 }
 
 /**

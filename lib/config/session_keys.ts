@@ -12,6 +12,7 @@
  * @module
  */
 
+import { formatMac } from "../../control/mac.ts";
 import type { SessionEntry } from "./entries.ts";
 import type { Requirement, Rule, Schema } from "./schema.ts";
 import {
@@ -188,17 +189,13 @@ function macAddress(): ValueType<Uint8Array> {
       }
       if ((mac[0] & 1) !== 0) {
         return {
-          error: `expected a unicast MAC address, got the group address ${macText(mac)} (its ` +
+          error: `expected a unicast MAC address, got the group address ${formatMac(mac)} (its ` +
             "first byte is odd: multicast or broadcast)",
         };
       }
       return { value: mac };
     },
   };
-}
-
-function macText(mac: Uint8Array): string {
-  return Array.from(mac, (b) => b.toString(16).padStart(2, "0")).join(":");
 }
 
 /** A Remote End ID as TOML: a string when it is printable ASCII, else an array of bytes. */

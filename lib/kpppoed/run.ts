@@ -175,10 +175,10 @@ export async function runKpppoed(options: KpppoedRunOptions): Promise<number> {
       ifname: config.interfaceName,
       mac: port.mac,
     });
-    const statusTimer = setInterval(
-      () => tell(log, () => notifyStatus(kpppoedSummary(running.status()))),
-      10_000,
-    );
+    // systemd's STATUS line, refreshed while it runs; elsewhere no status is built for it.
+    const statusTimer = underSystemd()
+      ? setInterval(() => tell(log, () => notifyStatus(kpppoedSummary(running.status()))), 10_000)
+      : undefined;
     try {
       await waitForAbort(controller.signal);
     } finally {
@@ -258,6 +258,15 @@ function handlerFor(ac: AccessConcentrator): ControlHandler {
         new Error(`Cannot bring "${tunnel}" up: PPPoE sessions are started by their subscribers`),
       ),
   };
+}
+
+/** Whether systemd listens for notifications (`Type=notify` sets `NOTIFY_SOCKET`). */
+function underSystemd(): boolean {
+  try {
+    return (Deno.env.get("NOTIFY_SOCKET") ?? "") !== "";
+  } catch {
+    return false; // no --allow-env: not worth asking
+  }
 }
 
 function tell(log: Log, send: () => boolean): void {

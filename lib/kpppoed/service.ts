@@ -54,14 +54,13 @@
  * @module
  */
 
-import { BROADCAST_MAC, formatMac } from "../../control/pppoe/codec.ts";
+import { BROADCAST_MAC, formatMac, parseMac } from "../../control/mac.ts";
 import {
   type DiscoveryEvent,
   DiscoveryServer,
   type PppoeSession as DiscoveredSession,
 } from "../../control/pppoe/discovery.ts";
 import { formatEndpoint } from "../../control/endpoint.ts";
-import { parseMac } from "../../dataplane/ffi/sockaddr.ts";
 import type { SessionConfig, TunnelConfig } from "../config.ts";
 import type { Context } from "../context.ts";
 import type { L2tpEvent } from "../events.ts";

@@ -51,13 +51,10 @@ import { Context } from "../../lib/context.ts";
 import type { L2tpEvent } from "../../lib/events.ts";
 import { parseKpppoedConfig } from "../../lib/kpppoed/config.ts";
 import type { KpppoedConfig } from "../../lib/kpppoed/keys.ts";
-import {
-  AccessConcentrator,
-  type DiscoveryPort,
-  type PortFrame,
-} from "../../lib/kpppoed/service.ts";
+import { AccessConcentrator } from "../../lib/kpppoed/service.ts";
 import type { Log } from "../../lib/log.ts";
 import type { Session } from "../../lib/tunnel.ts";
+import { QueuePort } from "../unit/_pppoe_subscriber.ts";
 
 /** A Log that drops everything (the AC and the contexts log every session at info level). */
 const QUIET: Log = {
@@ -78,7 +75,6 @@ const PPP: SessionConfig = {
   l2specType: "none",
 };
 
-const AC_MAC = "02:00:00:00:aa:01";
 const SERVICE = "internet";
 /** How long one phase may take before the run is reported as stuck. */
 const PHASE_TIMEOUT_MS = 60_000;
@@ -213,22 +209,12 @@ async function startLns(): Promise<LnsChild> {
  * what the AC sends is decoded and handed to the subscriber waiting for it (by MAC and code),
  * so no subscriber scans the frames sent to the others.
  */
-class BenchPort implements DiscoveryPort {
-  readonly mac = AC_MAC;
+class BenchPort extends QueuePort {
   /** PADTs the AC sent to subscribers. */
   padtsOut = 0;
   /** Frames the AC sent that no subscriber was waiting for (other than PADTs). */
   unexpected = 0;
   readonly #waiters = new Map<string, (packet: PppoePacket) => void>();
-  #queue: PortFrame[] = [];
-  #head = 0;
-  #wake?: () => void;
-  #closed = false;
-
-  deliver(frame: PortFrame): void {
-    this.#queue.push(frame);
-    this.#wake?.();
-  }
 
   /** The next frame with `code` the AC sends to `mac`. */
   expect(mac: string, code: number): Promise<PppoePacket> {
@@ -248,28 +234,6 @@ class BenchPort implements DiscoveryPort {
       this.unexpected++;
     }
     return true;
-  }
-
-  close(): void {
-    this.#closed = true;
-    this.#wake?.();
-  }
-
-  async *[Symbol.asyncIterator](): AsyncIterator<PortFrame> {
-    while (true) {
-      if (this.#head < this.#queue.length) {
-        const frame = this.#queue[this.#head++];
-        if (this.#head === this.#queue.length) {
-          this.#queue = [];
-          this.#head = 0;
-        }
-        yield frame;
-        continue;
-      }
-      if (this.#closed) return;
-      await new Promise<void>((r) => (this.#wake = r));
-      this.#wake = undefined;
-    }
   }
 }
 

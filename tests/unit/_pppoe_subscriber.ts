@@ -20,23 +20,25 @@ import type { DiscoveryPort, PortFrame } from "../../lib/kpppoed/service.ts";
 
 export const AC_MAC = "02:00:00:00:aa:01";
 
-/** A discovery port whose frames the test delivers and whose sends it reads. */
-export class FakePort implements DiscoveryPort {
+/**
+ * The receive side of a fake discovery port: frames given to {@linkcode QueuePort.deliver} are
+ * read by the access concentrator in order, until {@linkcode QueuePort.close}. What it sends is
+ * the subclass's to handle.
+ */
+export abstract class QueuePort implements DiscoveryPort {
   readonly mac = AC_MAC;
-  readonly sent: { to: string; packet: PppoePacket }[] = [];
   #queue: PortFrame[] = [];
+  #head = 0;
   #wake?: () => void;
   #closed = false;
 
+  /** Queue one frame for the access concentrator. */
   deliver(frame: PortFrame): void {
     this.#queue.push(frame);
     this.#wake?.();
   }
 
-  send(payload: Uint8Array, to: string): boolean {
-    this.sent.push({ to, packet: decodePppoe(payload) });
-    return true;
-  }
+  abstract send(payload: Uint8Array, to: string): boolean;
 
   close(): void {
     this.#closed = true;
@@ -45,8 +47,12 @@ export class FakePort implements DiscoveryPort {
 
   async *[Symbol.asyncIterator](): AsyncIterator<PortFrame> {
     while (true) {
-      const frame = this.#queue.shift();
-      if (frame) {
+      if (this.#head < this.#queue.length) {
+        const frame = this.#queue[this.#head++];
+        if (this.#head === this.#queue.length) {
+          this.#queue = [];
+          this.#head = 0;
+        }
         yield frame;
         continue;
       }
@@ -54,6 +60,16 @@ export class FakePort implements DiscoveryPort {
       await new Promise<void>((r) => (this.#wake = r));
       this.#wake = undefined;
     }
+  }
+}
+
+/** A discovery port whose frames the test delivers and whose sends it records. */
+export class FakePort extends QueuePort {
+  readonly sent: { to: string; packet: PppoePacket }[] = [];
+
+  send(payload: Uint8Array, to: string): boolean {
+    this.sent.push({ to, packet: decodePppoe(payload) });
+    return true;
   }
 
   /** The last frame sent to `to` with `code`. */

@@ -1,12 +1,11 @@
+import { BROADCAST_MAC, formatMac } from "../../control/mac.ts";
 import assert from "node:assert/strict";
 import {
-  BROADCAST_MAC,
   decodePppoe,
   encodedPppoeLength,
   encodePppoe,
   findTag,
   findTagText,
-  formatMac,
   isPppoeCode,
   PPPOE_DECODE_REASONS,
   PPPOE_MAX_LENGTH,

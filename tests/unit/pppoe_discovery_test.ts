@@ -1,7 +1,7 @@
+import { BROADCAST_MAC } from "../../control/mac.ts";
 import assert from "node:assert/strict";
 import { FakeClock } from "../../control/clock.ts";
 import {
-  BROADCAST_MAC,
   decodePppoe,
   type DiscoveryFrame,
   encodePppoe,

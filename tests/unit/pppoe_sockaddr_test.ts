@@ -9,15 +9,14 @@
  * @module
  */
 
+import { formatMac, parseMac } from "../../control/mac.ts";
 import assert from "node:assert/strict";
 import {
   AF_PACKET,
   decodeSockaddrLl,
   encodeSockaddrLl,
   encodeSockaddrPppoe,
-  formatMac,
   HOST_LITTLE_ENDIAN,
-  parseMac,
   PX_PROTO_OE,
   SOCKADDR_LL_SIZE,
   SOCKADDR_PPPOX_SIZE,
