@@ -77,30 +77,22 @@
  * for await (const msg of transport) console.log(msg.type);
  * ```
  *
+ * The module is the entry of the transport: besides {@linkcode ControlTransport} it re-exports its
+ * options and defaults (control/transport_options.ts) and the types of what it sends, emits and
+ * counts (control/transport_types.ts). Its parts live beside it: the reading of received
+ * datagrams and the recovery of messages with malformed AVPs (control/transport_decode.ts), the
+ * retransmission, delayed acknowledgement and keepalive timers (control/transport_timers.ts),
+ * its queues (control/transport_queues.ts) and its batching output (control/transport_output.ts).
+ *
  * @module
  */
 
-import { type DigestVerdict, signMessageDigest, verifyMessageDigest } from "./auth.ts";
-import { readU16, writeU16, writeU32 } from "./bytes.ts";
-import { type Clock, systemClock, type Timer } from "./clock.ts";
+import { signMessageDigest } from "./auth.ts";
+import { writeU16, writeU32 } from "./bytes.ts";
+import type { Clock, Timer } from "./clock.ts";
+import { AvpType, MessageType, type MessageTypeCode, messageTypeName } from "./constants.ts";
+import { ParseError } from "./errors.ts";
 import {
-  AvpType,
-  isSessionMessage,
-  MessageType,
-  type MessageTypeCode,
-  messageTypeName,
-} from "./constants.ts";
-import { type Avp, AVP_HEADER_LENGTH, AvpBits, type AvpInput } from "./avp.ts";
-import {
-  MalformedMessageError,
-  ParseError,
-  type TeardownScope,
-  UnknownAvpError,
-  UnknownMessageTypeError,
-} from "./errors.ts";
-import {
-  CONTROL_HEADER_LENGTH,
-  IP_CONTROL_PREFIX_LENGTH,
   type L2tpVersion,
   type PeekedHeader,
   peekHeader,
@@ -108,314 +100,43 @@ import {
 } from "./header.ts";
 import {
   type ControlMessage,
-  decodeControl,
   type DecodeOptions,
   encodeControl,
   type EncodeOptions,
   getAvp,
 } from "./message.ts";
-import { isSeq, seqAdd, seqDiff } from "./sequence.ts";
-import { checkWindow, CongestionWindow, DEFAULT_PEER_WINDOW, MAX_WINDOW } from "./window.ts";
+import { seqAdd, seqDiff } from "./sequence.ts";
+import { checkDigest, decodeReceived, isAckMessage, ReceiveFailure } from "./transport_decode.ts";
+import { resolveTransportOptions, type TransportSettings } from "./transport_options.ts";
+import type { ControlTransportOptions } from "./transport_options.ts";
+import { DatagramOutput } from "./transport_output.ts";
+import { Fifo, MessageInbox, ReorderQueue } from "./transport_queues.ts";
+import { DelayedAck, KeepaliveTimer, RetransmitTimer } from "./transport_timers.ts";
+import {
+  type ControlTransportEvents,
+  type ControlTransportStats,
+  newTransportStats,
+  type TransportEnd,
+  type TransportErrorEvent,
+  TransportFailedError,
+  TransportListeners,
+  type TransportMessage,
+  type TransportState,
+} from "./transport_types.ts";
+import { CongestionWindow, MAX_WINDOW } from "./window.ts";
 
-/**
- * Default values of {@linkcode ControlTransportOptions} (times in milliseconds).
- *
- * @example Usage
- * ```ts
- * import { TRANSPORT_DEFAULTS } from "./transport.ts";
- * console.log(TRANSPORT_DEFAULTS.retransmitTimeout, TRANSPORT_DEFAULTS.retransmitCap); // 1000 8000
- * ```
- */
-export const TRANSPORT_DEFAULTS = {
-  /** First retransmission timeout (RFC 2661 §5.8: 1 s). */
-  retransmitTimeout: 1000,
-  /** Cap of the doubling retransmission timeout (RFC 2661 §5.8: no less than 8 s). */
-  retransmitCap: 8000,
-  /** Retransmissions before an L2TPv2 transport fails. */
-  maxRetransmitsV2: 5,
-  /** Retransmissions before an L2TPv3 transport fails. */
-  maxRetransmitsV3: 10,
-  /** Delay before a lone acknowledgement is sent. */
-  ackDelay: 100,
-  /** Send an acknowledgement at once after this many unacknowledged in-order messages. */
-  ackEvery: 2,
-  /** Our receive window (messages queued out of order; advertise it in the SCCRQ/SCCRP). */
-  receiveWindow: 16,
-  /** How long the transport lives on after a StopCCN (RFC 2661 §5.7: 31 s). */
-  stopHold: 31_000,
-} as const;
-
-/**
- * A message for {@linkcode ControlTransport.send}: the message type and AVPs; the transport fills
- * in the header (version, the peer's tunnel ID, Ns, Nr).
- *
- * @example Usage
- * ```ts
- * import type { TransportMessage } from "./transport.ts";
- * import { AvpType, MessageType, StopCcnResult } from "./constants.ts";
- * const stop: TransportMessage = {
- *   type: MessageType.StopCCN,
- *   avps: [
- *     { type: AvpType.AssignedTunnelId, value: 7 },
- *     { type: AvpType.ResultCode, value: { resultCode: StopCcnResult.GeneralRequest } },
- *   ],
- * };
- * console.log(stop.avps?.length); // 2
- * ```
- */
-export interface TransportMessage {
-  /** The message type (not ACK: the transport sends acknowledgements itself). */
-  type: MessageTypeCode;
-  /** AVPs after the Message Type AVP. */
-  avps?: readonly AvpInput[];
-}
-
-/**
- * Options of {@linkcode ControlTransport}. Times are in milliseconds.
- *
- * @example Usage
- * ```ts
- * import type { ControlTransportOptions } from "./transport.ts";
- * const sent: Uint8Array[] = [];
- * const opts: ControlTransportOptions = { version: 3, encap: "ip", send: (p) => sent.push(p) };
- * console.log(opts.encap); // ip
- * ```
- */
-export interface ControlTransportOptions {
-  /** Protocol version of the control connection. */
-  version: L2tpVersion;
-  /** "udp" (default) or "ip" (L2TPv3 only: the 4-byte zero Session ID precedes each message). */
-  encap?: Encapsulation;
-  /**
-   * With `encap: "ip"`: whether datagrams carry the 4-byte zero Session ID (default true: the raw
-   * IP payload, as on the wire). Set false on a real L2TP/IP socket, where the kernel adds and
-   * strips that prefix, so userspace reads and writes the control message alone. Ignored for
-   * "udp".
-   */
-  ipPrefix?: boolean;
-  /**
-   * Sends one datagram to the peer. May drop it (the transport retransmits); a throw is reported
-   * as an `"error"` event of kind `"send"` and treated as a loss.
-   */
-  send: (packet: Uint8Array) => void;
-  /**
-   * Sends several datagrams at once, in order (one `sendmmsg` on a reactor socket). Optional:
-   * when given, datagrams the transport has ready together (a window opening, a queue of
-   * messages) go out in one call; without it each goes to `send`. It may drop any of them; a
-   * throw is reported like one of `send` and treated as a loss of them all.
-   */
-  sendBatch?: (packets: Uint8Array[]) => void;
-  /** Time source (default {@linkcode systemClock}). */
-  clock?: Clock;
-  /** The peer's Tunnel ID (v2) or Control Connection ID (v3); 0 until known. Default 0. */
-  peerTunnelId?: number;
-  /** Our receive window: out-of-order messages queued (default 16, 1..32767). */
-  receiveWindow?: number;
-  /** The peer's receive window until its SCCRQ/SCCRP says otherwise (default 4). */
-  peerWindow?: number;
-  /** Slow start and congestion avoidance (RFC 2661 Appendix A; default true). */
-  congestionControl?: boolean;
-  /** First retransmission timeout (default 1000). */
-  retransmitTimeout?: number;
-  /** Cap of the doubling retransmission timeout (default 8000; must be ≥ 8000). */
-  retransmitCap?: number;
-  /** Unanswered retransmissions before the transport fails (default 5 for v2, 10 for v3). */
-  maxRetransmits?: number;
-  /** Delay of a lone acknowledgement (default 100). */
-  ackDelay?: number;
-  /** Acknowledge at once after this many unacknowledged in-order messages (default 2; 0: never). */
-  ackEvery?: number;
-  /** Send a HELLO after this long without a message from the peer (default 0: never). */
-  helloInterval?: number;
-  /** Lifetime after a StopCCN is sent or received (default 31000). */
-  stopHold?: number;
-  /** Ns of our first message (default 0). */
-  initialNs?: number;
-  /** Ns expected first from the peer (default 0). */
-  initialNr?: number;
-  /** Codec options for outgoing messages (secret for hidden AVPs, L2TPv3 Message Digest). */
-  encodeOptions?: Omit<EncodeOptions, "transport">;
-  /** Codec options for incoming messages (secret for hidden AVPs, L2TPv3 Message Digest). */
-  decodeOptions?: Omit<DecodeOptions, "transport" | "version">;
-  /**
-   * Callback form of delivery: each in-order message is passed here, synchronously, instead of
-   * being queued for the async iterator.
-   */
-  onMessage?: (msg: ControlMessage) => void;
-}
-
-/**
- * Why a transport ended: `"closed"` by {@linkcode ControlTransport.close}, `"stopped"` at the end
- * of the StopCCN hold time, `"failed"` when a message went unacknowledged.
- *
- * @example Usage
- * ```ts
- * import type { TransportEndReason } from "./transport.ts";
- * const r: TransportEndReason = "stopped";
- * console.log(r); // stopped
- * ```
- */
-export type TransportEndReason = "closed" | "stopped" | "failed";
-
-/**
- * How a transport ended.
- *
- * @example Usage
- * ```ts
- * import type { TransportEnd } from "./transport.ts";
- * function describe(end: TransportEnd): string {
- *   return end.reason === "failed" ? end.error.message : end.reason;
- * }
- * console.log(describe({ reason: "closed" })); // closed
- * ```
- */
-export type TransportEnd =
-  | { reason: "closed" | "stopped" }
-  | { reason: "failed"; error: TransportFailedError };
-
-/**
- * A received datagram that could not be used, or a send that threw.
- *
- * - `decode`: malformed datagram, or a message whose body does not decode;
- * - `auth`: a Message Digest that does not verify, or is missing where required;
- * - `send`: the injected `send` function threw.
- *
- * @example Usage
- * ```ts
- * import type { TransportErrorEvent } from "./transport.ts";
- * import { UnknownAvpError } from "./errors.ts";
- * function onError(e: TransportErrorEvent): void {
- *   if (e.error instanceof UnknownAvpError) console.log("tear down the", e.error.scope);
- * }
- * onError({ kind: "decode", error: new Error("bad"), packet: new Uint8Array(0), accepted: false });
- * ```
- */
-export interface TransportErrorEvent {
-  /** What failed. */
-  kind: "decode" | "auth" | "send";
-  /** The error (a ParseError for decode and auth errors). */
-  error: unknown;
-  /** The datagram concerned. */
-  packet: Uint8Array;
-  /** Whether the message was nevertheless accepted in sequence (and will be acknowledged). */
-  accepted: boolean;
-}
-
-/**
- * A retransmission, for logs.
- *
- * @example Usage
- * ```ts
- * import type { RetransmitEvent } from "./transport.ts";
- * const e: RetransmitEvent = { ns: 3, type: 6, attempt: 1, timeout: 2000 };
- * console.log(e.timeout); // 2000
- * ```
- */
-export interface RetransmitEvent {
-  /** Ns of the message. */
-  ns: number;
-  /** Its message type. */
-  type: MessageTypeCode;
-  /** 1 for the first retransmission, and so on (0 for a retransmission after a partial ack). */
-  attempt: number;
-  /** Milliseconds until the next retransmission. */
-  timeout: number;
-}
-
-/**
- * Events of {@linkcode ControlTransport.on}.
- *
- * @example Usage
- * ```ts
- * import type { ControlTransportEvents } from "./transport.ts";
- * const onEnd = (e: ControlTransportEvents["end"]): void => console.log("ended:", e.reason);
- * onEnd({ reason: "stopped" }); // ended: stopped
- * ```
- */
-export interface ControlTransportEvents {
-  /** A datagram was dropped or a message could not be decoded or sent. */
-  error: TransportErrorEvent;
-  /** A message was retransmitted. */
-  retransmit: RetransmitEvent;
-  /** The transport ended (once). */
-  end: TransportEnd;
-}
-
-/**
- * Counters of a {@linkcode ControlTransport}.
- *
- * @example Usage
- * ```ts
- * import type { ControlTransportStats } from "./transport.ts";
- * function lossRate(s: ControlTransportStats): number {
- *   return s.messagesSent ? s.retransmits / s.messagesSent : 0;
- * }
- * console.log(typeof lossRate); // function
- * ```
- */
-export interface ControlTransportStats {
-  /** Datagrams handed to `send` (messages, retransmissions and acknowledgements). */
-  sent: number;
-  /** Sequenced messages sent (first transmissions). */
-  messagesSent: number;
-  /** Retransmissions. */
-  retransmits: number;
-  /** Acknowledgement-only datagrams sent (ZLB or ACK). */
-  acksSent: number;
-  /** Datagrams received. */
-  received: number;
-  /** Messages delivered. */
-  delivered: number;
-  /** Acknowledgement-only datagrams received. */
-  acksReceived: number;
-  /** Duplicate messages received (acknowledged, not delivered). */
-  duplicates: number;
-  /** Messages received ahead of the expected Ns and queued. */
-  outOfOrder: number;
-  /** Messages received beyond our receive window and dropped. */
-  outOfWindow: number;
-  /** Error events. */
-  errors: number;
-}
-
-/**
- * The error of a transport whose message went unacknowledged after the last retransmission.
- *
- * @example Usage
- * ```ts
- * import { TransportFailedError } from "./transport.ts";
- * const e = new TransportFailedError("Cannot deliver HELLO: no acknowledgement", 5);
- * console.log(e.retransmits); // 5
- * ```
- */
-export class TransportFailedError extends Error {
-  /** Retransmissions made before giving up. */
-  readonly retransmits: number;
-
-  /**
-   * Creates the error.
-   *
-   * @param message The message ("Cannot deliver ...").
-   * @param retransmits Retransmissions made.
-   */
-  constructor(message: string, retransmits: number) {
-    super(message);
-    this.name = "TransportFailedError";
-    this.retransmits = retransmits;
-  }
-}
-
-/**
- * State of a transport: `"open"`, `"stopping"` (StopCCN hold), `"closed"` (ended).
- *
- * @example Usage
- * ```ts
- * import type { TransportState } from "./transport.ts";
- * const s: TransportState = "stopping";
- * console.log(s); // stopping
- * ```
- */
-export type TransportState = "open" | "stopping" | "closed";
+export { type ControlTransportOptions, TRANSPORT_DEFAULTS } from "./transport_options.ts";
+export {
+  type ControlTransportEvents,
+  type ControlTransportStats,
+  type RetransmitEvent,
+  type TransportEnd,
+  type TransportEndReason,
+  type TransportErrorEvent,
+  TransportFailedError,
+  type TransportMessage,
+  type TransportState,
+} from "./transport_types.ts";
 
 interface Outgoing {
   packet: Uint8Array;
@@ -426,133 +147,7 @@ interface Outgoing {
   reject: (e: Error) => void;
 }
 
-interface Waiter {
-  resolve: (r: IteratorResult<ControlMessage>) => void;
-  reject: (e: unknown) => void;
-}
-
-type Listeners = {
-  [K in keyof ControlTransportEvents]: ((e: ControlTransportEvents[K]) => void)[];
-};
-
 const noop = (): void => {};
-
-function checkMs(what: string, v: number, min: number): void {
-  if (!Number.isFinite(v) || v < min) {
-    throw new RangeError(
-      `Cannot create control transport: ${what} ${v} is not a duration ≥ ${min}`,
-    );
-  }
-}
-
-/** At most this many malformed AVPs are cut out of one message before it is given up on. */
-const MAX_SALVAGE = 16;
-
-/** The Message Type of a control message whose first AVP is a readable Message Type AVP. */
-function readMessageType(body: Uint8Array): number | undefined {
-  const o = CONTROL_HEADER_LENGTH;
-  if (body.length < o + 8 || (readU16(body, o) & AvpBits.LENGTH_MASK) !== 8) return undefined;
-  if (readU16(body, o + 2) !== 0 || readU16(body, o + 4) !== AvpType.MessageType) return undefined;
-  return readU16(body, o + 6);
-}
-
-/** `body` without the `len` bytes at `o`, its header Length field updated. */
-function cut(body: Uint8Array, o: number, len: number): Uint8Array {
-  const out = new Uint8Array(body.length - len);
-  out.set(body.subarray(0, o));
-  out.set(body.subarray(o + len), o);
-  writeU16(out, 2, out.length);
-  return out;
-}
-
-/**
- * RFC 2661 §7.1 / RFC 3931 §7.1 for an in-sequence message whose body did not decode: treat each
- * malformed AVP as an unrecognised one. The AVP is cut out and the rest decoded again, as often
- * as needed. If every malformed AVP had the M bit clear, the message is recovered (returned, with
- * them as `"malformed"` raw AVPs). If one had the M bit set, a {@linkcode MalformedMessageError}
- * scoped by the message type carries the rest of the message. If the AVPs cannot be delimited
- * (or the Message Type AVP itself is bad), the message is unrecoverable: a
- * {@linkcode MalformedMessageError} of scope `"tunnel"`. An unknown mandatory AVP found in the rest
- * is returned as its {@linkcode UnknownAvpError} when nothing mandatory was malformed.
- *
- * @param body The message (no L2TP/IP prefix); its Message Digest already verified.
- * @param first The decoder's error.
- * @param options The decode options used.
- * @returns The recovered message, or the error to report.
- */
-function salvage(
-  body: Uint8Array,
-  first: ParseError,
-  options: DecodeOptions,
-): ControlMessage | ParseError {
-  const opts: DecodeOptions = { ...options, transport: "udp", digest: undefined };
-  const messageType = readMessageType(body);
-  const scope: TeardownScope = messageType !== undefined && isSessionMessage(messageType)
-    ? "session"
-    : "tunnel";
-  const removed: Avp[] = [];
-  let fatal: { error: ParseError; attributeType: number } | undefined;
-  let bytes = body;
-  let err = first;
-  for (let i = 0; i < MAX_SALVAGE; i++) {
-    const o = err.offset;
-    const framed = o >= CONTROL_HEADER_LENGTH + 8 && o + AVP_HEADER_LENGTH <= bytes.length &&
-      err.reason !== "avp-too-short" && err.reason !== "avp-overrun" && err.reason !== "truncated";
-    const len = framed ? readU16(bytes, o) & AvpBits.LENGTH_MASK : 0;
-    if (len < AVP_HEADER_LENGTH || o + len > bytes.length) break;
-    const flags = bytes[o];
-    const mandatory = (flags & AvpBits.MANDATORY) !== 0;
-    const attributeType = readU16(bytes, o + 4);
-    removed.push({
-      kind: "malformed",
-      vendorId: readU16(bytes, o + 2),
-      type: attributeType,
-      value: bytes.slice(o + AVP_HEADER_LENGTH, o + len),
-      mandatory,
-      hidden: (flags & AvpBits.HIDDEN) !== 0,
-    });
-    if (mandatory) fatal ??= { error: err, attributeType };
-    bytes = cut(bytes, o, len);
-    let decoded: ControlMessage;
-    try {
-      decoded = decodeControl(bytes, opts);
-    } catch (e) {
-      if (e instanceof UnknownAvpError) {
-        if (fatal === undefined) return e;
-        decoded = e.decoded;
-      } else if (e instanceof ParseError && !(e instanceof UnknownMessageTypeError)) {
-        err = e;
-        continue;
-      } else {
-        break;
-      }
-    }
-    if (fatal !== undefined) {
-      return new MalformedMessageError(fatal.error, {
-        scope,
-        messageType,
-        attributeType: fatal.attributeType,
-        decoded,
-      });
-    }
-    decoded.avps.push(...removed);
-    return decoded;
-  }
-  // Unrecoverable: the control connection is cleared.
-  return new MalformedMessageError(fatal?.error ?? err, {
-    scope: "tunnel",
-    messageType,
-    ...(fatal !== undefined ? { attributeType: fatal.attributeType } : {}),
-  });
-}
-
-/** Whether the message at `off` is an L2TPv3 ACK (first AVP: Message Type 20), read in place. */
-function isAckMessage(packet: Uint8Array, off: number, length: number): boolean {
-  const o = off + CONTROL_HEADER_LENGTH;
-  return length >= CONTROL_HEADER_LENGTH + 8 &&
-    readU16(packet, o + 2) === 0 && readU16(packet, o + 4) === AvpType.MessageType &&
-    readU16(packet, o + 6) === MessageType.ACK;
-}
 
 /**
  * Reliable, in-order delivery of control messages over one control connection. See the module
@@ -578,39 +173,16 @@ function isAckMessage(packet: Uint8Array, off: number, length: number): boolean 
  * ```
  */
 export class ControlTransport implements AsyncIterable<ControlMessage>, Disposable {
+  /** The validated options; `wire` is what the codec sees. */
+  readonly #o: TransportSettings;
   readonly #version: L2tpVersion;
-  readonly #encap: Encapsulation;
-  /** What the codec sees: "ip" only when datagrams carry the zero Session ID prefix. */
   readonly #wire: Encapsulation;
   readonly #prefix: number;
-  readonly #output: (packet: Uint8Array) => void;
-  readonly #outputBatch: ((packets: Uint8Array[]) => void) | undefined;
-  /** While datagrams are being collected for one `sendBatch` call: those collected. */
-  #batch: Uint8Array[] | undefined;
+  readonly #out: DatagramOutput;
   readonly #clock: Clock;
   readonly #rwin: number;
-  readonly #rto0: number;
-  readonly #rtoCap: number;
-  readonly #maxRetransmits: number;
-  readonly #ackDelay: number;
-  readonly #ackEvery: number;
-  readonly #helloInterval: number;
-  readonly #stopHold: number;
-  readonly #onMessage: ((msg: ControlMessage) => void) | undefined;
   readonly #cw: CongestionWindow;
-  readonly #stats: ControlTransportStats = {
-    sent: 0,
-    messagesSent: 0,
-    retransmits: 0,
-    acksSent: 0,
-    received: 0,
-    delivered: 0,
-    acksReceived: 0,
-    duplicates: 0,
-    outOfOrder: 0,
-    outOfWindow: 0,
-    errors: 0,
-  };
+  readonly #stats: ControlTransportStats = newTransportStats();
 
   #peerTunnelId = 0;
   #encodeOptions: EncodeOptions;
@@ -619,24 +191,17 @@ export class ControlTransport implements AsyncIterable<ControlMessage>, Disposab
 
   // Sending side.
   #ns: number;
-  #pending: (Outgoing | undefined)[] = [];
-  #pendingHead = 0;
+  readonly #pending = new Fifo<Outgoing>();
   #inflight: Outgoing[] = [];
   #retries = 0;
   #recover = -1;
-  #rtxTimer: Timer | undefined;
-  #rtxAt = 0;
-  #rtxDeadline = 0;
+  readonly #rtx: RetransmitTimer;
 
   // Receiving side.
   #nr: number;
-  #reorder: (Uint8Array | undefined)[];
-  #reorderHead = 0;
-  #ackDue = false;
-  #unacked = 0;
-  #ackTimer: Timer | undefined;
-  #lastHeard: number;
-  #helloTimer: Timer | undefined;
+  readonly #reorder: ReorderQueue;
+  readonly #ack: DelayedAck;
+  readonly #keepalive: KeepaliveTimer;
   #hello: Outgoing | undefined;
 
   // Lifecycle and delivery.
@@ -645,10 +210,8 @@ export class ControlTransport implements AsyncIterable<ControlMessage>, Disposab
   #end: TransportEnd | undefined;
   #resolveEnded!: (end: TransportEnd) => void;
   readonly #ended: Promise<TransportEnd>;
-  #inbox: (ControlMessage | undefined)[] = [];
-  #inboxHead = 0;
-  #waiters: Waiter[] = [];
-  #listeners: Listeners = { error: [], retransmit: [], end: [] };
+  readonly #inbox: MessageInbox;
+  readonly #listeners = new TransportListeners();
 
   /**
    * A transport at the start of a control connection (Ns and Nr 0 unless given).
@@ -658,69 +221,35 @@ export class ControlTransport implements AsyncIterable<ControlMessage>, Disposab
    * @throws {TypeError} If L2TPv2 is asked to run over IP.
    */
   constructor(options: ControlTransportOptions) {
-    const { version } = options;
-    if (version !== 2 && version !== 3) {
-      throw new RangeError(`Cannot create control transport: version ${version} is not 2 or 3`);
-    }
-    this.#version = version;
-    this.#encap = options.encap ?? "udp";
-    if (this.#encap !== "udp" && this.#encap !== "ip") {
-      throw new TypeError(`Cannot create control transport: unknown encapsulation ${this.#encap}`);
-    }
-    if (this.#encap === "ip" && version !== 3) {
-      throw new TypeError("Cannot create control transport: only L2TPv3 runs over IP");
-    }
-    this.#wire = this.#encap === "ip" && options.ipPrefix !== false ? "ip" : "udp";
-    this.#prefix = this.#wire === "ip" ? IP_CONTROL_PREFIX_LENGTH : 0;
-    this.#output = options.send;
-    this.#outputBatch = options.sendBatch;
-    this.#clock = options.clock ?? systemClock;
-    this.#rwin = options.receiveWindow ?? TRANSPORT_DEFAULTS.receiveWindow;
-    checkWindow("receive window", this.#rwin);
-    this.#cw = new CongestionWindow(
-      options.peerWindow ?? DEFAULT_PEER_WINDOW,
-      options.congestionControl ?? true,
+    const o = resolveTransportOptions(options);
+    this.#o = o;
+    this.#version = o.version;
+    this.#wire = o.wire;
+    this.#prefix = o.prefix;
+    this.#out = new DatagramOutput(
+      options.send,
+      options.sendBatch,
+      (e, packet) => this.#error("send", e, packet, false),
     );
-    this.#rto0 = options.retransmitTimeout ?? TRANSPORT_DEFAULTS.retransmitTimeout;
-    checkMs("retransmitTimeout", this.#rto0, 1);
-    this.#rtoCap = options.retransmitCap ?? TRANSPORT_DEFAULTS.retransmitCap;
-    checkMs("retransmitCap", this.#rtoCap, Math.max(TRANSPORT_DEFAULTS.retransmitCap, this.#rto0));
-    this.#maxRetransmits = options.maxRetransmits ??
-      (version === 2 ? TRANSPORT_DEFAULTS.maxRetransmitsV2 : TRANSPORT_DEFAULTS.maxRetransmitsV3);
-    if (!Number.isInteger(this.#maxRetransmits) || this.#maxRetransmits < 0) {
-      throw new RangeError(
-        `Cannot create control transport: maxRetransmits ${this.#maxRetransmits} is not an integer ≥ 0`,
-      );
-    }
-    this.#ackDelay = options.ackDelay ?? TRANSPORT_DEFAULTS.ackDelay;
-    checkMs("ackDelay", this.#ackDelay, 0);
-    this.#ackEvery = options.ackEvery ?? TRANSPORT_DEFAULTS.ackEvery;
-    if (!Number.isInteger(this.#ackEvery) || this.#ackEvery < 0) {
-      throw new RangeError(
-        `Cannot create control transport: ackEvery ${this.#ackEvery} is not an integer ≥ 0`,
-      );
-    }
-    this.#helloInterval = options.helloInterval ?? 0;
-    checkMs("helloInterval", this.#helloInterval, 0);
-    this.#stopHold = options.stopHold ?? TRANSPORT_DEFAULTS.stopHold;
-    checkMs("stopHold", this.#stopHold, 0);
-    this.#ns = options.initialNs ?? 0;
-    this.#nr = options.initialNr ?? 0;
-    if (!isSeq(this.#ns) || !isSeq(this.#nr)) {
-      throw new RangeError(
-        `Cannot create control transport: initial Ns ${this.#ns} / Nr ${this.#nr} not in 0..65535`,
-      );
-    }
+    this.#clock = o.clock;
+    this.#rwin = o.receiveWindow;
+    this.#cw = new CongestionWindow(o.peerWindow, o.congestionControl);
+    this.#rtx = new RetransmitTimer(
+      o.clock,
+      o.retransmitTimeout,
+      o.retransmitCap,
+      this.#onRetransmitTimer,
+    );
+    this.#ack = new DelayedAck(o.clock, o.ackDelay, o.ackEvery, this.#onAckDue);
+    this.#ns = o.initialNs;
+    this.#nr = o.initialNr;
     this.peerTunnelId = options.peerTunnelId ?? 0;
     this.#encodeOptions = { ...options.encodeOptions, transport: this.#wire };
     this.decodeOptions = options.decodeOptions ?? {};
-    this.#onMessage = options.onMessage;
-    this.#reorder = new Array(this.#rwin).fill(undefined);
+    this.#inbox = new MessageInbox(options.onMessage);
+    this.#reorder = new ReorderQueue(this.#rwin);
     this.#ended = new Promise((resolve) => (this.#resolveEnded = resolve));
-    this.#lastHeard = this.#clock.now();
-    if (this.#helloInterval > 0) {
-      this.#helloTimer = this.#clock.setTimer(this.#helloInterval, this.#onHelloTimer);
-    }
+    this.#keepalive = new KeepaliveTimer(o.clock, o.helloInterval, this.#onHelloTimer);
   }
 
   /** Protocol version. */
@@ -730,7 +259,7 @@ export class ControlTransport implements AsyncIterable<ControlMessage>, Disposab
 
   /** Encapsulation ("udp" or "ip"). */
   get encap(): Encapsulation {
-    return this.#encap;
+    return this.#o.encap;
   }
 
   /** The peer's Tunnel ID (v2) or Control Connection ID (v3) written into outgoing headers. */
@@ -817,7 +346,7 @@ export class ControlTransport implements AsyncIterable<ControlMessage>, Disposab
 
   /** Messages waiting for the window to open. */
   get queued(): number {
-    return this.#pending.length - this.#pendingHead;
+    return this.#pending.length;
   }
 
   /** Lifecycle state. */
@@ -857,12 +386,7 @@ export class ControlTransport implements AsyncIterable<ControlMessage>, Disposab
     type: K,
     listener: (e: ControlTransportEvents[K]) => void,
   ): () => void {
-    const list = this.#listeners[type] as ((e: ControlTransportEvents[K]) => void)[];
-    list.push(listener);
-    return (): void => {
-      const i = list.indexOf(listener);
-      if (i >= 0) list.splice(i, 1);
-    };
+    return this.#listeners.on(type, listener);
   }
 
   /**
@@ -947,7 +471,7 @@ export class ControlTransport implements AsyncIterable<ControlMessage>, Disposab
     const ackOnly = peek.zlb || isAckMessage(packet, off, peek.length);
     // Authenticated before anything of it is believed: its Nr, its liveness, its body.
     if (!this.#authentic(packet, off)) return;
-    this.#lastHeard = this.#clock.now();
+    this.#keepalive.heard();
     if (ackOnly) {
       this.#stats.acksReceived++;
       this.#onNr(peek.nr);
@@ -965,13 +489,8 @@ export class ControlTransport implements AsyncIterable<ControlMessage>, Disposab
       return;
     }
     if (d > 0) {
-      const slot = (this.#reorderHead + d) % this.#rwin;
-      if (this.#reorder[slot] === undefined) {
-        this.#reorder[slot] = packet;
-        this.#stats.outOfOrder++;
-      } else {
-        this.#stats.duplicates++;
-      }
+      if (this.#reorder.hold(d, packet)) this.#stats.outOfOrder++;
+      else this.#stats.duplicates++;
       this.#onNr(peek.nr);
       return;
     }
@@ -984,13 +503,12 @@ export class ControlTransport implements AsyncIterable<ControlMessage>, Disposab
     }
     for (;;) {
       if (this.#end !== undefined) return;
-      const next = this.#reorder[this.#reorderHead];
+      const next = this.#reorder.take();
       if (next === undefined) break;
-      this.#reorder[this.#reorderHead] = undefined;
       this.#accept(next, this.#decodeVerified);
     }
     this.#pump();
-    if (this.#ackDue && this.#end === undefined) this.#ackSoon();
+    if (this.#ack.due && this.#end === undefined) this.#ack.schedule();
   }
 
   /**
@@ -1002,7 +520,7 @@ export class ControlTransport implements AsyncIterable<ControlMessage>, Disposab
    */
   [Symbol.asyncIterator](): AsyncIterator<ControlMessage> {
     return {
-      next: (): Promise<IteratorResult<ControlMessage>> => this.#next(),
+      next: (): Promise<IteratorResult<ControlMessage>> => this.#inbox.next(this.#end),
       return: (): Promise<IteratorResult<ControlMessage>> =>
         Promise.resolve({ done: true, value: undefined }),
     };
@@ -1024,41 +542,17 @@ export class ControlTransport implements AsyncIterable<ControlMessage>, Disposab
   // ---- sending -------------------------------------------------------------------------------
 
   #pump(): void {
-    if (this.#end !== undefined) return;
-    if (this.#outputBatch === undefined || this.#batch !== undefined) {
-      this.#fill();
-      return;
-    }
-    this.#batch = [];
-    try {
-      this.#fill();
-    } finally {
-      this.#flush();
-    }
-  }
-
-  /** Send what was collected: one datagram to `send`, several in one `sendBatch` call. */
-  #flush(): void {
-    const batch = this.#batch;
-    this.#batch = undefined;
-    if (batch === undefined || batch.length === 0) return;
-    try {
-      if (batch.length === 1) this.#output(batch[0] as Uint8Array);
-      else (this.#outputBatch as (packets: Uint8Array[]) => void)(batch);
-    } catch (e) {
-      this.#error("send", e, batch[0] as Uint8Array, false);
-    }
+    if (this.#end === undefined) this.#out.batch(this.#fill);
   }
 
   /** Move what the window allows from the queue to the wire. */
-  #fill(): void {
+  #fill = (): void => {
     const win = this.#cw.window;
-    while (this.#pendingHead < this.#pending.length && this.#inflight.length < win) {
-      const m = this.#pending[this.#pendingHead] as Outgoing;
-      this.#pending[this.#pendingHead++] = undefined;
+    while (this.#pending.length > 0 && this.#inflight.length < win) {
+      const m = this.#pending.shift() as Outgoing;
       m.ns = this.#ns;
       this.#ns = seqAdd(this.#ns);
-      if (this.#inflight.length === 0) this.#armRetransmit(this.#clock.now() + this.#rto0);
+      if (this.#inflight.length === 0) this.#rtx.arm(this.#clock.now() + this.#rtx.initial);
       this.#inflight.push(m);
       this.#stats.messagesSent++;
       this.#transmit(m.packet, m.ns);
@@ -1067,14 +561,7 @@ export class ControlTransport implements AsyncIterable<ControlMessage>, Disposab
       // it was queued behind a full window.
       if (m.type === MessageType.StopCCN) this.#startStopHold();
     }
-    if (this.#pendingHead === this.#pending.length) {
-      this.#pending.length = 0;
-      this.#pendingHead = 0;
-    } else if (this.#pendingHead > 1024 && this.#pendingHead * 2 > this.#pending.length) {
-      this.#pending.splice(0, this.#pendingHead);
-      this.#pendingHead = 0;
-    }
-  }
+  };
 
   /** Fill in the header (peer's tunnel ID, Ns, current Nr), sign, send. */
   #transmit(packet: Uint8Array, ns: number): void {
@@ -1085,26 +572,13 @@ export class ControlTransport implements AsyncIterable<ControlMessage>, Disposab
     writeU16(packet, o + 10, this.#nr);
     const digest = this.#encodeOptions.digest;
     if (digest !== undefined) signMessageDigest(o ? packet.subarray(o) : packet, digest);
-    this.#ackDue = false;
-    this.#unacked = 0;
-    if (this.#ackTimer !== undefined) {
-      this.#ackTimer.cancel();
-      this.#ackTimer = undefined;
-    }
+    this.#ack.clear();
     this.#put(packet);
   }
 
   #put(packet: Uint8Array): void {
     this.#stats.sent++;
-    if (this.#batch !== undefined) {
-      this.#batch.push(packet);
-      return;
-    }
-    try {
-      this.#output(packet);
-    } catch (e) {
-      this.#error("send", e, packet, false);
-    }
+    this.#out.put(packet);
   }
 
   /** An Nr from the peer: release what it acknowledges (then send what the window allows). */
@@ -1120,46 +594,27 @@ export class ControlTransport implements AsyncIterable<ControlMessage>, Disposab
     this.#retries = 0;
     if (this.#inflight.length === 0) {
       this.#recover = -1;
-      this.#disarmRetransmit();
+      this.#rtx.cancel();
     } else {
       if (this.#recover >= 0) {
         if (seqDiff(this.#recover, nr) > 0) {
           // Partial acknowledgement after a timeout: the next one was lost as well.
-          this.#retransmit(this.#inflight[0], 0, this.#rto0);
+          this.#retransmit(this.#inflight[0], 0, this.#rtx.initial);
         } else {
           this.#recover = -1;
         }
       }
-      this.#armRetransmit(this.#clock.now() + this.#rto0);
+      this.#rtx.arm(this.#clock.now() + this.#rtx.initial);
     }
     if (pump) this.#pump();
   }
 
-  #armRetransmit(deadline: number): void {
-    this.#rtxDeadline = deadline;
-    if (this.#rtxTimer !== undefined) {
-      if (this.#rtxAt <= deadline) return; // fires first and re-arms
-      this.#rtxTimer.cancel();
-    }
-    this.#rtxAt = deadline;
-    this.#rtxTimer = this.#clock.setTimer(deadline - this.#clock.now(), this.#onRetransmitTimer);
-  }
-
-  #disarmRetransmit(): void {
-    this.#rtxTimer?.cancel();
-    this.#rtxTimer = undefined;
-  }
-
   #onRetransmitTimer = (): void => {
-    this.#rtxTimer = undefined;
     if (this.#end !== undefined || this.#inflight.length === 0) return;
     const now = this.#clock.now();
-    if (now < this.#rtxDeadline) {
-      this.#armRetransmit(this.#rtxDeadline);
-      return;
-    }
+    if (!this.#rtx.due(now)) return;
     const m = this.#inflight[0];
-    if (this.#retries >= this.#maxRetransmits) {
+    if (this.#retries >= this.#o.maxRetransmits) {
       const error = new TransportFailedError(
         `Cannot deliver ${messageTypeName(m.type)} (Ns ${m.ns}): ` +
           `no acknowledgement after ${this.#retries} retransmissions`,
@@ -1169,11 +624,11 @@ export class ControlTransport implements AsyncIterable<ControlMessage>, Disposab
       return;
     }
     this.#retries++;
-    const timeout = Math.min(this.#rto0 * 2 ** this.#retries, this.#rtoCap);
+    const timeout = this.#rtx.backoff(this.#retries);
     this.#cw.onRetransmit();
     this.#recover = this.#ns;
     this.#retransmit(m, this.#retries, timeout);
-    this.#armRetransmit(now + timeout);
+    this.#rtx.arm(now + timeout);
   };
 
   #retransmit(m: Outgoing, attempt: number, timeout: number): void {
@@ -1181,7 +636,7 @@ export class ControlTransport implements AsyncIterable<ControlMessage>, Disposab
     m.packet = m.packet.slice();
     this.#stats.retransmits++;
     this.#transmit(m.packet, m.ns);
-    this.#emit("retransmit", { ns: m.ns, type: m.type, attempt, timeout });
+    this.#listeners.emit("retransmit", { ns: m.ns, type: m.type, attempt, timeout });
   }
 
   // ---- receiving -----------------------------------------------------------------------------
@@ -1190,18 +645,9 @@ export class ControlTransport implements AsyncIterable<ControlMessage>, Disposab
   #authentic(packet: Uint8Array, off: number): boolean {
     const digest = this.#decodeOptions.digest;
     if (digest === undefined) return true;
-    let verdict: DigestVerdict;
-    try {
-      verdict = verifyMessageDigest(off ? packet.subarray(off) : packet, digest);
-    } catch (e) {
-      this.#error("decode", e, packet, false);
-      return false;
-    }
-    if (verdict === "valid" || (verdict === "missing" && !digest.required)) return true;
-    const error = verdict === "invalid"
-      ? new ParseError("bad-digest", CONTROL_HEADER_LENGTH, "Message Digest does not verify")
-      : new ParseError("missing-digest", CONTROL_HEADER_LENGTH, "no Message Digest AVP");
-    this.#error("auth", error, packet, false);
+    const failure = checkDigest(off ? packet.subarray(off) : packet, digest);
+    if (failure === undefined) return true;
+    this.#error(failure.kind, failure.error, packet, false);
     return false;
   }
 
@@ -1210,32 +656,16 @@ export class ControlTransport implements AsyncIterable<ControlMessage>, Disposab
    * (Message Digest failure), leaving Nr where it was.
    */
   #accept(packet: Uint8Array, options: DecodeOptions): boolean {
-    let msg: ControlMessage | undefined;
-    let failure: unknown;
-    try {
-      msg = decodeControl(packet, options);
-    } catch (e) {
-      if (e instanceof ParseError && (e.reason === "bad-digest" || e.reason === "missing-digest")) {
-        this.#error("auth", e, packet, false);
-        return false;
-      }
-      failure = e;
-      if (
-        e instanceof ParseError && !(e instanceof UnknownAvpError) &&
-        !(e instanceof UnknownMessageTypeError)
-      ) {
-        const body = this.#prefix ? packet.subarray(this.#prefix) : packet;
-        const r = salvage(body, e, options);
-        if (r instanceof ParseError) failure = r;
-        else msg = r;
-      }
+    const msg = decodeReceived(packet, options, this.#prefix);
+    if (msg instanceof ReceiveFailure && msg.kind === "auth") {
+      this.#error("auth", msg.error, packet, false);
+      return false;
     }
     this.#nr = seqAdd(this.#nr);
-    this.#reorderHead = (this.#reorderHead + 1) % this.#rwin;
-    this.#ackDue = true;
-    this.#unacked++;
-    if (msg === undefined) {
-      this.#error("decode", failure, packet, true);
+    this.#reorder.advance();
+    this.#ack.received();
+    if (msg instanceof ReceiveFailure) {
+      this.#error("decode", msg.error, packet, true);
       return true;
     }
     if (msg.type === MessageType.SCCRQ || msg.type === MessageType.SCCRP) {
@@ -1244,67 +674,17 @@ export class ControlTransport implements AsyncIterable<ControlMessage>, Disposab
     }
     if (msg.type === MessageType.StopCCN) this.#startStopHold();
     this.#stats.delivered++;
-    this.#deliver(msg);
+    this.#inbox.deliver(msg);
     return true;
   }
 
-  #deliver(msg: ControlMessage): void {
-    if (this.#onMessage !== undefined) {
-      try {
-        this.#onMessage(msg);
-      } catch (e) {
-        // A bug in the consumer: surface it as an unhandled rejection (the daemon logs it and
-        // shuts down cleanly) rather than an uncaught exception that ends the process at once.
-        Promise.reject(e);
-      }
-      return;
-    }
-    const w = this.#waiters.shift();
-    if (w !== undefined) w.resolve({ done: false, value: msg });
-    else this.#inbox.push(msg);
-  }
-
-  #next(): Promise<IteratorResult<ControlMessage>> {
-    if (this.#inboxHead < this.#inbox.length) {
-      const value = this.#inbox[this.#inboxHead] as ControlMessage;
-      this.#inbox[this.#inboxHead++] = undefined;
-      if (this.#inboxHead === this.#inbox.length) {
-        this.#inbox.length = 0;
-        this.#inboxHead = 0;
-      }
-      return Promise.resolve({ done: false, value });
-    }
-    const end = this.#end;
-    if (end !== undefined) {
-      return end.reason === "failed"
-        ? Promise.reject(end.error)
-        : Promise.resolve({ done: true, value: undefined });
-    }
-    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
-  }
-
-  /** Acknowledge now, or after the delay: whichever the count of unacknowledged messages says. */
-  #ackSoon(): void {
-    if (this.#ackEvery > 0 && this.#unacked >= this.#ackEvery) {
-      this.#sendAck();
-      return;
-    }
-    this.#ackTimer ??= this.#clock.setTimer(this.#ackDelay, this.#onAckTimer);
-  }
-
-  #onAckTimer = (): void => {
-    this.#ackTimer = undefined;
-    if (this.#end === undefined && this.#ackDue) this.#sendAck();
+  #onAckDue = (): void => {
+    if (this.#end === undefined) this.#sendAck();
   };
 
   /** Send a ZLB (v2) or ACK (v3) carrying the current Nr and the next Ns (not consumed). */
   #sendAck(): void {
-    if (this.#ackTimer !== undefined) {
-      this.#ackTimer.cancel();
-      this.#ackTimer = undefined;
-    }
-    this.#ackDue = false;
-    this.#unacked = 0;
+    this.#ack.clear();
     const packet = encodeControl({
       version: this.#version,
       tunnelId: this.#peerTunnelId,
@@ -1317,14 +697,7 @@ export class ControlTransport implements AsyncIterable<ControlMessage>, Disposab
   }
 
   #onHelloTimer = (): void => {
-    this.#helloTimer = undefined;
-    if (this.#state !== "open") return;
-    const idle = this.#clock.now() - this.#lastHeard;
-    if (idle < this.#helloInterval) {
-      this.#helloTimer = this.#clock.setTimer(this.#helloInterval - idle, this.#onHelloTimer);
-      return;
-    }
-    this.#helloTimer = this.#clock.setTimer(this.#helloInterval, this.#onHelloTimer);
+    if (this.#state !== "open" || !this.#keepalive.idle()) return;
     // One HELLO at a time: an unacknowledged one is being retransmitted already.
     this.#hello ??= this.#enqueue({ type: MessageType.HELLO }, 0);
   };
@@ -1334,9 +707,8 @@ export class ControlTransport implements AsyncIterable<ControlMessage>, Disposab
   #startStopHold(): void {
     if (this.#state !== "open") return;
     this.#state = "stopping";
-    this.#helloTimer?.cancel();
-    this.#helloTimer = undefined;
-    this.#stopTimer = this.#clock.setTimer(this.#stopHold, () => {
+    this.#keepalive.cancel();
+    this.#stopTimer = this.#clock.setTimer(this.#o.stopHold, () => {
       this.#stopTimer = undefined;
       this.#finish({ reason: "stopped" });
     });
@@ -1346,32 +718,22 @@ export class ControlTransport implements AsyncIterable<ControlMessage>, Disposab
     if (this.#end !== undefined) return;
     this.#end = end;
     this.#state = "closed";
-    for (const t of [this.#rtxTimer, this.#ackTimer, this.#helloTimer, this.#stopTimer]) {
-      t?.cancel();
-    }
-    this.#rtxTimer =
-      this.#ackTimer =
-      this.#helloTimer =
-      this.#stopTimer =
-        undefined;
+    this.#rtx.cancel();
+    this.#ack.cancel();
+    this.#keepalive.cancel();
+    this.#stopTimer?.cancel();
+    this.#stopTimer = undefined;
     const error = end.reason === "failed"
       ? end.error
       : new Error(`Cannot deliver control message: the transport ${end.reason} first`);
-    const unsent = this.#pending.slice(this.#pendingHead);
+    const unsent = this.#pending.drain();
     const outstanding = this.#inflight;
-    this.#pending = [];
-    this.#pendingHead = 0;
     this.#inflight = [];
     for (const m of outstanding) m.reject(error);
-    for (const m of unsent) m?.reject(error);
-    this.#reorder.fill(undefined);
-    const waiters = this.#waiters;
-    this.#waiters = [];
-    for (const w of waiters) {
-      if (end.reason === "failed") w.reject(end.error);
-      else w.resolve({ done: true, value: undefined });
-    }
-    this.#emit("end", end);
+    for (const m of unsent) m.reject(error);
+    this.#reorder.clear();
+    this.#inbox.end(end);
+    this.#listeners.emit("end", end);
     this.#resolveEnded(end);
   }
 
@@ -1382,18 +744,6 @@ export class ControlTransport implements AsyncIterable<ControlMessage>, Disposab
     accepted: boolean,
   ): void {
     this.#stats.errors++;
-    this.#emit("error", { kind, error, packet, accepted });
-  }
-
-  #emit<K extends keyof ControlTransportEvents>(type: K, e: ControlTransportEvents[K]): void {
-    const list = this.#listeners[type] as ((e: ControlTransportEvents[K]) => void)[];
-    if (list.length === 0) return;
-    for (const l of [...list]) {
-      try {
-        l(e);
-      } catch (err) {
-        Promise.reject(err); // as in #deliver
-      }
-    }
+    this.#listeners.emit("error", { kind, error, packet, accepted });
   }
 }

@@ -40,6 +40,7 @@ const benches: Bench[] = [
   { name: "transport", script: "transport_bench.ts", args: quick ? ["--quick"] : [] },
   { name: "control", script: "control_bench.ts", args: quick ? ["--quick"] : [] },
   { name: "memory", script: "memory_bench.ts", args: quick ? ["--quick"] : [] },
+  { name: "setup", script: "setup_bench.ts", args: quick ? ["--quick"] : [] },
   { name: "lac-lns", script: "lac_lns_bench.ts", args: quick ? ["--quick"] : [] },
   { name: "pppoe", script: "pppoe_bench.ts", args: quick ? ["--quick"] : [] },
   { name: "flood", script: "flood_bench.ts", args: quick ? ["--quick"] : [] },

@@ -30,6 +30,7 @@ import { Listener, type ListenerStats } from "../../control/listener.ts";
 import { pppSession } from "../unit/_control_rig.ts";
 import { Reactor } from "../../dataplane/reactor.ts";
 import { startXl2tpd, xl2tpdInstalled } from "../kernel/_xl2tpd.ts";
+import { sleep } from "./_util.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -115,10 +116,6 @@ async function dial(to: string, secret = SECRET, timeoutMs = 30_000): Promise<nu
   const { ms } = await t.next();
   await t.kill();
   return typeof ms === "number" ? ms : null;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 function gc(): void {

@@ -4,16 +4,37 @@
  *
  * 1. our LAC -> our LNS: one LAC {@linkcode Daemon} with N dynamic tunnels (each its own socket,
  *    so its own source port), one PPP session each, against one LNS daemon; default N = 1000.
- * 2. xl2tpd LAC -> our LNS: one xl2tpd with N' `[lac]` sections (autodial, all from its one
- *    port), against our LNS daemon; default N' = 1000.
- * 3. xl2tpd LAC -> xl2tpd LNS: the same xl2tpd LAC against an xl2tpd LNS.
+ * 2. xl2tpd LAC -> our LNS: N' `[lac]` sections (autodial) shared by a few xl2tpd processes
+ *    (`--xl2tpd-procs`, default 4; each sends all its tunnels from its one port), against our
+ *    LNS daemon; default N' = 1000.
+ * 3. xl2tpd LAC -> xl2tpd LNS: the same xl2tpd LACs against one xl2tpd LNS.
  *
- * Each prints tunnels up, sessions up (on the LNS), the time from the start to 100% (or that it
- * was not reached within the limit) and sessions per second (sessions up over the time to the
- * last one). xl2tpd runs a stand-in pppd per call where it can (root), else the system's.
+ * Each prints tunnels up and sessions up, the time from the start to 100% (or that it was not
+ * reached within the limit) and sessions per second (sessions up over the time to the last one).
+ * Up means up now, on both ends: on the LNS (our data plane's tunnels and sessions made and not
+ * deleted since, or xl2tpd's log) and on the xl2tpd LACs (their logs), the fewer of the two; a
+ * LAC that redialled counts once, and what was made in all is printed when it is more. xl2tpd
+ * runs a stand-in pppd per call where it can (root), else the system's.
+ *
+ * Why several xl2tpd processes, and why they redial (`--xl2tpd-plain`, `--xl2tpd-procs 1`: as
+ * before): xl2tpd picks each tunnel's ID at random (16 bits, xl2tpd.c `new_tunnel`) without
+ * checking that no other tunnel of its has it, and tells its tunnels apart by that ID (and the
+ * peer's address and port, the same for all of them here). One process with 1,000 tunnels has
+ * about 7.6 pairs sharing an ID (1000 * 999 / 2 / 65536); of each pair one never gets its SCCRP
+ * (what comes for the ID goes to the other) and, with xl2tpd's defaults, retransmits its SCCRQ
+ * at 1, 3, 7, 15 and 31 s and never redials. Real LACs are separate hosts, each with IDs of its
+ * own; 4 processes make about 1.9 such pairs, spread xl2tpd's per-datagram cost (one select loop
+ * over every tunnel and call) over 4 loops, and `max retries = 3`, `redial = yes`, `redial
+ * timeout = 1` give a tunnel up after 7 s (its StopCCN another 7 s) and dial it again under a new
+ * random ID.
  *
  * Run alone: `deno run -A tests/bench/herd_bench.ts [--quick] [--lacs N] [--xl2tpd-lacs N]
- * [--limit-s S]`.
+ * [--limit-s S] [--cases 1,2,3] [--xl2tpd-procs K] [--xl2tpd-plain] [--xl2tpd-max-retries R]
+ * [--rmem BYTES] [--log-dir DIR]`. `--cases` picks the cases to run (`2,3`: the xl2tpd ones
+ * only); `--rmem` sets net.core.rmem_default (xl2tpd's socket buffer) for the xl2tpd cases and
+ * puts it back (it does not help: xl2tpd's queue stays full for seconds, and the wait makes it
+ * give more tunnels up); `--log-dir` writes xl2tpd's output and our LNS's log (info and up) of
+ * cases 2 and 3 there.
  *
  * @module
  */
@@ -28,8 +49,9 @@ import {
   canStubPppd,
   startXl2tpd,
   stopAllXl2tpd,
+  type Xl2tpd,
+  type Xl2tpdConfig,
   xl2tpdInstalled,
-  type Xl2tpdLac,
 } from "../kernel/_xl2tpd.ts";
 
 const QUIET: Log = {
@@ -43,22 +65,86 @@ const QUIET: Log = {
   with: () => QUIET,
 };
 
-/** A null data plane that counts tunnels and sessions created and when the last came. */
+/** Where `--log-dir` writes each case's logs (undefined: no logs kept). */
+let logDir: string | undefined;
+
+/** Our LNS's log lines (info and up, templates filled in) while `--log-dir` is given. */
+class CaptureLog implements Log {
+  readonly category = ["l2tpd", "bench"];
+  constructor(readonly lines: string[] = [], readonly props: Record<string, unknown> = {}) {}
+  #add(level: string, message: string, properties?: Record<string, unknown>): void {
+    const all = { ...this.props, ...properties };
+    const text = message.replace(/\{(\w+)\}/g, (_, k) => String(all[k]));
+    this.lines.push(`${(performance.now() / 1000).toFixed(3)} ${level} ${text}`);
+  }
+  trace(): void {}
+  debug(): void {}
+  info(m: string, p?: Record<string, unknown>): void {
+    this.#add("INFO", m, p);
+  }
+  warn(m: string, p?: Record<string, unknown>): void {
+    this.#add("WARN", m, p);
+  }
+  error(m: string, p?: Record<string, unknown>): void {
+    this.#add("ERROR", m, p);
+  }
+  fatal(m: string, p?: Record<string, unknown>): void {
+    this.#add("FATAL", m, p);
+  }
+  with(p: Record<string, unknown>): Log {
+    return new CaptureLog(this.lines, { ...this.props, ...p });
+  }
+}
+
+/** Write `text` to `name` in `--log-dir`, if given. */
+async function keepLog(name: string, text: string): Promise<void> {
+  if (logDir === undefined) return;
+  await Deno.mkdir(logDir, { recursive: true });
+  await Deno.writeTextFile(`${logDir}/${name}`, text);
+}
+
+/**
+ * A null data plane that counts the tunnels and sessions up (made and not deleted since: a LAC
+ * that redials is counted once), those made in all, and when the last session came.
+ */
 class CountingDataPlane extends NullDataPlane {
-  tunnels = 0;
-  sessions = 0;
+  readonly #tunnels = new Set<number>();
+  readonly #sessions = new Set<string>();
+  tunnelsMade = 0;
+  sessionsMade = 0;
   lastSessionAt = 0;
+
+  get tunnels(): number {
+    return this.#tunnels.size;
+  }
+
+  get sessions(): number {
+    return this.#sessions.size;
+  }
 
   override async createTunnel(spec: TunnelSpec): Promise<void> {
     await super.createTunnel(spec);
-    this.tunnels++;
+    this.#tunnels.add(spec.tunnelId);
+    this.tunnelsMade++;
+  }
+
+  override async deleteTunnel(tunnelId: number): Promise<void> {
+    await super.deleteTunnel(tunnelId);
+    this.#tunnels.delete(tunnelId);
+    for (const k of this.#sessions) if (k.startsWith(`${tunnelId}/`)) this.#sessions.delete(k);
   }
 
   override async createSession(spec: SessionSpec): Promise<SessionInfo> {
     const info = await super.createSession(spec);
-    this.sessions++;
+    this.#sessions.add(`${spec.tunnelId}/${spec.sessionId}`);
+    this.sessionsMade++;
     this.lastSessionAt = performance.now();
     return info;
+  }
+
+  override async deleteSession(tunnelId: number, sessionId: number): Promise<void> {
+    await super.deleteSession(tunnelId, sessionId);
+    this.#sessions.delete(`${tunnelId}/${sessionId}`);
   }
 }
 
@@ -72,28 +158,32 @@ function session(i: number): SessionEntry {
   };
 }
 
-function daemon(tunnels: TunnelEntry[], dp: NullDataPlane): Daemon {
+function daemon(tunnels: TunnelEntry[], dp: NullDataPlane, logger: Log = QUIET): Daemon {
   return new Daemon({
     config: { file: "herd_bench.toml", tunnels: tunnels.map((t) => namedTunnel(t)) },
     dataPlane: dp,
     pppd: false,
-    logger: QUIET,
+    logger,
   });
 }
 
-function lns(port: number, dp: NullDataPlane): Daemon {
-  return daemon([{
-    name: "lns",
-    mode: "dynamic",
-    role: "lns",
-    version: 2,
-    encap: "udp",
-    managed: true,
-    hostName: "herd-lns",
-    local: { address: "127.0.0.1", port },
-    peer: { address: "127.0.0.1", port: 0 },
-    sessions: [session(0)],
-  }], dp);
+function lns(port: number, dp: NullDataPlane, logger: Log = QUIET): Daemon {
+  return daemon(
+    [{
+      name: "lns",
+      mode: "dynamic",
+      role: "lns",
+      version: 2,
+      encap: "udp",
+      managed: true,
+      hostName: "herd-lns",
+      local: { address: "127.0.0.1", port },
+      peer: { address: "127.0.0.1", port: 0 },
+      sessions: [session(0)],
+    }],
+    dp,
+    logger,
+  );
 }
 
 function port(): number {
@@ -109,13 +199,20 @@ interface HerdResult {
   fullMs: number | undefined;
   /** Start until the last session seen, ms. */
   lastMs: number;
+  /** Tunnels and sessions made in all (more than those up when LACs redialled). */
+  made?: { tunnels: number; sessions: number };
 }
 
 async function watch(
   lacs: number,
   t0: number,
   limitMs: number,
-  probe: () => { tunnels: number; sessions: number; lastAt: number },
+  probe: () => {
+    tunnels: number;
+    sessions: number;
+    lastAt: number;
+    made?: { tunnels: number; sessions: number };
+  },
 ): Promise<HerdResult> {
   for (;;) {
     const p = probe();
@@ -126,6 +223,15 @@ async function watch(
     if (now - t0 > limitMs) return { lacs, ...p, fullMs: undefined, lastMs: p.lastAt - t0 };
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+function probeDp(dp: CountingDataPlane): ReturnType<Parameters<typeof watch>[3]> {
+  return {
+    tunnels: dp.tunnels,
+    sessions: dp.sessions,
+    lastAt: dp.lastSessionAt,
+    made: { tunnels: dp.tunnelsMade, sessions: dp.sessionsMade },
+  };
 }
 
 async function runOurs(lacs: number, limitMs: number): Promise<HerdResult> {
@@ -149,11 +255,7 @@ async function runOurs(lacs: number, limitMs: number): Promise<HerdResult> {
   try {
     const t0 = performance.now();
     const started = client.start();
-    const r = await watch(lacs, t0, limitMs, () => ({
-      tunnels: lnsDp.tunnels,
-      sessions: lnsDp.sessions,
-      lastAt: lnsDp.lastSessionAt,
-    }));
+    const r = await watch(lacs, t0, limitMs, () => probeDp(lnsDp));
     await started;
     return r;
   } finally {
@@ -164,44 +266,179 @@ async function runOurs(lacs: number, limitMs: number): Promise<HerdResult> {
   }
 }
 
-function xlLacs(lacs: number, lnsPort: number): Xl2tpdLac[] {
-  return Array.from({ length: lacs }, (_, i) => ({
-    name: `l${i}`,
-    lns: `127.0.0.1:${lnsPort}`,
-    autodial: true,
-    hostname: `herd-xl${i}`,
-  }));
+/** Whether the xl2tpd LACs give a tunnel up soon and redial (see the module documentation). */
+let xl2tpdRedial = true;
+/** The xl2tpd LAC's `max retries` when it redials (`--xl2tpd-max-retries`). */
+let xl2tpdMaxRetries = 3;
+
+/** The xl2tpd LAC's `[global]` and `[lac]` sections. */
+function xlLac(lacs: number, lnsPort: number, first = 0): Xl2tpdConfig {
+  return {
+    global: {
+      listenAddr: "127.0.0.1",
+      port: port(),
+      ...(xl2tpdRedial ? { maxRetries: xl2tpdMaxRetries } : {}),
+    },
+    lac: Array.from({ length: lacs }, (_, j) => first + j).map((i) => ({
+      name: `l${i}`,
+      lns: `127.0.0.1:${lnsPort}`,
+      autodial: true,
+      hostname: `herd-xl${i}`,
+      ...(xl2tpdRedial ? { redial: true, redialTimeout: 1, maxRedials: 10 } : {}),
+    })),
+  };
+}
+
+/** How many xl2tpd processes share the LACs (`--xl2tpd-procs`). */
+let xl2tpdProcs = 4;
+
+/** Start the xl2tpd LAC processes, the LACs shared among them, and count what each says. */
+async function startLacs(
+  lacs: number,
+  lnsPort: number,
+): Promise<{ procs: Xl2tpd[]; probe: () => ReturnType<Parameters<typeof watch>[3]> }> {
+  const stub = await canStubPppd();
+  const procs: Xl2tpd[] = [];
+  for (let k = 0; k < xl2tpdProcs; k++) {
+    const first = Math.floor((lacs * k) / xl2tpdProcs);
+    const next = Math.floor((lacs * (k + 1)) / xl2tpdProcs);
+    procs.push(
+      await startXl2tpd({
+        config: xlLac(next - first, lnsPort, first),
+        stubPppd: stub,
+        readyTimeoutMs: 0,
+      }),
+    );
+  }
+  const counts = procs.map(() => new Xl2tpdCount());
+  return {
+    procs,
+    probe: () => {
+      const all = counts.map((c, k) => c.probe(procs[k].output()));
+      return {
+        tunnels: all.reduce((n, a) => n + a.tunnels, 0),
+        sessions: all.reduce((n, a) => n + a.sessions, 0),
+        lastAt: Math.max(...all.map((a) => a.lastAt)),
+      };
+    },
+  };
 }
 
 async function runXl2tpdToOurs(lacs: number, limitMs: number): Promise<HerdResult> {
   const p = port();
   const lnsDp = new CountingDataPlane();
-  const server = lns(p, lnsDp);
+  const log = new CaptureLog();
+  const server = lns(p, lnsDp, logDir === undefined ? QUIET : log);
   await server.start();
+  let lac: Awaited<ReturnType<typeof startLacs>> | undefined;
   try {
     const t0 = performance.now();
-    await startXl2tpd({
-      config: { global: { listenAddr: "127.0.0.1", port: port() }, lac: xlLacs(lacs, p) },
-      stubPppd: await canStubPppd(),
-      readyTimeoutMs: 0,
-    });
-    return await watch(lacs, t0, limitMs, () => ({
-      tunnels: lnsDp.tunnels,
-      sessions: lnsDp.sessions,
-      lastAt: lnsDp.lastSessionAt,
-    }));
+    lac = await startLacs(lacs, p);
+    const client = lac;
+    return await watch(lacs, t0, limitMs, () => both(probeDp(lnsDp), client.probe()));
   } finally {
+    const out = lac?.procs.map((x) => x.output()).join("") ?? "";
     await stopAllXl2tpd();
     await server.stop();
     lnsDp.close();
+    await keepLog("xl2tpd_to_ours.lac.log", out);
+    await keepLog("xl2tpd_to_ours.lns.log", log.lines.join("\n") + "\n");
   }
+}
+
+/**
+ * The tunnels and calls up on one xl2tpd, from its log (read as it grows): tunnels established
+ * and not closed since ("Connection established ... Local: L, Remote: R" less "Connection
+ * closed ... Local: L, Remote: R" or "Connection R closed"), calls established and not ended
+ * since (their pppd terminated), and when the last call came.
+ */
+class Xl2tpdCount {
+  #read = 0;
+  /** `L/R` -> how many tunnels up with those IDs (xl2tpd's IDs may repeat). */
+  readonly #tunnels = new Map<string, number>();
+  #tunnelsUp = 0;
+  #tunnelsMade = 0;
+  #callsMade = 0;
+  #callsEnded = 0;
+  #lastAt = 0;
+
+  probe(log: string): ReturnType<Parameters<typeof watch>[3]> {
+    const end = log.lastIndexOf("\n") + 1;
+    if (end > this.#read) {
+      for (const l of log.slice(this.#read, end).split("\n")) this.#line(l);
+      this.#read = end;
+    }
+    return {
+      tunnels: this.#tunnelsUp,
+      sessions: this.#callsMade - this.#callsEnded,
+      lastAt: this.#lastAt,
+      made: { tunnels: this.#tunnelsMade, sessions: this.#callsMade },
+    };
+  }
+
+  #close(match: (key: string) => boolean): void {
+    for (const [k, n] of this.#tunnels) {
+      if (n > 0 && match(k)) {
+        this.#tunnels.set(k, n - 1);
+        this.#tunnelsUp--;
+        return;
+      }
+    }
+  }
+
+  #line(l: string): void {
+    let m = l.match(/Connection established to .*Local: (\d+), Remote: (\d+)/);
+    if (m) {
+      const k = `${m[1]}/${m[2]}`;
+      this.#tunnels.set(k, (this.#tunnels.get(k) ?? 0) + 1);
+      this.#tunnelsUp++;
+      this.#tunnelsMade++;
+      return;
+    }
+    m = l.match(/Connection closed to .*Local: (\d+), Remote: (\d+)/);
+    if (m) {
+      const k = `${m[1]}/${m[2]}`;
+      this.#close((key) => key === k);
+      return;
+    }
+    m = l.match(/Connection (\d+) closed to /);
+    if (m) {
+      const r = `/${m[1]}`;
+      this.#close((key) => key.endsWith(r));
+      return;
+    }
+    if (l.includes("Call established with")) {
+      this.#callsMade++;
+      this.#lastAt = performance.now();
+    } else if (l.includes("Terminating pppd")) {
+      this.#callsEnded++;
+    }
+  }
+}
+
+/**
+ * What both ends agree is up: the fewer tunnels and sessions of the two (a tunnel one end gave
+ * up while the other does not know yet counts on neither).
+ */
+function both(
+  a: ReturnType<Parameters<typeof watch>[3]>,
+  b: ReturnType<Parameters<typeof watch>[3]>,
+): ReturnType<Parameters<typeof watch>[3]> {
+  return {
+    tunnels: Math.min(a.tunnels, b.tunnels),
+    sessions: Math.min(a.sessions, b.sessions),
+    lastAt: Math.max(a.lastAt, b.lastAt),
+    ...(a.made ? { made: a.made } : {}),
+  };
 }
 
 async function runXl2tpdToXl2tpd(lacs: number, limitMs: number): Promise<HerdResult> {
   const p = port();
   const stub = await canStubPppd();
+  let server: Xl2tpd | undefined;
+  let lac: Awaited<ReturnType<typeof startLacs>> | undefined;
   try {
-    const server = await startXl2tpd({
+    server = await startXl2tpd({
       config: {
         global: { listenAddr: "127.0.0.1", port: p },
         lns: [{ hostname: "xl2tpd-lns", assignIp: false }],
@@ -209,26 +446,37 @@ async function runXl2tpdToXl2tpd(lacs: number, limitMs: number): Promise<HerdRes
       stubPppd: stub,
     });
     const t0 = performance.now();
-    await startXl2tpd({
-      config: { global: { listenAddr: "127.0.0.1", port: port() }, lac: xlLacs(lacs, p) },
-      stubPppd: stub,
-      readyTimeoutMs: 0,
-    });
-    let seen = 0;
-    let lastAt = t0;
-    return await watch(lacs, t0, limitMs, () => {
-      const out = server.output();
-      const calls = out.match(/Call established with/g)?.length ?? 0;
-      const tunnels = out.match(/Connection established to/g)?.length ?? 0;
-      if (calls > seen) {
-        seen = calls;
-        lastAt = performance.now();
-      }
-      return { tunnels, sessions: calls, lastAt };
-    });
+    lac = await startLacs(lacs, p);
+    const lns = server;
+    const lnsCount = new Xl2tpdCount();
+    const client = lac;
+    return await watch(
+      lacs,
+      t0,
+      limitMs,
+      () => both(lnsCount.probe(lns.output()), client.probe()),
+    );
   } finally {
+    const outs = [lac?.procs.map((x) => x.output()).join("") ?? "", server?.output() ?? ""];
     await stopAllXl2tpd();
+    await keepLog("xl2tpd_to_xl2tpd.lac.log", outs[0]);
+    await keepLog("xl2tpd_to_xl2tpd.lns.log", outs[1]);
   }
+}
+
+const RMEM_DEFAULT = "/proc/sys/net/core/rmem_default";
+
+/**
+ * Set net.core.rmem_default, the receive buffer of sockets that do not set their own (xl2tpd's
+ * one socket), for the xl2tpd cases (`--rmem BYTES`, root); returns what puts it back.
+ */
+async function setRmemDefault(bytes: number): Promise<() => Promise<void>> {
+  const old = (await Deno.readTextFile(RMEM_DEFAULT)).trim();
+  await Deno.writeTextFile(RMEM_DEFAULT, `${bytes}\n`);
+  console.log(`net.core.rmem_default ${old} -> ${bytes} for the xl2tpd cases`);
+  return async () => {
+    await Deno.writeTextFile(RMEM_DEFAULT, `${old}\n`);
+  };
 }
 
 function line(what: string, r: HerdResult, limitMs: number): string {
@@ -237,8 +485,12 @@ function line(what: string, r: HerdResult, limitMs: number): string {
     : `100% not reached within ${(limitMs / 1000).toFixed(0)} s (last session at ` +
       `${(r.lastMs / 1000).toFixed(2)} s)`;
   const rate = r.lastMs > 0 ? r.sessions / (r.lastMs / 1000) : 0;
+  const made = r.made !== undefined &&
+      (r.made.tunnels !== r.tunnels || r.made.sessions !== r.sessions)
+    ? ` (made in all: ${r.made.tunnels} tunnels, ${r.made.sessions} sessions)`
+    : "";
   return `${what}: ${r.lacs} LACs, one session each: tunnels up ${r.tunnels}/${r.lacs}, ` +
-    `sessions up ${r.sessions}/${r.lacs}, ${up}, ${rate.toFixed(0)} sessions/s`;
+    `sessions up ${r.sessions}/${r.lacs}${made}, ${up}, ${rate.toFixed(0)} sessions/s`;
 }
 
 if (import.meta.main) {
@@ -249,6 +501,12 @@ if (import.meta.main) {
       lacs: { type: "string" },
       "xl2tpd-lacs": { type: "string" },
       "limit-s": { type: "string" },
+      cases: { type: "string", default: "1,2,3" },
+      "xl2tpd-plain": { type: "boolean", default: false },
+      "xl2tpd-max-retries": { type: "string" },
+      "xl2tpd-procs": { type: "string" },
+      rmem: { type: "string" },
+      "log-dir": { type: "string" },
     },
   });
   const quick = values.quick;
@@ -256,16 +514,37 @@ if (import.meta.main) {
   const nx = Number(values["xl2tpd-lacs"] ?? (quick ? 100 : 1000));
   const limitMs = Number(values["limit-s"] ?? 30) * 1000;
 
-  await runOurs(20, limitMs); // warm-up (JIT), not reported
-  console.log(line("herd, our LAC -> our LNS", await runOurs(n, limitMs), limitMs));
-  if (!xl2tpdInstalled()) {
+  logDir = values["log-dir"];
+  xl2tpdRedial = !values["xl2tpd-plain"];
+  xl2tpdProcs = Number(values["xl2tpd-procs"] ?? xl2tpdProcs);
+  xl2tpdMaxRetries = Number(values["xl2tpd-max-retries"] ?? xl2tpdMaxRetries);
+
+  const cases = new Set(values.cases.split(",").map((c) => c.trim()));
+  if (cases.has("1")) {
+    await runOurs(20, limitMs); // warm-up (JIT), not reported
+    console.log(line("herd, our LAC -> our LNS", await runOurs(n, limitMs), limitMs));
+  }
+  if (!cases.has("2") && !cases.has("3")) {
+    // no xl2tpd case asked for
+  } else if (!xl2tpdInstalled()) {
     console.log("herd with xl2tpd: skipped (xl2tpd is not installed)");
   } else {
-    console.log(
-      line("herd, xl2tpd LAC -> our LNS", await runXl2tpdToOurs(nx, limitMs), limitMs),
-    );
-    console.log(
-      line("herd, xl2tpd LAC -> xl2tpd LNS", await runXl2tpdToXl2tpd(nx, limitMs), limitMs),
-    );
+    const restore = values.rmem === undefined
+      ? undefined
+      : await setRmemDefault(Number(values.rmem));
+    try {
+      if (cases.has("2")) {
+        console.log(
+          line("herd, xl2tpd LAC -> our LNS", await runXl2tpdToOurs(nx, limitMs), limitMs),
+        );
+      }
+      if (cases.has("3")) {
+        console.log(
+          line("herd, xl2tpd LAC -> xl2tpd LNS", await runXl2tpdToXl2tpd(nx, limitMs), limitMs),
+        );
+      }
+    } finally {
+      await restore?.();
+    }
   }
 }

@@ -22,6 +22,7 @@
 import { parseArgs } from "node:util";
 import { KernelDataPlane } from "../../dataplane/kernel.ts";
 import type { TunnelSpec } from "../../dataplane/dataplane.ts";
+import { median } from "./_util.ts";
 
 /** One measured way of programming sessions or tunnels. */
 export interface KernelBenchResult {
@@ -140,11 +141,6 @@ async function ipTunnels(dp: KernelDataPlane, n: number): Promise<number> {
     while (await dp.getTunnel(FIRST_TUNNEL + i)) await new Promise((r) => setTimeout(r, 5));
   }
   return ms;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 /**

@@ -20,8 +20,8 @@
  */
 
 import { parseArgs } from "node:util";
-import { ControlConnection } from "../../control/connection.ts";
 import { Reactor } from "../../dataplane/reactor.ts";
+import { dialSessions, lines, sleep } from "./_util.ts";
 
 /** What the LNS child reports. */
 interface Memory {
@@ -138,7 +138,7 @@ async function measure(version: 2 | 3, sessions: number, idleMs: number): Promis
     await sleep(idleMs);
     const base = await ask();
     const t0 = performance.now();
-    const lac = await dial(reactor, version, lns, sessions);
+    const lac = await dialSessions(reactor, version, lns, sessions);
     const setupS = (performance.now() - t0) / 1000;
     await sleep(1_000);
     const up = await ask();
@@ -179,74 +179,13 @@ async function cycle(
   lns: { address: string; port: number },
   n: number,
 ): Promise<void> {
-  const lac = await dial(reactor, version, lns, n);
+  const lac = await dialSessions(reactor, version, lns, n);
   await lac.close();
   await lac.done;
-}
-
-/** A LAC tunnel to `lns` with `n` sessions up (opened 2,000 at a time). */
-async function dial(
-  reactor: Reactor,
-  version: 2 | 3,
-  lns: { address: string; port: number },
-  n: number,
-): Promise<ControlConnection> {
-  const socket = reactor.udp({ local: { address: "127.0.0.1", port: 0 } });
-  const lac = new ControlConnection({
-    version,
-    encap: "udp",
-    role: "initiator",
-    socket,
-    peer: lns,
-    hostName: "lac",
-    receiveWindow: 64,
-    maxSessions: n + 1,
-    transport: { stopHold: 50 },
-    setupTimeout: 600_000,
-    onEvent: () => {},
-    hooks: {},
-  });
-  lac.start();
-  void lac.done.then(() => socket.close());
-  if (!await lac.established) throw new Error("Cannot measure: the tunnel did not come up");
-  for (let i = 0; i < n; i += 2_000) {
-    const batch = [];
-    for (let k = i; k < Math.min(n, i + 2_000); k++) {
-      batch.push(
-        lac.openSession({
-          name: `s${k}`,
-          pseudowire: version === 2 ? "ppp" : "eth",
-          sendSeqnum: false,
-          recvSeqnum: false,
-          l2specType: "none",
-        }).established,
-      );
-    }
-    if ((await Promise.all(batch)).some((ok) => !ok)) {
-      throw new Error("Cannot measure: the LNS refused a session");
-    }
-  }
-  return lac;
 }
 
 /** VmRSS in bytes. */
 function rssOf(pid: number | "self"): number {
   const status = Deno.readTextFileSync(`/proc/${pid}/status`);
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * KIB;
-}
-
-async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-  let buf = "";
-  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-    buf += chunk;
-    let i;
-    while ((i = buf.indexOf("\n")) >= 0) {
-      yield buf.slice(0, i).trim();
-      buf = buf.slice(i + 1);
-    }
-  }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

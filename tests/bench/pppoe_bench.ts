@@ -55,6 +55,7 @@ import { AccessConcentrator } from "../../lib/kpppoed/service.ts";
 import type { Log } from "../../lib/log.ts";
 import type { Session } from "../../lib/tunnel.ts";
 import { QueuePort } from "../unit/_pppoe_subscriber.ts";
+import { lines, median, sleep } from "./_util.ts";
 
 /** A Log that drops everything (the AC and the contexts log every session at info level). */
 const QUIET: Log = {
@@ -640,12 +641,6 @@ function ratio(a: number, b: number): string {
   return `${(a / b).toFixed(2)}x`;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
 function ms(v: number): string {
   return `${v.toFixed(0)} ms`;
 }
@@ -656,22 +651,6 @@ function rate(n: number, ms: number): string {
 
 function str(v: unknown): string {
   return JSON.stringify(v);
-}
-
-async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-  let buf = "";
-  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-    buf += chunk;
-    let i;
-    while ((i = buf.indexOf("\n")) >= 0) {
-      yield buf.slice(0, i).trim();
-      buf = buf.slice(i + 1);
-    }
-  }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 // At the end: the classes above must be initialised before the run starts.

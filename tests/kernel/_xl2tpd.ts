@@ -185,6 +185,10 @@ export interface Xl2tpdLac extends Xl2tpdCommon {
   autodial?: boolean;
   /** `redial` after a disconnect (default no here). */
   redial?: boolean;
+  /** `redial timeout`: seconds before a redial (xl2tpd's default 30; needs `redial`). */
+  redialTimeout?: number;
+  /** `max redials`: give up redialling after so many tries (needs `redial`). */
+  maxRedials?: number;
   /** `local ip` of its PPP end. */
   localIp?: string;
   /** `remote ip` of its PPP peer. */
@@ -282,6 +286,8 @@ export function xl2tpdConf(config: Xl2tpdConfig): string {
     out.push("", `[lac ${lac.name}]`, `lns = ${lac.lns}`);
     out.push(`autodial = ${yesNo(lac.autodial ?? false)}`);
     out.push(`redial = ${yesNo(lac.redial ?? false)}`);
+    if (lac.redialTimeout !== undefined) out.push(`redial timeout = ${lac.redialTimeout}`);
+    if (lac.maxRedials !== undefined) out.push(`max redials = ${lac.maxRedials}`);
     if (lac.localIp !== undefined) out.push(`local ip = ${lac.localIp}`);
     if (lac.remoteIp !== undefined) out.push(`remote ip = ${lac.remoteIp}`);
     out.push(...commonLines(lac));
