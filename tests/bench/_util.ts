@@ -1,6 +1,6 @@
 /**
- * What several benchmarks share: a bare LAC that opens N sessions in one tunnel, the lines of a
- * child's output, medians and sleeps.
+ * What several benchmarks share: a bare LAC that opens N sessions in one tunnel, an LNS's
+ * configuration, the lines of a child's output, medians and sleeps.
  *
  * @module
  */
@@ -71,6 +71,28 @@ export async function dialSessions(
     }
   }
   return lac;
+}
+
+/**
+ * The configuration of a dynamic LNS on 127.0.0.1:`port` that accepts any LAC on 127.0.0.1,
+ * with PPP sessions (v2) or Ethernet ones (v3).
+ *
+ * @param port UDP port to listen on.
+ * @param version L2TP version.
+ * @returns The TOML text.
+ */
+export function lnsToml(port: number, version: 2 | 3 = 2): string {
+  return `[tunnel.lns]
+mode = "dynamic"
+role = "lns"
+version = "${version === 3 ? "l2tpv3" : "l2tpv2"}"
+local = "127.0.0.1:${port}"
+peer = "127.0.0.1"
+host_name = "lns"
+
+[tunnel.lns.session.any]
+pseudowire = "${version === 3 ? "eth" : "ppp"}"
+`;
 }
 
 /**

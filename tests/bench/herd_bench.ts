@@ -30,11 +30,8 @@
  *
  * Run alone: `deno run -A tests/bench/herd_bench.ts [--quick] [--lacs N] [--xl2tpd-lacs N]
  * [--limit-s S] [--cases 1,2,3] [--xl2tpd-procs K] [--xl2tpd-plain] [--xl2tpd-max-retries R]
- * [--rmem BYTES] [--log-dir DIR]`. `--cases` picks the cases to run (`2,3`: the xl2tpd ones
- * only); `--rmem` sets net.core.rmem_default (xl2tpd's socket buffer) for the xl2tpd cases and
- * puts it back (it does not help: xl2tpd's queue stays full for seconds, and the wait makes it
- * give more tunnels up); `--log-dir` writes xl2tpd's output and our LNS's log (info and up) of
- * cases 2 and 3 there.
+ * [--log-dir DIR]`. `--cases` picks the cases to run (`2,3`: the xl2tpd ones only); `--log-dir`
+ * writes xl2tpd's output and our LNS's log (info and up) of cases 2 and 3 there.
  *
  * @module
  */
@@ -42,7 +39,7 @@
 import { parseArgs } from "node:util";
 import { Daemon } from "../../lib/daemon.ts";
 import { namedTunnel, type SessionEntry, type TunnelEntry } from "../../lib/config.ts";
-import type { Log } from "../../lib/log.ts";
+import { getLog, type Log, setupLogging } from "../../lib/log.ts";
 import { NullDataPlane } from "../../dataplane/null.ts";
 import type { SessionInfo, SessionSpec, TunnelSpec } from "../../dataplane/dataplane.ts";
 import {
@@ -68,32 +65,14 @@ const QUIET: Log = {
 /** Where `--log-dir` writes each case's logs (undefined: no logs kept). */
 let logDir: string | undefined;
 
-/** Our LNS's log lines (info and up, templates filled in) while `--log-dir` is given. */
-class CaptureLog implements Log {
-  readonly category = ["l2tpd", "bench"];
-  constructor(readonly lines: string[] = [], readonly props: Record<string, unknown> = {}) {}
-  #add(level: string, message: string, properties?: Record<string, unknown>): void {
-    const all = { ...this.props, ...properties };
-    const text = message.replace(/\{(\w+)\}/g, (_, k) => String(all[k]));
-    this.lines.push(`${(performance.now() / 1000).toFixed(3)} ${level} ${text}`);
-  }
-  trace(): void {}
-  debug(): void {}
-  info(m: string, p?: Record<string, unknown>): void {
-    this.#add("INFO", m, p);
-  }
-  warn(m: string, p?: Record<string, unknown>): void {
-    this.#add("WARN", m, p);
-  }
-  error(m: string, p?: Record<string, unknown>): void {
-    this.#add("ERROR", m, p);
-  }
-  fatal(m: string, p?: Record<string, unknown>): void {
-    this.#add("FATAL", m, p);
-  }
-  with(p: Record<string, unknown>): Log {
-    return new CaptureLog(this.lines, { ...this.props, ...p });
-  }
+/**
+ * Our LNS's logger: quiet, or with `--log-dir` the daemon's own text format (info and up) into
+ * `lines`.
+ */
+function lnsLog(lines: string[]): Log {
+  if (logDir === undefined) return QUIET;
+  setupLogging({ level: "info", format: "text", write: (line) => lines.push(line) });
+  return getLog("herd-lns");
 }
 
 /** Write `text` to `name` in `--log-dir`, if given. */
@@ -203,16 +182,20 @@ interface HerdResult {
   made?: { tunnels: number; sessions: number };
 }
 
+/** What is up at one moment, and when the last session came. */
+interface Probe {
+  tunnels: number;
+  sessions: number;
+  lastAt: number;
+  /** Made in all, where known. */
+  made?: { tunnels: number; sessions: number };
+}
+
 async function watch(
   lacs: number,
   t0: number,
   limitMs: number,
-  probe: () => {
-    tunnels: number;
-    sessions: number;
-    lastAt: number;
-    made?: { tunnels: number; sessions: number };
-  },
+  probe: () => Probe,
 ): Promise<HerdResult> {
   for (;;) {
     const p = probe();
@@ -225,7 +208,7 @@ async function watch(
   }
 }
 
-function probeDp(dp: CountingDataPlane): ReturnType<Parameters<typeof watch>[3]> {
+function probeDp(dp: CountingDataPlane): Probe {
   return {
     tunnels: dp.tunnels,
     sessions: dp.sessions,
@@ -296,7 +279,7 @@ let xl2tpdProcs = 4;
 async function startLacs(
   lacs: number,
   lnsPort: number,
-): Promise<{ procs: Xl2tpd[]; probe: () => ReturnType<Parameters<typeof watch>[3]> }> {
+): Promise<{ procs: Xl2tpd[]; probe: () => Probe }> {
   const stub = await canStubPppd();
   const procs: Xl2tpd[] = [];
   for (let k = 0; k < xl2tpdProcs; k++) {
@@ -327,8 +310,8 @@ async function startLacs(
 async function runXl2tpdToOurs(lacs: number, limitMs: number): Promise<HerdResult> {
   const p = port();
   const lnsDp = new CountingDataPlane();
-  const log = new CaptureLog();
-  const server = lns(p, lnsDp, logDir === undefined ? QUIET : log);
+  const logLines: string[] = [];
+  const server = lns(p, lnsDp, lnsLog(logLines));
   await server.start();
   let lac: Awaited<ReturnType<typeof startLacs>> | undefined;
   try {
@@ -342,7 +325,7 @@ async function runXl2tpdToOurs(lacs: number, limitMs: number): Promise<HerdResul
     await server.stop();
     lnsDp.close();
     await keepLog("xl2tpd_to_ours.lac.log", out);
-    await keepLog("xl2tpd_to_ours.lns.log", log.lines.join("\n") + "\n");
+    await keepLog("xl2tpd_to_ours.lns.log", logLines.join(""));
   }
 }
 
@@ -362,7 +345,7 @@ class Xl2tpdCount {
   #callsEnded = 0;
   #lastAt = 0;
 
-  probe(log: string): ReturnType<Parameters<typeof watch>[3]> {
+  probe(log: string): Probe {
     const end = log.lastIndexOf("\n") + 1;
     if (end > this.#read) {
       for (const l of log.slice(this.#read, end).split("\n")) this.#line(l);
@@ -421,9 +404,9 @@ class Xl2tpdCount {
  * up while the other does not know yet counts on neither).
  */
 function both(
-  a: ReturnType<Parameters<typeof watch>[3]>,
-  b: ReturnType<Parameters<typeof watch>[3]>,
-): ReturnType<Parameters<typeof watch>[3]> {
+  a: Probe,
+  b: Probe,
+): Probe {
   return {
     tunnels: Math.min(a.tunnels, b.tunnels),
     sessions: Math.min(a.sessions, b.sessions),
@@ -464,21 +447,6 @@ async function runXl2tpdToXl2tpd(lacs: number, limitMs: number): Promise<HerdRes
   }
 }
 
-const RMEM_DEFAULT = "/proc/sys/net/core/rmem_default";
-
-/**
- * Set net.core.rmem_default, the receive buffer of sockets that do not set their own (xl2tpd's
- * one socket), for the xl2tpd cases (`--rmem BYTES`, root); returns what puts it back.
- */
-async function setRmemDefault(bytes: number): Promise<() => Promise<void>> {
-  const old = (await Deno.readTextFile(RMEM_DEFAULT)).trim();
-  await Deno.writeTextFile(RMEM_DEFAULT, `${bytes}\n`);
-  console.log(`net.core.rmem_default ${old} -> ${bytes} for the xl2tpd cases`);
-  return async () => {
-    await Deno.writeTextFile(RMEM_DEFAULT, `${old}\n`);
-  };
-}
-
 function line(what: string, r: HerdResult, limitMs: number): string {
   const up = r.fullMs !== undefined
     ? `100% in ${(r.fullMs / 1000).toFixed(2)} s`
@@ -505,7 +473,6 @@ if (import.meta.main) {
       "xl2tpd-plain": { type: "boolean", default: false },
       "xl2tpd-max-retries": { type: "string" },
       "xl2tpd-procs": { type: "string" },
-      rmem: { type: "string" },
       "log-dir": { type: "string" },
     },
   });
@@ -529,22 +496,15 @@ if (import.meta.main) {
   } else if (!xl2tpdInstalled()) {
     console.log("herd with xl2tpd: skipped (xl2tpd is not installed)");
   } else {
-    const restore = values.rmem === undefined
-      ? undefined
-      : await setRmemDefault(Number(values.rmem));
-    try {
-      if (cases.has("2")) {
-        console.log(
-          line("herd, xl2tpd LAC -> our LNS", await runXl2tpdToOurs(nx, limitMs), limitMs),
-        );
-      }
-      if (cases.has("3")) {
-        console.log(
-          line("herd, xl2tpd LAC -> xl2tpd LNS", await runXl2tpdToXl2tpd(nx, limitMs), limitMs),
-        );
-      }
-    } finally {
-      await restore?.();
+    if (cases.has("2")) {
+      console.log(
+        line("herd, xl2tpd LAC -> our LNS", await runXl2tpdToOurs(nx, limitMs), limitMs),
+      );
+    }
+    if (cases.has("3")) {
+      console.log(
+        line("herd, xl2tpd LAC -> xl2tpd LNS", await runXl2tpdToXl2tpd(nx, limitMs), limitMs),
+      );
     }
   }
 }

@@ -21,7 +21,7 @@
 
 import { parseArgs } from "node:util";
 import { Reactor } from "../../dataplane/reactor.ts";
-import { dialSessions, lines, sleep } from "./_util.ts";
+import { dialSessions, lines, lnsToml, sleep } from "./_util.ts";
 
 /** What the LNS child reports. */
 interface Memory {
@@ -63,20 +63,7 @@ async function runLns(port: number, version: 2 | 3): Promise<void> {
   const { Daemon } = await import("../../lib/daemon.ts");
   const { parseConfig } = await import("../../lib/config.ts");
   const { NullDataPlane } = await import("../../dataplane/null.ts");
-  const config = parseConfig(
-    `[tunnel.lns]
-mode = "dynamic"
-role = "lns"
-version = "${version === 3 ? "l2tpv3" : "l2tpv2"}"
-local = "127.0.0.1:${port}"
-peer = "127.0.0.1"
-host_name = "lns"
-
-[tunnel.lns.session.any]
-pseudowire = "${version === 3 ? "eth" : "ppp"}"
-`,
-    "memory_bench.toml",
-  );
+  const config = parseConfig(lnsToml(port, version), "memory_bench.toml");
   const daemon = new Daemon({ config, dataPlane: new NullDataPlane(), pppd: false });
   await daemon.start();
   const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});

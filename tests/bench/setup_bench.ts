@@ -22,7 +22,7 @@
 
 import { parseArgs } from "node:util";
 import { Reactor } from "../../dataplane/reactor.ts";
-import { dialSessions, median, sleep } from "./_util.ts";
+import { dialSessions, lnsToml, median, sleep } from "./_util.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -45,6 +45,23 @@ interface Round {
   logBytes: number;
 }
 
+/** Per source tree: whether its CLI takes `--socket` (asked once, from its `--help`). */
+const socketOption = new Map<string, Promise<boolean>>();
+
+/** Trees from before the control socket have no `--socket` (and open none). */
+function hasSocketOption(root: string, run: string[]): Promise<boolean> {
+  let known = socketOption.get(root);
+  if (known === undefined) {
+    known = new Deno.Command(Deno.execPath(), {
+      args: [...run, "--help"],
+      stdout: "piped",
+      stderr: "null",
+    }).output().then((help) => new TextDecoder().decode(help.stdout).includes("--socket"));
+    socketOption.set(root, known);
+  }
+  return known;
+}
+
 /** An LNS daemon process from one source tree, with its log drained and counted. */
 class LnsProcess {
   readonly #child: Deno.ChildProcess;
@@ -61,20 +78,7 @@ class LnsProcess {
 
   static async start(root: string, port: number): Promise<LnsProcess> {
     const config = await Deno.makeTempFile({ prefix: "setup_bench.", suffix: ".toml" });
-    await Deno.writeTextFile(
-      config,
-      `[tunnel.lns]
-mode = "dynamic"
-role = "lns"
-version = "l2tpv2"
-local = "127.0.0.1:${port}"
-peer = "127.0.0.1"
-host_name = "lns"
-
-[tunnel.lns.session.any]
-pseudowire = "ppp"
-`,
-    );
+    await Deno.writeTextFile(config, lnsToml(port));
     // SETUP_BENCH_V8_FLAGS (e.g. "--prof") profiles the LNS.
     const v8 = Deno.env.get("SETUP_BENCH_V8_FLAGS");
     const run = [
@@ -85,15 +89,7 @@ pseudowire = "ppp"
       `${root}/deno.json`,
       `${root}/main.ts`,
     ];
-    // Trees from before the control socket have no --socket (and open none).
-    const help = await new Deno.Command(Deno.execPath(), {
-      args: [...run, "--help"],
-      stdout: "piped",
-      stderr: "null",
-    }).output();
-    const socket = new TextDecoder().decode(help.stdout).includes("--socket")
-      ? ["--socket", `${config}.sock`]
-      : [];
+    const socket = await hasSocketOption(root, run) ? ["--socket", `${config}.sock`] : [];
     const child = new Deno.Command(Deno.execPath(), {
       args: [...run, "--config", config, "--null-dataplane", ...socket],
       cwd: root,
