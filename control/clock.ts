@@ -1,26 +1,15 @@
 /**
  * Time for the control protocol: a {@linkcode Clock} gives the current time in milliseconds and
- * cancellable one-shot timers. {@linkcode systemClock} uses `performance.now()` and
- * `setTimeout`; {@linkcode FakeClock} only moves when told to, so tests of retransmission, delayed
+ * cancellable one-shot timers, kept in a {@linkcode TimerHeap}. {@linkcode systemClock} uses
+ * `performance.now()` and one `setTimeout` for the earliest timer; {@linkcode FakeClock} only moves when told to, so tests of retransmission, delayed
  * acknowledgements and keepalives run deterministically and instantly.
  *
  * @module
  */
 
-/**
- * A pending one-shot timer.
- *
- * @example Usage
- * ```ts
- * import { systemClock } from "./clock.ts";
- * const t = systemClock.setTimer(1000, () => console.log("never"));
- * t.cancel();
- * ```
- */
-export interface Timer {
-  /** Stop the timer; its callback will not run. Calling it again, or after it ran, does nothing. */
-  cancel(): void;
-}
+import { type Timer, TimerHeap } from "./timer_heap.ts";
+
+export type { Timer } from "./timer_heap.ts";
 
 /**
  * A source of time and timers.
@@ -47,9 +36,55 @@ export interface Clock {
   setTimer(delayMs: number, callback: () => void): Timer;
 }
 
+/** The system clock: every timer in one heap, and one `setTimeout` for the earliest. */
+class SystemClock implements Clock {
+  readonly #heap = new TimerHeap(() => this.#disarm());
+  #armed: ReturnType<typeof setTimeout> | undefined;
+  /** When the armed `setTimeout` fires (Infinity: none is armed). */
+  #armedAt = Infinity;
+
+  now(): number {
+    return performance.now();
+  }
+
+  setTimer(delayMs: number, callback: () => void): Timer {
+    const due = performance.now() + Math.max(0, delayMs);
+    const t = this.#heap.add(due, callback);
+    if (due < this.#armedAt) this.#arm(due);
+    return t;
+  }
+
+  #arm(due: number): void {
+    if (this.#armed !== undefined) clearTimeout(this.#armed);
+    this.#armedAt = due;
+    this.#armed = setTimeout(this.#fire, Math.max(0, Math.ceil(due - performance.now())));
+  }
+
+  #disarm(): void {
+    if (this.#armed !== undefined) clearTimeout(this.#armed);
+    this.#armed = undefined;
+    this.#armedAt = Infinity;
+  }
+
+  #fire = (): void => {
+    this.#armed = undefined;
+    this.#armedAt = Infinity;
+    try {
+      // A timer set by one of these callbacks waits for a later turn, as with setTimeout.
+      this.#heap.runDue(performance.now(), undefined, true);
+    } finally {
+      const next = this.#heap.nextDue;
+      // A callback may have armed for a later timer of its own: the earliest one counts.
+      if (next !== undefined && next < this.#armedAt) this.#arm(next);
+    }
+  };
+}
+
 /**
- * The real clock: `performance.now()` and `setTimeout`/`clearTimeout`. A pending timer keeps the
- * program alive, as a `setTimeout` does.
+ * The real clock: `performance.now()`, and timers kept in one heap behind a single
+ * `setTimeout` for the earliest (thousands of sessions' timers cost one platform timer). A
+ * pending timer keeps the program alive, as a `setTimeout` does; a cancelled one does not.
+ * Timers due together run in the order they were set.
  *
  * @example Usage
  * ```ts
@@ -58,20 +93,7 @@ export interface Clock {
  * systemClock.setTimer(10, () => console.log(systemClock.now() - start >= 10)); // true
  * ```
  */
-export const systemClock: Clock = {
-  now: (): number => performance.now(),
-  setTimer(delayMs: number, callback: () => void): Timer {
-    const id = setTimeout(callback, Math.max(0, delayMs));
-    return { cancel: (): void => clearTimeout(id) };
-  },
-};
-
-interface FakeTimer extends Timer {
-  due: number;
-  seq: number;
-  callback: () => void;
-  active: boolean;
-}
+export const systemClock: Clock = new SystemClock();
 
 /**
  * A clock for tests: time stands still until {@linkcode FakeClock.advance} moves it, running the
@@ -91,8 +113,7 @@ interface FakeTimer extends Timer {
  */
 export class FakeClock implements Clock {
   #now: number;
-  #seq = 0;
-  #timers: FakeTimer[] = [];
+  readonly #heap = new TimerHeap();
 
   /**
    * A clock reading `start`.
@@ -116,36 +137,24 @@ export class FakeClock implements Clock {
    * @returns The timer.
    */
   setTimer(delayMs: number, callback: () => void): Timer {
-    const t: FakeTimer = {
-      due: this.#now + Math.max(0, delayMs),
-      seq: this.#seq++,
-      callback,
-      active: true,
-      cancel: (): void => {
-        if (!t.active) return;
-        t.active = false;
-        const i = this.#timers.indexOf(t);
-        if (i >= 0) this.#timers.splice(i, 1);
-      },
-    };
-    this.#timers.push(t);
-    return t;
+    return this.#heap.add(this.#now + Math.max(0, delayMs), callback);
   }
 
   /** How many timers are pending. */
   get pending(): number {
-    return this.#timers.length;
+    return this.#heap.size;
   }
 
   /** When the next pending timer falls due, or `undefined` if none is pending. */
   get nextDue(): number | undefined {
-    const t = this.#earliest();
-    return t?.due;
+    return this.#heap.nextDue;
   }
 
   /**
    * Move time forward by `ms`, running every timer due on the way (including timers that those
-   * callbacks schedule within the interval), each with `now()` reading its due time.
+   * callbacks schedule within the interval), each with `now()` reading its due time. A callback
+   * that throws does not stop the others; the first error is thrown at the end, with the clock
+   * at its target.
    *
    * @param ms Milliseconds to move (≥ 0).
    * @returns The number of timers that ran.
@@ -156,26 +165,10 @@ export class FakeClock implements Clock {
       throw new RangeError(`Cannot advance fake clock: ${ms} is not a finite duration ≥ 0`);
     }
     const target = this.#now + ms;
-    let ran = 0;
-    for (;;) {
-      const t = this.#earliest();
-      if (t === undefined || t.due > target) break;
-      t.cancel();
-      this.#now = Math.max(this.#now, t.due);
-      ran++;
-      t.callback();
+    try {
+      return this.#heap.runDue(target, (due) => this.#now = Math.max(this.#now, due));
+    } finally {
+      this.#now = target;
     }
-    this.#now = target;
-    return ran;
-  }
-
-  #earliest(): FakeTimer | undefined {
-    let best: FakeTimer | undefined;
-    for (const t of this.#timers) {
-      if (best === undefined || t.due < best.due || (t.due === best.due && t.seq < best.seq)) {
-        best = t;
-      }
-    }
-    return best;
   }
 }

@@ -127,6 +127,8 @@ export class JobQueue {
   readonly #onError: (e: unknown) => void;
   #jobs: Job[] = [];
   #draining = false;
+  /** Callbacks waiting for the queue to run out of jobs. */
+  #idle: (() => void)[] | undefined;
 
   /**
    * An empty queue.
@@ -147,6 +149,44 @@ export class JobQueue {
     if (!this.#draining) void this.#drain();
   }
 
+  /**
+   * Run `callback` once every queued job has finished: now if the queue is idle, else when it
+   * next runs out of jobs. Callbacks run in the order given; one that throws is reported to
+   * `onError` like a job.
+   *
+   * @example Usage
+   * ```ts
+   * import { JobQueue } from "./job_queue.ts";
+   * const queue = new JobQueue(console.error);
+   * const order: string[] = [];
+   * queue.enqueue(async () => {
+   *   await Promise.resolve();
+   *   order.push("job");
+   * });
+   * queue.whenIdle(() => order.push("idle"));
+   * order.push("queued");
+   * await new Promise((resolve) => setTimeout(resolve, 0));
+   * console.log(order); // [ "queued", "job", "idle" ]
+   * ```
+   *
+   * @param callback What to run.
+   */
+  whenIdle(callback: () => void): void {
+    if (!this.#draining) {
+      this.#run(callback);
+      return;
+    }
+    (this.#idle ??= []).push(callback);
+  }
+
+  #run(callback: () => void): void {
+    try {
+      callback();
+    } catch (e) {
+      this.#onError(e);
+    }
+  }
+
   async #drain(): Promise<void> {
     this.#draining = true;
     try {
@@ -161,5 +201,8 @@ export class JobQueue {
     } finally {
       this.#draining = false;
     }
+    const idle = this.#idle;
+    this.#idle = undefined;
+    if (idle !== undefined) { for (const callback of idle) this.#run(callback); }
   }
 }

@@ -240,7 +240,13 @@ export class ControlTransport implements AsyncIterable<ControlMessage>, Disposab
       o.retransmitCap,
       this.#onRetransmitTimer,
     );
-    this.#ack = new DelayedAck(o.clock, o.ackDelay, o.ackEvery, this.#onAckDue);
+    this.#ack = new DelayedAck(
+      o.clock,
+      o.ackDelay,
+      o.ackEvery,
+      this.#onAckDue,
+      options.deferAck,
+    );
     this.#ns = o.initialNs;
     this.#nr = o.initialNr;
     this.peerTunnelId = options.peerTunnelId ?? 0;

@@ -86,6 +86,13 @@ export interface ControlTransportOptions {
    * throw is reported like one of `send` and treated as a loss of them all.
    */
   sendBatch?: (packets: Uint8Array[]) => void;
+  /**
+   * Runs its callback once the receiver has done its work on the messages it was given (a
+   * tunnel's job queue running out of jobs). Optional: when given, the acknowledgement due after
+   * `ackEvery` messages waits for it, so that a reply sent meanwhile carries the new Nr instead
+   * of a ZLB (`ackDelay` still bounds the wait); without it that acknowledgement goes at once.
+   */
+  deferAck?: (callback: () => void) => void;
   /** Time source (default {@linkcode systemClock}). */
   clock?: Clock;
   /** The peer's Tunnel ID (v2) or Control Connection ID (v3); 0 until known. Default 0. */
@@ -104,7 +111,10 @@ export interface ControlTransportOptions {
   maxRetransmits?: number;
   /** Delay of a lone acknowledgement (default 100). */
   ackDelay?: number;
-  /** Acknowledge at once after this many unacknowledged in-order messages (default 2; 0: never). */
+  /**
+   * Acknowledge after this many unacknowledged in-order messages, at once or when `deferAck`
+   * says (default 2; 0: only after `ackDelay`).
+   */
   ackEvery?: number;
   /** Send a HELLO after this long without a message from the peer (default 0: never). */
   helloInterval?: number;

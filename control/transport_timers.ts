@@ -127,9 +127,11 @@ export class RetransmitTimer {
 }
 
 /**
- * When to acknowledge received messages: at once after `every` unacknowledged in-order
- * messages, else `delay` ms after the first of them, unless an outgoing message carries the new
- * Nr first ({@linkcode DelayedAck.clear}).
+ * When to acknowledge received messages: once `every` in-order messages are unacknowledged, at
+ * once or (with a `defer` function) when the receiver has done its work on them, else `delay` ms
+ * after the first of them; unless an outgoing message carries the new Nr first
+ * ({@linkcode DelayedAck.clear}). Deferring lets a reply the receiver sends straight away (an
+ * ICRP to an ICRQ) carry the acknowledgement instead of a ZLB going out just before it.
  *
  * @example Usage
  * ```ts
@@ -153,6 +155,9 @@ export class DelayedAck {
   readonly #delay: number;
   readonly #every: number;
   readonly #send: () => void;
+  readonly #defer: ((callback: () => void) => void) | undefined;
+  /** Whether a callback given to `defer` is still to run. */
+  #deferred = false;
   #due = false;
   #unacked = 0;
   #timer: Timer | undefined;
@@ -164,12 +169,21 @@ export class DelayedAck {
    * @param delay Delay of a lone acknowledgement (ms).
    * @param every Acknowledge at once after this many unacknowledged messages (0: never).
    * @param send Sends the acknowledgement (and calls {@linkcode DelayedAck.clear}).
+   * @param defer Runs its callback once the receiver has done its work on what it was given
+   * (default: the acknowledgement due after `every` messages goes out at once).
    */
-  constructor(clock: Clock, delay: number, every: number, send: () => void) {
+  constructor(
+    clock: Clock,
+    delay: number,
+    every: number,
+    send: () => void,
+    defer?: (callback: () => void) => void,
+  ) {
     this.#clock = clock;
     this.#delay = delay;
     this.#every = every;
     this.#send = send;
+    this.#defer = defer;
   }
 
   /** Whether a received message awaits its acknowledgement. */
@@ -196,8 +210,14 @@ export class DelayedAck {
   /** Acknowledge now, or after the delay: whichever the count of unacknowledged messages says. */
   schedule(): void {
     if (this.#every > 0 && this.#unacked >= this.#every) {
-      this.#send();
-      return;
+      if (this.#defer === undefined) {
+        this.#send();
+        return;
+      }
+      if (!this.#deferred) {
+        this.#deferred = true;
+        this.#defer(this.#fireDeferred);
+      }
     }
     this.#timer ??= this.#clock.setTimer(this.#delay, this.#fire);
   }
@@ -211,6 +231,12 @@ export class DelayedAck {
   #fire = (): void => {
     this.#timer = undefined;
     if (this.#due) this.#send();
+  };
+
+  /** The receiver is done: acknowledge if `every` messages are still unacknowledged. */
+  #fireDeferred = (): void => {
+    this.#deferred = false;
+    if (this.#due && this.#unacked >= this.#every) this.#send();
   };
 }
 

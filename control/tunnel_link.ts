@@ -59,6 +59,7 @@ import { IP_CONTROL_PREFIX_LENGTH, peekHeader } from "./header.ts";
 import { type ControlMessage, decodeControl, getAvp } from "./message.ts";
 import { ControlTransport, type TransportEnd, type TransportErrorEvent } from "./transport.ts";
 import type { TunnelState } from "./tunnel_fsm.ts";
+import { HeldSends } from "./held_sends.ts";
 
 /**
  * A socket that may also send several datagrams in one call (a reactor socket's `sendBatch`:
@@ -179,6 +180,8 @@ export class TunnelLink<S extends SessionParams = SessionParams> {
   /** Source of the datagram the transport is processing (an initiator follows the answer). */
   #lastFrom: Endpoint | undefined;
   #authWarned = false;
+  /** With a socket that sends batches: what the tunnel sends while its jobs run, sent together. */
+  readonly #held: HeldSends | undefined;
 
   /**
    * A link without a transport yet.
@@ -201,6 +204,18 @@ export class TunnelLink<S extends SessionParams = SessionParams> {
     this.#socket = ctx.options.socket;
     this.#peer = { ...ctx.options.peer };
     this.#connected = ctx.options.connected ?? ctx.options.role === "responder";
+    if (typeof (this.#socket as BatchSocket).sendBatch === "function") {
+      this.#held = new HeldSends(
+        (packets) => packets.length === 1 ? this.#sendNow(packets[0]) : this.#sendBatch(packets),
+        (flush) => ctx.queue.whenIdle(flush),
+        ctx.clock,
+        (e) =>
+          ctx.log.debug("{tunnel}: send failed: {error}", {
+            tunnel: ctx.name,
+            error: errorText(e),
+          }),
+      );
+    }
   }
 
   /** The socket. */
@@ -257,10 +272,12 @@ export class TunnelLink<S extends SessionParams = SessionParams> {
       version: ctx.version,
       encap: ctx.encap,
       ipPrefix: ctx.ipPrefix,
-      send: (p) => this.#send(p),
-      ...(typeof (this.#socket as BatchSocket).sendBatch === "function"
-        ? { sendBatch: (ps: Uint8Array[]) => this.#sendBatch(ps) }
-        : {}),
+      // With a batch socket, everything the tunnel sends while its jobs run goes out together.
+      send: this.#held === undefined ? (p) => this.#sendNow(p) : (p) => this.#held?.put(p),
+      ...(this.#held !== undefined ? { sendBatch: (ps: Uint8Array[]) => this.#held?.put(ps) } : {}),
+      // The acknowledgement due after ackEvery messages waits for the tunnel's jobs on them, so
+      // that a reply (an ICRP to an ICRQ) carries it instead of a ZLB.
+      deferAck: (ack) => ctx.queue.whenIdle(ack),
       clock: ctx.clock,
       receiveWindow: ctx.identity.receiveWindow,
       peerWindow: o.peerWindow,
@@ -285,6 +302,7 @@ export class TunnelLink<S extends SessionParams = SessionParams> {
 
   /** Drop the current transport without any event (restart after a tie breaker). */
   drop(): void {
+    this.#held?.flush();
     for (const u of this.#unsubscribe) u();
     this.#unsubscribe = [];
     this.#transport?.close();
@@ -296,6 +314,7 @@ export class TunnelLink<S extends SessionParams = SessionParams> {
     for (const u of this.#unsubscribe) u();
     this.#unsubscribe = [];
     this.#transport?.close();
+    this.#held?.flush();
   }
 
   /** Give the transport the codec options from the secret, digest and nonces known so far. */
@@ -324,6 +343,8 @@ export class TunnelLink<S extends SessionParams = SessionParams> {
         port: answer.port,
       });
     }
+    // What is held was meant for the peer as configured.
+    this.#held?.flush();
     this.#peer = { ...answer };
     try {
       this.#socket.connect(this.#peer, this.#transport?.peerTunnelId);
@@ -368,7 +389,7 @@ export class TunnelLink<S extends SessionParams = SessionParams> {
     return this.#view.role === "responder" && !peek.zlb;
   }
 
-  #send(packet: Uint8Array): void {
+  #sendNow(packet: Uint8Array): void {
     if (this.#connected) this.#socket.send(packet);
     else this.#socket.send(packet, this.#peer);
   }

@@ -398,12 +398,13 @@ export function defaultModeFor(personality: Personality): DefaultMode {
  * ```ts
  * import { configOptionsFor } from "./cli.ts";
  * console.log(configOptionsFor("l2tpd").defaultMaxRetriesV2); // 5
+ * console.log(configOptionsFor("l2tpd").defaultWindowSize); // 16
  * ```
  */
 export function configOptionsFor(personality: Personality): ConfigOptions {
   return {
     defaultMode: defaultModeFor(personality),
-    ...(personality === "l2tpd" ? { defaultMaxRetriesV2: 5 } : {}),
+    ...(personality === "l2tpd" ? { defaultMaxRetriesV2: 5, defaultWindowSize: 16 } : {}),
   };
 }
 

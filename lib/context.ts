@@ -35,6 +35,7 @@ import type { Clock } from "../control/clock.ts";
 import { IdAllocator } from "../control/ids.ts";
 import { EventHub, type EventStream, type L2tpEvent, type SubscribeOptions } from "./events.ts";
 import { getLog, type Log } from "./log.ts";
+import { isoTime } from "./iso_time.ts";
 import { type RateLimitedLog, rateLimitedLog } from "./log_limit.ts";
 import { resolveEndpoints } from "./endpoints.ts";
 import type {
@@ -151,8 +152,7 @@ export class Context implements AsyncDisposable {
         return reactor().register(socket);
       }),
       resolve: options.resolve ?? resolveHost,
-      emit: (e: Unstamped) =>
-        this.#hub.publish({ ...e, time: new Date().toISOString() } as L2tpEvent),
+      emit: (e: Unstamped) => this.#hub.publish({ ...e, time: isoTime() } as L2tpEvent),
     };
   }
 

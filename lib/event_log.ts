@@ -49,10 +49,14 @@ import type { Log, LogProperties } from "./log.ts";
  * ```
  */
 export function eventFields(e: L2tpEvent): LogProperties {
-  const { type, time: _time, peer, ...rest } = e;
-  const fields: LogProperties = { event: type };
-  for (const [k, v] of Object.entries(rest)) if (v !== undefined) fields[k] = v;
-  if (peer !== undefined) fields.peer = formatEndpoint(peer);
+  const fields: LogProperties = { event: e.type };
+  const source = e as unknown as Record<string, unknown>;
+  for (const k in source) {
+    const v = source[k];
+    if (v === undefined || k === "type" || k === "time" || k === "peer") continue;
+    if (Object.hasOwn(source, k)) fields[k] = v;
+  }
+  if (e.peer !== undefined) fields.peer = formatEndpoint(e.peer);
   return fields;
 }
 

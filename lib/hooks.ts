@@ -22,6 +22,13 @@
  * (it is captured then), so it still runs after a reload removed the session from the
  * configuration; a down event without an up seen by these hooks runs nothing.
  *
+ * This module is the entry: {@linkcode attachHooks} and the {@linkcode HookRunner}, which orders
+ * and bounds the runs. Its parts, each importing only those below it:
+ * - `hooks_process.ts`: one run of a command (spawn, timeout, output, result);
+ * - `hooks_env.ts`: the `L2TPD_*` variables and the environment of a command;
+ * - `hooks_options.ts`: the hooks, the options and defaults, the counters, and
+ *   {@linkcode hooksInConfig}.
+ *
  * @example Usage
  * ```ts
  * import { Context } from "./context.ts";
@@ -55,7 +62,7 @@
  * @module
  */
 
-import type { Config, Hook } from "./config.ts";
+import type { Hook } from "./config.ts";
 import type {
   L2tpEvent,
   SessionDownEvent,
@@ -63,270 +70,33 @@ import type {
   TunnelDownEvent,
   TunnelUpEvent,
 } from "./events.ts";
+import { describeEventTarget, eventLogContext, hookEnvironment } from "./hooks_env.ts";
+import {
+  type EventHooks,
+  HOOK_DEFAULTS,
+  type HookOptions,
+  type HookSource,
+  type HookStats,
+} from "./hooks_options.ts";
+import {
+  HOOK_OUTPUT_GRACE_MS,
+  type HookJob,
+  type HookProcessContext,
+  runHookProcess,
+  settlesWithin,
+  signalGroup,
+} from "./hooks_process.ts";
 import { getLog, type Log } from "./log.ts";
-import type { Endpoint } from "../control/types.ts";
 
-/**
- * The hooks of one tunnel or session: what runs when it comes up and when it goes down.
- *
- * @example Usage
- * ```ts
- * import type { EventHooks } from "./hooks.ts";
- * const hooks: EventHooks = {
- *   onUp: { argv: ["ip", "link", "set", "dev", "l2tpeth0", "master", "br0"] },
- *   onDown: { shell: "logger -t l2tpd session down" },
- * };
- * console.log(Object.keys(hooks)); // ["onUp", "onDown"]
- * ```
- */
-export interface EventHooks {
-  /** Run on `tunnel-up` / `session-up`. */
-  onUp?: Hook;
-  /** Run on `tunnel-down` / `session-down`, after an up. */
-  onDown?: Hook;
-}
-
-/**
- * Where events come from: a {@linkcode Context} is one.
- *
- * @example Usage
- * ```ts
- * import type { HookSource } from "./hooks.ts";
- * import { EventHub } from "./events.ts";
- * const hub = new EventHub();
- * const source: HookSource = { onEvent: (listener) => hub.listen(listener) };
- * console.log(typeof source.onEvent); // function
- * ```
- */
-export interface HookSource {
-  /**
-   * Call `listener` synchronously for every event; returns a function that stops it.
-   *
-   * @param listener The function.
-   */
-  onEvent(listener: (event: L2tpEvent) => void): () => void;
-}
-
-/**
- * Options of {@linkcode attachHooks}: where hooks are configured, and the limits of their runs.
- *
- * @example Usage
- * ```ts
- * import { type HookOptions, hooksInConfig } from "./hooks.ts";
- * import { parseConfig } from "./config.ts";
- * const config = parseConfig('[daemon]\nhook_timeout = 5000\n[tunnel.t1]\npeer = "192.0.2.2"');
- * const options: HookOptions = {
- *   hooksFor: (tunnel, session) => hooksInConfig(config, tunnel, session),
- *   timeoutMs: config.daemon?.hookTimeoutMs,
- * };
- * console.log(options.timeoutMs); // 5000
- * ```
- */
-export interface HookOptions {
-  /**
-   * The hooks of a tunnel (`session` absent) or of a session, looked up when it comes up (for
-   * example from the daemon's current configuration, with {@linkcode hooksInConfig}). Called
-   * from the event listener: it must be quick and must not block.
-   */
-  hooksFor(tunnel: string, session?: string): EventHooks | undefined;
-  /** How long a command may run before it is killed, in milliseconds (default 10000). */
-  timeoutMs?: number;
-  /** After the SIGTERM of a timeout, how long until SIGKILL, in milliseconds (default 2000). */
-  killGraceMs?: number;
-  /** Most commands running at once (default 8). */
-  maxRunning?: number;
-  /** Most runs waiting to start (default 1000); more are dropped, with a warning. */
-  maxQueued?: number;
-  /** Bytes of stdout and of stderr kept for the debug log, per run (default 4096). */
-  outputLimit?: number;
-  /**
-   * How long {@linkcode HookRunner.close} waits for queued and running hooks before it kills
-   * what runs and skips the rest, in milliseconds (default `timeoutMs + killGraceMs + 1000`).
-   */
-  closeTimeoutMs?: number;
-  /** Logger (default: the `l2tpd.hooks` category). */
-  logger?: Log;
-}
-
-/**
- * Counters of a {@linkcode HookRunner}.
- *
- * @example Usage
- * ```ts
- * import type { HookStats } from "./hooks.ts";
- * const s: HookStats = { running: 0, queued: 0, started: 2, failed: 1, dropped: 0 };
- * console.log(s.started - s.failed); // 1
- * ```
- */
-export interface HookStats {
-  /** Commands running now. */
-  running: number;
-  /** Runs waiting: for a free slot, or for an earlier hook of the same session or tunnel. */
-  queued: number;
-  /** Runs started so far (commands spawned, or that failed to spawn). */
-  started: number;
-  /** Runs that failed: not started, exit status not 0, or killed. */
-  failed: number;
-  /** Runs dropped because the queue was full. */
-  dropped: number;
-}
-
-/**
- * Defaults of {@linkcode HookOptions}.
- *
- * @example Usage
- * ```ts
- * import { HOOK_DEFAULTS } from "./hooks.ts";
- * console.log(HOOK_DEFAULTS.timeoutMs, HOOK_DEFAULTS.maxRunning); // 10000 8
- * ```
- */
-export const HOOK_DEFAULTS: {
-  readonly timeoutMs: number;
-  readonly killGraceMs: number;
-  readonly maxRunning: number;
-  readonly maxQueued: number;
-  readonly outputLimit: number;
-  readonly dropWarningIntervalMs: number;
-} = Object.freeze({
-  timeoutMs: 10_000,
-  killGraceMs: 2_000,
-  maxRunning: 8,
-  maxQueued: 1000,
-  outputLimit: 4096,
-  dropWarningIntervalMs: 10_000,
-});
-
-/**
- * The variables a hook gets on top of the daemon's environment, each set only when it has a
- * value for the event.
- *
- * @example Usage
- * ```ts
- * import { HOOK_VARIABLES } from "./hooks.ts";
- * console.log(HOOK_VARIABLES.includes("L2TPD_INTERFACE")); // true
- * ```
- */
-export const HOOK_VARIABLES: readonly string[] = Object.freeze([
-  "L2TPD_EVENT",
-  "L2TPD_TUNNEL",
-  "L2TPD_SESSION",
-  "L2TPD_LOCAL_TUNNEL_ID",
-  "L2TPD_PEER_TUNNEL_ID",
-  "L2TPD_LOCAL_SESSION_ID",
-  "L2TPD_PEER_SESSION_ID",
-  "L2TPD_INTERFACE",
-  "L2TPD_PEER_ADDRESS",
-  "L2TPD_PEER_PORT",
-  "L2TPD_PSEUDOWIRE",
-  "L2TPD_REASON",
-  "L2TPD_RESULT_CODE",
-]);
-
-/** Every field an event may carry that a hook's environment shows. */
-interface EventFields {
-  session?: string;
-  localTunnelId?: number;
-  peerTunnelId?: number;
-  localSessionId?: number;
-  peerSessionId?: number;
-  interface?: string;
-  peer?: Endpoint;
-  pseudowire?: string;
-  reason?: string;
-  resultCode?: number;
-}
-
-/**
- * The `L2TPD_*` variables of a hook run for `event`; for a down event, what it lacks (the
- * interface, the pseudowire, the peer's tunnel ID, ...) is taken from the matching up event when
- * given. A variable without a value (an ID of 0, the port over IP encapsulation) is left out.
- *
- * - `L2TPD_EVENT`: `tunnel-up`, `tunnel-down`, `session-up` or `session-down`
- * - `L2TPD_TUNNEL`, `L2TPD_SESSION`: the names of the tunnel and session
- * - `L2TPD_LOCAL_TUNNEL_ID`, `L2TPD_PEER_TUNNEL_ID`: tunnel IDs
- * - `L2TPD_LOCAL_SESSION_ID`, `L2TPD_PEER_SESSION_ID`: session IDs
- * - `L2TPD_INTERFACE`: the session's network interface (`l2tpeth0`, `ppp0`)
- * - `L2TPD_PEER_ADDRESS`, `L2TPD_PEER_PORT`: the peer
- * - `L2TPD_PSEUDOWIRE`: the session's pseudowire (`eth`, `ppp`, ...)
- * - `L2TPD_REASON`, `L2TPD_RESULT_CODE`: why it went down (down events)
- *
- * @param event The event.
- * @param up For a down event, the up event of the same tunnel or session.
- * @returns The variables.
- *
- * @example Usage
- * ```ts
- * import { hookEnvironment } from "./hooks.ts";
- * console.log(hookEnvironment({
- *   type: "session-down", time: "", tunnel: "t1", session: "s1", localTunnelId: 1,
- *   localSessionId: 10, reason: "closed",
- * }, {
- *   type: "session-up", time: "", tunnel: "t1", session: "s1", localTunnelId: 1,
- *   peerTunnelId: 2, localSessionId: 10, peerSessionId: 20, pseudowire: "eth",
- *   peer: { address: "192.0.2.2", port: 0 }, interface: "l2tpeth0",
- * }));
- * // { L2TPD_EVENT: "session-down", L2TPD_TUNNEL: "t1", L2TPD_SESSION: "s1", ...,
- * //   L2TPD_INTERFACE: "l2tpeth0", L2TPD_PEER_ADDRESS: "192.0.2.2", L2TPD_REASON: "closed" }
- * ```
- */
-export function hookEnvironment(event: L2tpEvent, up?: L2tpEvent): Record<string, string> {
-  const now: EventFields = event;
-  const before: EventFields = up ?? {};
-  const get = <K extends keyof EventFields>(k: K): EventFields[K] => now[k] ?? before[k];
-  const env: Record<string, string> = {};
-  const set = (name: string, value: string | number | undefined): void => {
-    if (value !== undefined && value !== "" && value !== 0) env[`L2TPD_${name}`] = String(value);
-  };
-  set("EVENT", event.type);
-  set("TUNNEL", event.tunnel);
-  set("SESSION", get("session"));
-  set("LOCAL_TUNNEL_ID", get("localTunnelId"));
-  set("PEER_TUNNEL_ID", get("peerTunnelId"));
-  set("LOCAL_SESSION_ID", get("localSessionId"));
-  set("PEER_SESSION_ID", get("peerSessionId"));
-  set("INTERFACE", get("interface"));
-  const peer = get("peer");
-  set("PEER_ADDRESS", peer?.address);
-  set("PEER_PORT", peer?.port);
-  set("PSEUDOWIRE", get("pseudowire"));
-  set("REASON", now.reason);
-  set("RESULT_CODE", now.resultCode);
-  return env;
-}
-
-/**
- * The hooks a configuration gives a tunnel (`session` absent) or one of its sessions: a lookup
- * for {@linkcode HookOptions.hooksFor}.
- *
- * @param config The configuration.
- * @param tunnel The tunnel's name.
- * @param session The session's name, for a session's hooks.
- * @returns Its hooks, or `undefined` when it has none (or is not in the configuration).
- *
- * @example Usage
- * ```ts
- * import { hooksInConfig } from "./hooks.ts";
- * import { parseConfig } from "./config.ts";
- * const config = parseConfig(
- *   '[tunnel.t1]\npeer = "192.0.2.2"\n[tunnel.t1.session.s1]\non_up = ["ip", "link"]\n',
- * );
- * console.log(hooksInConfig(config, "t1", "s1"), hooksInConfig(config, "t1"));
- * // { onUp: { argv: ["ip", "link"] } } undefined
- * ```
- */
-export function hooksInConfig(
-  config: Config,
-  tunnel: string,
-  session?: string,
-): EventHooks | undefined {
-  const t = config.tunnels.find((x) => x.name === tunnel);
-  const c = session === undefined ? t?.config : t?.sessions.find((s) => s.name === session)?.config;
-  if (c === undefined || (c.onUp === undefined && c.onDown === undefined)) return undefined;
-  const hooks: EventHooks = {};
-  if (c.onUp !== undefined) hooks.onUp = c.onUp;
-  if (c.onDown !== undefined) hooks.onDown = c.onDown;
-  return hooks;
-}
+export { HOOK_VARIABLES, hookEnvironment } from "./hooks_env.ts";
+export {
+  type EventHooks,
+  HOOK_DEFAULTS,
+  type HookOptions,
+  hooksInConfig,
+  type HookSource,
+  type HookStats,
+} from "./hooks_options.ts";
 
 /**
  * Run the `on_up` / `on_down` hooks of a source's tunnels and sessions (see the module
@@ -357,14 +127,6 @@ export function attachHooks(source: HookSource, options: HookOptions): HookRunne
   return new HookRunner(source, options);
 }
 
-/** What ran, or will run, for one event. */
-interface Job {
-  name: "on_up" | "on_down";
-  hook: Hook;
-  event: L2tpEvent;
-  env: Record<string, string>;
-}
-
 /** What an up event left for its down event: the hook to run, and the up event's fields. */
 interface Captured {
   onDown: Hook;
@@ -378,9 +140,6 @@ interface TunnelState {
   tail?: Promise<void>;
   sessionTails: Map<number, Promise<void>>;
 }
-
-/** Wait for the output of a command after it exited (a background process may hold it). */
-const OUTPUT_GRACE_MS = 200;
 
 /**
  * Runs hooks for a source's events; made by {@linkcode attachHooks}.
@@ -402,12 +161,12 @@ export class HookRunner implements AsyncDisposable {
   readonly #timeoutMs: number;
   readonly #killGraceMs: number;
   readonly #maxQueued: number;
-  readonly #outputLimit: number;
   readonly #closeTimeoutMs: number;
   readonly #unsubscribe: () => void;
   readonly #tunnels = new Map<string, TunnelState>();
   readonly #runs = new Set<Promise<void>>();
   readonly #children = new Set<Deno.ChildProcess>();
+  readonly #process: HookProcessContext;
   readonly #waiting: (() => void)[] = [];
   #free: number;
   #running = 0;
@@ -440,12 +199,20 @@ export class HookRunner implements AsyncDisposable {
     this.#killGraceMs = positive("killGraceMs", options.killGraceMs, HOOK_DEFAULTS.killGraceMs);
     this.#free = positive("maxRunning", options.maxRunning, HOOK_DEFAULTS.maxRunning);
     this.#maxQueued = positive("maxQueued", options.maxQueued, HOOK_DEFAULTS.maxQueued);
-    this.#outputLimit = positive("outputLimit", options.outputLimit, HOOK_DEFAULTS.outputLimit);
+    const outputLimit = positive("outputLimit", options.outputLimit, HOOK_DEFAULTS.outputLimit);
     this.#closeTimeoutMs = positive(
       "closeTimeoutMs",
       options.closeTimeoutMs,
       this.#timeoutMs + this.#killGraceMs + 1000,
     );
+    this.#process = {
+      timeoutMs: this.#timeoutMs,
+      killGraceMs: this.#killGraceMs,
+      outputLimit,
+      log: this.#log,
+      children: this.#children,
+      onFailure: () => void this.#failed++,
+    };
     this.#unsubscribe = source.onEvent((e) => this.#onEvent(e));
   }
 
@@ -479,7 +246,7 @@ export class HookRunner implements AsyncDisposable {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#unsubscribe();
-      if (!await within(this.idle(), this.#closeTimeoutMs)) {
+      if (!await settlesWithin(this.idle(), this.#closeTimeoutMs)) {
         this.#abandoned = true;
         this.#log.warn(
           "Hooks still busy {closeTimeoutMs} ms after close: killing {running} running, " +
@@ -487,7 +254,7 @@ export class HookRunner implements AsyncDisposable {
           { closeTimeoutMs: this.#closeTimeoutMs, running: this.#running, queued: this.#queued },
         );
         for (const child of this.#children) signalGroup(child, "SIGKILL");
-        await within(this.idle(), 1000 + OUTPUT_GRACE_MS);
+        await settlesWithin(this.idle(), 1000 + HOOK_OUTPUT_GRACE_MS);
       }
       this.#reportDrops(true);
       this.#tunnels.clear();
@@ -527,8 +294,8 @@ export class HookRunner implements AsyncDisposable {
     try {
       hooks = this.#hooksFor(e.tunnel, session);
     } catch (error) {
-      this.#log.with(target(e)).warn("Cannot look up the hooks of {what}: {error}", {
-        what: describeTarget(e),
+      this.#log.with(eventLogContext(e)).warn("Cannot look up the hooks of {what}: {error}", {
+        what: describeEventTarget(e),
         error: String(error),
       });
       return;
@@ -597,7 +364,7 @@ export class HookRunner implements AsyncDisposable {
   }
 
   /** Queue a run after the runs it must follow (`sid` undefined: a tunnel's hook). */
-  #enqueue(state: TunnelState, sid: number | undefined, job: Job): void {
+  #enqueue(state: TunnelState, sid: number | undefined, job: HookJob): void {
     if (this.#queued >= this.#maxQueued) {
       this.#dropped++;
       this.#unreportedDrops++;
@@ -618,7 +385,7 @@ export class HookRunner implements AsyncDisposable {
         if (!this.#abandoned) {
           this.#running++;
           this.#started++;
-          await this.#run(job).catch((error) => {
+          await runHookProcess(job, this.#process).catch((error) => {
             this.#failed++;
             this.#log.error("Cannot run a hook: {error}", { error: String(error) });
           });
@@ -668,171 +435,8 @@ export class HookRunner implements AsyncDisposable {
     this.#unreportedDrops = 0;
     this.#lastDropWarning = now;
   }
-
-  /** Run one command to its end; resolves (never rejects) once it has exited. */
-  async #run(job: Job): Promise<void> {
-    const e = job.event;
-    const log = this.#log.with(target(e));
-    const argv = "argv" in job.hook ? job.hook.argv : ["/bin/sh", "-c", job.hook.shell];
-    const command = "argv" in job.hook ? JSON.stringify(job.hook.argv) : job.hook.shell;
-    const what = { hook: job.name, what: describeTarget(e), event: e.type, command };
-    const start = Date.now();
-    let child: Deno.ChildProcess;
-    try {
-      child = new Deno.Command(argv[0], {
-        args: argv.slice(1),
-        ...environment(job.env),
-        stdin: "null",
-        stdout: "piped",
-        stderr: "piped",
-        detached: true, // its own process group, so that a timeout kills what it started too
-      }).spawn();
-    } catch (error) {
-      this.#failed++;
-      log.warn("Hook {hook} of {what} failed ({event}): cannot start it: {error}", {
-        ...what,
-        error: error instanceof Error ? error.message : String(error),
-      });
-      return;
-    }
-    this.#children.add(child);
-    const stdout = collect(child.stdout, this.#outputLimit);
-    const stderr = collect(child.stderr, this.#outputLimit);
-    let exited = false;
-    let timedOut = false;
-    let kill: ReturnType<typeof setTimeout> | undefined;
-    const term = setTimeout(() => {
-      if (exited) return;
-      timedOut = true;
-      signalGroup(child, "SIGTERM");
-      kill = setTimeout(() => {
-        if (!exited) signalGroup(child, "SIGKILL");
-      }, this.#killGraceMs);
-    }, this.#timeoutMs);
-    let status: Deno.CommandStatus;
-    try {
-      status = await child.status;
-    } finally {
-      exited = true;
-      clearTimeout(term);
-      clearTimeout(kill);
-      this.#children.delete(child);
-    }
-    const outputs = Promise.all([stdout.done, stderr.done]);
-    if (!await within(outputs, OUTPUT_GRACE_MS)) {
-      stdout.cancel();
-      stderr.cancel();
-    }
-    const [out, err] = await outputs;
-    const ms = Date.now() - start;
-    if (out !== "" || err !== "") {
-      log.debug("Hook {hook} of {what} ({event}) wrote output", {
-        ...what,
-        stdout: out,
-        stderr: err,
-      });
-    }
-    if (status.success && !timedOut) {
-      log.debug("Hook {hook} of {what} ({event}) done in {ms} ms", { ...what, ms });
-      return;
-    }
-    this.#failed++;
-    const how = status.signal !== null
-      ? `killed by ${status.signal}`
-      : `exit status ${status.code}`;
-    const result = timedOut ? `timed out after ${this.#timeoutMs} ms (hook_timeout), ${how}` : how;
-    log.warn("Hook {hook} of {what} failed ({event}): {result}", {
-      ...what,
-      result,
-      ms,
-      stderr: err.length > 500 ? `...${err.slice(-500)}` : err,
-    });
-  }
 }
 
 function tunnelKey(tunnel: string, localTunnelId: number): string {
   return `${tunnel}\u0000${localTunnelId}`;
-}
-
-/** The log context of an event: its tunnel and session. */
-function target(e: L2tpEvent): { tunnel: string; session?: string } {
-  return "session" in e && e.session !== "" ? { tunnel: e.tunnel, session: e.session } : {
-    tunnel: e.tunnel,
-  };
-}
-
-/** `tunnel "t1"` or `session "t1/s1"`, for messages. */
-function describeTarget(e: L2tpEvent): string {
-  return "session" in e
-    ? `session ${JSON.stringify(`${e.tunnel}/${e.session}`)}`
-    : `tunnel ${JSON.stringify(e.tunnel)}`;
-}
-
-/**
- * The environment of a command: the daemon's (without stale `L2TPD_*` event variables) plus the
- * event's; without permission to read the daemon's, the event's on top of what is inherited.
- */
-function environment(
-  vars: Record<string, string>,
-): { env: Record<string, string>; clearEnv: boolean } {
-  let parent: Record<string, string>;
-  try {
-    parent = Deno.env.toObject();
-  } catch {
-    return { env: vars, clearEnv: false };
-  }
-  for (const name of HOOK_VARIABLES) delete parent[name];
-  return { env: { ...parent, ...vars }, clearEnv: true };
-}
-
-/** Signal a command's process group (it leads one: `detached`), or the command alone. */
-function signalGroup(child: Deno.ChildProcess, signal: Deno.Signal): void {
-  try {
-    Deno.kill(-child.pid, signal);
-  } catch {
-    try {
-      child.kill(signal);
-    } catch {
-      // It has exited meanwhile.
-    }
-  }
-}
-
-/** Read a stream to its end, keeping its first `limit` bytes as text (and how many were cut). */
-function collect(
-  stream: ReadableStream<Uint8Array>,
-  limit: number,
-): { done: Promise<string>; cancel(): void } {
-  const reader = stream.getReader();
-  const done = (async () => {
-    const kept = new Uint8Array(limit);
-    let length = 0;
-    let total = 0;
-    try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        total += value.length;
-        const part = value.subarray(0, limit - length);
-        kept.set(part, length);
-        length += part.length;
-      }
-    } catch {
-      // Cancelled, or the pipe broke: keep what was read.
-    }
-    const text = new TextDecoder().decode(kept.subarray(0, length));
-    return total > length ? `${text}... (${total - length} more bytes)` : text;
-  })();
-  return { done, cancel: () => void reader.cancel().catch(() => {}) };
-}
-
-/** Whether `promise` settles within `ms` (the timer is cleared either way). */
-async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
-  try {
-    return await Promise.race([promise.then(() => true), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -29,6 +29,7 @@
  */
 
 import { configureSync, getLogger, type LogRecord, resetSync, type Sink } from "@logtape/logtape";
+import { isoTime } from "./iso_time.ts";
 
 /**
  * The root logging category of the daemon.
@@ -319,16 +320,35 @@ export interface LogQueueOptions {
   maxLines?: number;
   /** The line written where `n` lines were dropped (default `log: dropped N lines`). */
   droppedLine?: (n: number) => string;
+  /**
+   * Milliseconds between the first line queued and the write that takes it and every line
+   * queued meanwhile (default {@linkcode LOG_WRITE_DELAY_MS}; 0: the next turn of the event
+   * loop).
+   */
+  delayMs?: number;
 }
+
+/**
+ * How long a log line waits for others before the queue writes them together, in milliseconds:
+ * during a burst (a thousand sessions coming up) one write carries a few hundred lines instead
+ * of each write carrying two or three (every write is a round trip to a worker thread).
+ *
+ * @example Usage
+ * ```ts
+ * import { LOG_WRITE_DELAY_MS } from "./log.ts";
+ * console.log(LOG_WRITE_DELAY_MS); // 20
+ * ```
+ */
+export const LOG_WRITE_DELAY_MS = 20;
 
 /** Bytes (roughly: UTF-16 code units) written at most in one write. */
 const CHUNK_CHARS = 64 * 1024;
 
 /**
  * A bounded queue of log lines written asynchronously, so that logging never waits for a slow
- * stderr: `push` only queues the line; a zero-delay timer then starts a write of everything
- * queued (up to 64 KiB per write, many lines each), and lines queued meanwhile go in the next
- * one. When `maxLines` are waiting, the oldest is dropped; the next write then starts with one
+ * stderr: `push` only queues the line; a timer ({@linkcode LOG_WRITE_DELAY_MS}) then starts a
+ * write of everything queued (up to 64 KiB per write, many lines each), and lines queued
+ * meanwhile go in the next one. When `maxLines` are waiting, the oldest is dropped; the next write then starts with one
  * line saying how many were dropped. A failed write (stderr closed) loses its lines, never
  * throws.
  *
@@ -353,6 +373,7 @@ export class LogQueue implements Disposable {
   readonly #writeSync: (data: Uint8Array) => number;
   readonly #max: number;
   readonly #droppedLine: (n: number) => string;
+  readonly #delay: number;
   #lines: string[] = [];
   #head = 0;
   #droppedSince = 0;
@@ -374,6 +395,7 @@ export class LogQueue implements Disposable {
       throw new RangeError(`Cannot create log queue: maxLines ${this.#max} is not an integer ≥ 1`);
     }
     this.#droppedLine = options.droppedLine ?? ((n) => `log: dropped ${n} lines\n`);
+    this.#delay = options.delayMs ?? LOG_WRITE_DELAY_MS;
   }
 
   /** Lines waiting (not counting a write in progress). */
@@ -453,7 +475,7 @@ export class LogQueue implements Disposable {
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       this.#writing ??= this.#drain();
-    }, 0);
+    }, this.#delay);
   }
 
   async #drain(): Promise<void> {
@@ -534,20 +556,39 @@ export function getLog(
  * ```
  */
 export function formatTextRecord(record: LogLine): string {
-  const parts = [
-    new Date(record.timestamp).toISOString(),
-    record.level.toUpperCase().padEnd(7),
-    `[${record.category.join(".")}]`,
-    renderMessage(record.message),
-  ];
+  let line = isoTime(record.timestamp) + " " + (LEVEL_COLUMN[record.level] ?? levelColumn(record)) +
+    " [" + categoryText(record.category) + "] " + renderMessage(record.message);
   const shown = typeof record.rawMessage === "string"
     ? placeholders(record.rawMessage)
     : NO_PLACEHOLDERS;
-  for (const [key, value] of Object.entries(record.properties)) {
-    if (value === undefined || shown.has(key)) continue;
-    parts.push(`${key}=${textValue(value)}`);
+  const properties = record.properties;
+  for (const key in properties) {
+    const value = properties[key];
+    if (value === undefined || shown.has(key) || !Object.hasOwn(properties, key)) continue;
+    line += " " + key + "=" + textValue(value);
   }
-  return parts.join(" ") + "\n";
+  return line + "\n";
+}
+
+/** The level as the text format's fixed-width column (`INFO   `). */
+const LEVEL_COLUMN: Readonly<Record<string, string>> = Object.fromEntries(
+  LOG_LEVELS.map((l) => [l, l.toUpperCase().padEnd(7)]),
+);
+
+function levelColumn(record: LogLine): string {
+  return String(record.level).toUpperCase().padEnd(7);
+}
+
+/** Category paths joined with dots, kept per path array (a logger's array is reused). */
+const categoryTexts = new WeakMap<readonly string[], string>();
+
+function categoryText(category: readonly string[]): string {
+  let text = categoryTexts.get(category);
+  if (text === undefined) {
+    text = category.join(".");
+    categoryTexts.set(category, text);
+  }
+  return text;
 }
 
 /**
@@ -568,9 +609,9 @@ export function formatTextRecord(record: LogLine): string {
  */
 export function formatJsonRecord(record: LogLine): string {
   const out: Record<string, unknown> = {
-    timestamp: new Date(record.timestamp).toISOString(),
+    timestamp: isoTime(record.timestamp),
     level: record.level,
-    category: record.category.join("."),
+    category: categoryText(record.category),
     message: renderMessage(record.message),
   };
   for (const [key, value] of Object.entries(record.properties)) {
@@ -597,7 +638,12 @@ function placeholders(template: string): ReadonlySet<string> {
 }
 
 function renderMessage(message: readonly unknown[]): string {
-  return message.map((part, i) => i % 2 === 0 ? String(part) : inlineValue(part)).join("");
+  let text = "";
+  for (let i = 0; i < message.length; i++) {
+    const part = message[i];
+    text += i % 2 === 0 ? String(part) : inlineValue(part);
+  }
+  return text;
 }
 
 /** A value inside a message: strings as they are, everything else as in the text format. */

@@ -276,7 +276,7 @@ export const TUNNEL_KEYS: Schema<TunnelValues, TunnelEntry> = {
     type: integer(0, U16_MAX, "messages"),
     fallback: CONFIG_DEFAULTS.windowSize,
     zeroIsDefault: true,
-    default: `${CONFIG_DEFAULTS.windowSize}; 0 means the default`,
+    default: `${CONFIG_DEFAULTS.windowSize} (go-l2tp's; l2tpd: 16); 0 means the default`,
     rules: [CONTROL_ONLY],
     doc: "How many control messages may be unacknowledged at once",
     print: (t) => tomlText(t.windowSize),

@@ -11,11 +11,15 @@
  *
  * With `--baseline REV` (default: `132feaf`, the tree before the issue-10 work) the same rounds
  * run, alternating, against a git worktree of that revision, and the ratio is printed. The
- * baseline line is skipped when the revision is not in this clone's history.
+ * baseline line is skipped when the revision is not in this clone's history. `--baseline-dir DIR`
+ * compares against a source tree already on disk instead (an experiment's copy, say).
  *
  * Run alone: `deno run -A tests/bench/setup_bench.ts [--quick] [--sessions N] [--rounds R]
- * [--baseline REV | --no-baseline]`. `SETUP_BENCH_V8_FLAGS` passes V8 flags to the LNS (e.g.
- * `--prof,--logfile=/tmp/v8.log,--no-logfile-per-isolate`, read with `node --prof-process`).
+ * [--baseline REV | --baseline-dir DIR | --no-baseline] [--window N]`. The LNS runs with each
+ * tree's default `window_size` (l2tpd's 16 here, go-l2tp's 4 in `132feaf`); `--window N` sets
+ * it in both, to compare the code alone. `SETUP_BENCH_V8_FLAGS` passes V8 flags to the LNS (e.g.
+ * `--prof,--logfile=/tmp/v8.log,--no-logfile-per-isolate`, read with `node --prof-process`);
+ * `SETUP_BENCH_DEBUG=1` prints each round's figures as JSON on stderr.
  *
  * @module
  */
@@ -31,9 +35,17 @@ const { values } = parseArgs({
     sessions: { type: "string" },
     rounds: { type: "string" },
     baseline: { type: "string" },
+    "baseline-dir": { type: "string" },
     "no-baseline": { type: "boolean", default: false },
+    window: { type: "string" },
   },
 });
+
+/** `--window N`: both trees' LNS get `window_size = N` (default: each tree's own default). */
+const windowSize = values.window === undefined ? undefined : Number(values.window);
+if (windowSize !== undefined && !(Number.isInteger(windowSize) && windowSize > 0)) {
+  throw new Error(`Cannot run: --window ${values.window} is not a positive integer`);
+}
 
 const HERE = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 
@@ -78,7 +90,13 @@ class LnsProcess {
 
   static async start(root: string, port: number): Promise<LnsProcess> {
     const config = await Deno.makeTempFile({ prefix: "setup_bench.", suffix: ".toml" });
-    await Deno.writeTextFile(config, lnsToml(port));
+    const toml = lnsToml(port);
+    await Deno.writeTextFile(
+      config,
+      windowSize === undefined
+        ? toml
+        : `${toml.replace("\n[", `\nwindow_size = ${windowSize}\n\n[`)}`,
+    );
     // SETUP_BENCH_V8_FLAGS (e.g. "--prof") profiles the LNS.
     const v8 = Deno.env.get("SETUP_BENCH_V8_FLAGS");
     const run = [
@@ -190,6 +208,7 @@ async function measure(root: string, n: number, rounds: number): Promise<Round[]
       await lac.close();
       await lac.done;
       if (r >= 0) out.push(round);
+      if (Deno.env.get("SETUP_BENCH_DEBUG")) console.error(root, r, JSON.stringify(round));
     }
   } finally {
     await lnsProc.stop();
@@ -236,8 +255,9 @@ function summary(what: string, n: number, rounds: Round[]): { perCpuS: number; p
 if (import.meta.main) {
   const n = Number(values.sessions ?? 1_000);
   const rounds = Number(values.rounds ?? (values.quick ? 3 : 7));
-  const rev = values.baseline ?? "132feaf";
-  const base = values["no-baseline"] ? undefined : await worktree(rev);
+  const dir = values["baseline-dir"];
+  const rev = dir ?? values.baseline ?? "132feaf";
+  const base = values["no-baseline"] ? undefined : dir ?? await worktree(rev);
   try {
     const ours: Round[] = [];
     const theirs: Round[] = [];
@@ -259,6 +279,6 @@ if (import.meta.main) {
       console.log(`setup, baseline ${rev}: skipped (not in this clone's history)`);
     }
   } finally {
-    if (base) await removeWorktree(base);
+    if (base && dir === undefined) await removeWorktree(base);
   }
 }

@@ -1288,3 +1288,16 @@ Deno.test("max_retries: l2tpd's default for L2TPv2 is RFC 2661's 5, go-l2tp's 3 
   assert.deepEqual(retries("kl2tpd"), [3, 2, 3]);
   assert.deepEqual(retries("ql2tpd"), [3, 2, 3]);
 });
+
+Deno.test("window_size: l2tpd's default is 16, go-l2tp's 4 for kl2tpd and ql2tpd", async () => {
+  const { configOptionsFor } = await import("../../lib/cli.ts");
+  const text = '[tunnel.a]\npeer = "192.0.2.2"\nversion = "l2tpv2"\n' +
+    '[tunnel.b]\npeer = "192.0.2.3"\nversion = "l2tpv3"\nwindow_size = 8\n' +
+    '[tunnel.c]\npeer = "192.0.2.4"\nversion = "l2tpv3"\nwindow_size = 0\n';
+  const windows = (p: "l2tpd" | "kl2tpd" | "ql2tpd") =>
+    parseConfig(text, "w.toml", { ...configOptionsFor(p), defaultMode: "dynamic" }).tunnels
+      .map((t) => t.config.windowSize);
+  assert.deepEqual(windows("l2tpd"), [16, 8, 16]);
+  assert.deepEqual(windows("kl2tpd"), [4, 8, 4]);
+  assert.deepEqual(windows("ql2tpd"), [4, 8, 4]);
+});

@@ -118,7 +118,8 @@ Deno.test("kpppoed: PPPoE sessions share one tunnel per LNS; PADT closes a sessi
   );
   const lnsUps = () => r.lnsEvents.filter((e) => e.type === "session-up").length;
   const lnsDowns = () => r.lnsEvents.filter((e) => e.type === "session-down").length;
-  assert.equal(lnsUps(), 2);
+  // Our side is up once its ICCN is sent; the LNS once that ICCN has arrived.
+  await until("both sessions up at the LNS", () => lnsUps() === 2);
 
   hangUp(r.port, "02:00:00:00:00:0a", a);
   await until("the LNS's CDN for a", () => lnsDowns() === 1);

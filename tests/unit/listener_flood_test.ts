@@ -15,13 +15,14 @@
 
 import assert from "node:assert/strict";
 import { chapResponse } from "../../control/auth.ts";
-import { buildSccrq } from "../../control/builders.ts";
+import { buildSccrq, buildStopccn } from "../../control/builders.ts";
 import { FakeClock } from "../../control/clock.ts";
 import { ControlConnection, type ControlConnectionOptions } from "../../control/connection.ts";
-import { AvpType, MessageType, StopCcnResult } from "../../control/constants.ts";
+import { AvpType, ErrorCode, MessageType, StopCcnResult } from "../../control/constants.ts";
 import { peekHeader } from "../../control/header.ts";
 import { IdAllocator } from "../../control/ids.ts";
 import { Listener, type ListenerOptions, type ListenerTunnel } from "../../control/listener.ts";
+import { EXPIRED_COOKIE_MS } from "../../control/listener_cookie.ts";
 import { encodeControl, getAvp } from "../../control/message.ts";
 import { type InFlight, MemoryNetwork, type MemorySocket } from "../../control/memory_socket.ts";
 import { CookieJar, cookieRandom } from "../../control/sccrq_cookie.ts";
@@ -469,6 +470,175 @@ Deno.test("cookies: forged, late, out-of-sequence and replayed SCCCNs make no co
   assert.equal(r.listener.stats.connections, 0, "a replay after the tunnel is gone makes nothing");
   assert.equal(r.opened, 1);
   await r.end();
+});
+
+/** A rig whose SCCCNs (Ns 1, not a ZLB) to the listener are held, to be delivered by hand. */
+function holdingScccns(r: Rig): InFlight[] {
+  const held: InFlight[] = [];
+  r.net.filter = (d): Uint8Array | null => {
+    const toListener = d.to.address === LNS.address && d.to.port === LNS.port;
+    if (toListener && d.data[9] === 1 && d.data.length > 12) {
+      held.push(d);
+      return null;
+    }
+    r.wire.push(d);
+    return d.data;
+  };
+  return held;
+}
+
+/** What the listening socket sent (no connection is made in these tests: nothing else is LNS). */
+function fromListener(r: Rig): InFlight[] {
+  return r.wire.filter((d) => d.from.address === LNS.address && d.from.port === LNS.port);
+}
+
+Deno.test("cookies: an SCCCN to an authentic but expired cookie gets one stateless StopCCN (general error, redial) to the LAC's tunnel ID; a forged one gets nothing", async () => {
+  const r = rig([anyPeer()], { halfOpenTimeout: 4000 });
+  const held = holdingScccns(r);
+  const lacA = r.lac(ep("203.0.113.5", 1701), { secret: SECRET });
+  const lacB = r.lac(ep("203.0.113.6", 1701), { secret: SECRET });
+  await settle(r.clock, 10);
+  assert.equal(held.length, 2);
+  const [a, b] = ["203.0.113.5", "203.0.113.6"].map((address) => {
+    const d = held.find((h) => h.from.address === address);
+    assert.ok(d);
+    return d;
+  });
+  const cookieOf = (d: InFlight): number => (peekHeader(d.data) as { tunnelId: number }).tunnelId;
+  // Expired: halfOpenTimeout 4 s (the LACs' retransmissions are held too).
+  await settle(r.clock, 4100, 100);
+  const before = fromListener(r).length;
+  // Forged: a cookie never given to that address and port, or given to another sender.
+  const forged = a.data.slice();
+  new DataView(forged.buffer).setUint16(4, cookieOf(a) ^ 1);
+  r.listener.receive({ data: forged, from: a.from });
+  r.listener.receive({ data: a.data, from: ep("203.0.113.66", 1701) });
+  r.listener.receive({ data: a.data, from: ep("203.0.113.5", 1702) });
+  r.listener.receive({ data: b.data, from: a.from });
+  await settle(r.clock, 10);
+  assert.equal(fromListener(r).length, before, "a forged cookie gets no answer");
+  // Authentic and expired: A's answered SCCRQ is still in the table (nothing has pruned it);
+  // B's is forgotten by then (reading the stats prunes), but what its StopCCN needs is kept.
+  r.listener.receive({ data: a.data, from: a.from });
+  assert.equal(r.listener.stats.pending, 0);
+  r.listener.receive({ data: b.data, from: b.from });
+  await settle(r.clock, 10);
+  const stops = decoded(fromListener(r).slice(before)).filter((m) =>
+    m.type === MessageType.StopCCN
+  );
+  assert.equal(stops.length, 2, "one StopCCN each");
+  for (const [lac, d, stop] of [[lacA, a, stops[0]], [lacB, b, stops[1]]] as const) {
+    assert.equal(stop.tunnelId, lac.localTunnelId, "addressed to the LAC's tunnel");
+    assert.equal(getAvp(stop, AvpType.AssignedTunnelId), cookieOf(d), "from the cookie");
+    assert.deepEqual([stop.ns, stop.nr], [1, 2], "after our SCCRP, acknowledging the SCCCN");
+    const result = getAvp(stop, AvpType.ResultCode);
+    assert.deepEqual(
+      [result?.resultCode, result?.errorCode, result?.errorMessage],
+      [StopCcnResult.GeneralError, ErrorCode.NoControlConnection, "cookie expired, redial"],
+    );
+  }
+  assert.ok(
+    r.rec.logs.some((l) =>
+      l.level === "warn" &&
+      /SCCCN from 203\.0\.113\.5:1701 refused: its cookie has expired/.test(l.text)
+    ),
+  );
+  // The LACs give up at once instead of retransmitting their SCCCN for 31 s.
+  assert.equal(await lacA.established, false);
+  assert.equal(await lacB.established, false);
+  const retransmitted = held.length;
+  await settle(r.clock, 20_000, 1000);
+  assert.equal(held.length, retransmitted, "no more SCCCNs");
+  // One StopCCN per cookie: the same SCCCN again gets nothing.
+  const after = fromListener(r).length;
+  r.listener.receive({ data: a.data, from: a.from });
+  r.listener.receive({ data: b.data, from: b.from });
+  await settle(r.clock, 10);
+  assert.equal(fromListener(r).length, after);
+  assert.equal(r.listener.stats.connections, 0);
+  assert.equal(r.opened, 0);
+  await r.end();
+});
+
+Deno.test("cookies: an expired cookie's SCCCN is answered only while the LAC would retransmit it, never for a StopCCN, and not when the SCCRP was signed (L2TPv3 Message Digest)", async () => {
+  // Answered until its cookie expired EXPIRED_COOKIE_MS (31 s) ago, not after. (Both SCCRQs
+  // are answered in bucket 0 of 2 s: their cookies expire at 4 s, and are answered until 35 s.)
+  const late = rig([anyPeer()], { halfOpenTimeout: 4000 });
+  const lateHeld = holdingScccns(late);
+  const lateLacs = [late.lac(ep("203.0.113.5", 1701), { secret: SECRET })];
+  lateLacs.push(late.lac(ep("203.0.113.6", 1701), { secret: SECRET }));
+  await settle(late.clock, 10);
+  assert.equal(lateHeld.length, 2);
+  for (const l of lateLacs) l.abort(); // nothing more from them
+  await settle(late.clock, 10_000, 1000);
+  assert.equal(late.listener.stats.pending, 0, "forgotten, but not what the StopCCN needs");
+  await settle(late.clock, 4000 + EXPIRED_COOKIE_MS - 1000 - late.clock.now(), 1000);
+  const lateBefore = fromListener(late).length;
+  late.listener.receive({ data: lateHeld[1].data, from: lateHeld[1].from });
+  await settle(late.clock, 10);
+  assert.equal(fromListener(late).length, lateBefore + 1, "in time: a StopCCN");
+  await settle(late.clock, 4000 + EXPIRED_COOKIE_MS + 100 - late.clock.now(), 1000);
+  late.listener.receive({ data: lateHeld[0].data, from: lateHeld[0].from });
+  await settle(late.clock, 10);
+  assert.equal(fromListener(late).length, lateBefore + 1, "too late: nothing");
+  // A StopCCN from the LAC to an expired cookie is not answered.
+  const stop = rig([anyPeer()], { halfOpenTimeout: 4000 });
+  const stopHeld = holdingScccns(stop);
+  const lac = stop.lac(ep("203.0.113.5", 1701), { secret: SECRET });
+  await settle(stop.clock, 10);
+  const scccn = stopHeld[0];
+  await settle(stop.clock, 4100, 100);
+  const stopccn = encodeControl({
+    version: 2,
+    tunnelId: (peekHeader(scccn.data) as { tunnelId: number }).tunnelId,
+    ns: 1,
+    nr: 1,
+    ...buildStopccn(2, lac.localTunnelId, { resultCode: StopCcnResult.GeneralRequest }),
+  });
+  const stopBefore = fromListener(stop).length;
+  stop.listener.receive({ data: stopccn, from: scccn.from });
+  await settle(stop.clock, 10);
+  assert.equal(fromListener(stop).length, stopBefore);
+  // L2TPv3: answered when the SCCRP was not signed; dropped when it carried a Message Digest
+  // (the nonce a signed StopCCN needs went with the cookie's key).
+  const v3 = rig([{
+    name: "unsigned",
+    version: 3,
+    peer: ep("203.0.113.7", 1701),
+    connection: {
+      hostName: "lns",
+      secret: SECRET,
+      messageDigest: "none",
+      sessions: [ethSession("pw", "circuit")],
+    },
+  }, anyPeer(3)], { halfOpenTimeout: 4000 });
+  const v3Held = holdingScccns(v3);
+  const unsigned = v3.lac(ep("203.0.113.7", 1701), {
+    version: 3,
+    secret: SECRET,
+    messageDigest: "none",
+  });
+  const signed = v3.lac(ep("203.0.113.8", 1701), { version: 3, secret: SECRET });
+  await settle(v3.clock, 10);
+  assert.equal(v3Held.length, 2);
+  await settle(v3.clock, 4100, 100);
+  const v3Before = fromListener(v3).length;
+  for (const address of ["203.0.113.7", "203.0.113.8"]) {
+    const d = v3Held.find((h) => h.from.address === address);
+    assert.ok(d);
+    v3.listener.receive({ data: d.data, from: d.from });
+  }
+  await settle(v3.clock, 10);
+  const answers = decoded(fromListener(v3).slice(v3Before), { version: 3 });
+  assert.equal(answers.length, 1, "only the unsigned one is answered");
+  assert.equal(answers[0].type, MessageType.StopCCN);
+  assert.equal(answers[0].tunnelId, unsigned.localTunnelId);
+  assert.equal(getAvp(answers[0], AvpType.ResultCode)?.resultCode, StopCcnResult.GeneralError);
+  assert.ok(
+    v3.rec.logs.some((l) => /203\.0\.113\.8:1701 to an expired cookie: dropped/.test(l.text)),
+  );
+  assert.notEqual(signed.state, "established", "it retransmits its SCCCN, unanswered");
+  await Promise.all([late.end(), stop.end(), v3.end()]);
 });
 
 Deno.test("cookies never take a tunnel ID in use: not when answering, not when the SCCCN comes", async () => {

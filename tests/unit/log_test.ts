@@ -163,7 +163,11 @@ const tick = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0
 
 Deno.test("LogQueue: push never writes; one write carries every line queued meanwhile", async () => {
   const w = slowWriter();
-  const q = new LogQueue({ write: w.write, writeSync: () => assert.fail("no sync write") });
+  const q = new LogQueue({
+    write: w.write,
+    writeSync: () => assert.fail("no sync write"),
+    delayMs: 0,
+  });
   for (let i = 0; i < 100; i++) q.push(`line ${i}\n`);
   assert.equal(w.chunks.length, 0, "nothing is written synchronously");
   await tick();
@@ -184,9 +188,28 @@ Deno.test("LogQueue: push never writes; one write carries every line queued mean
   assert.equal(q.size, 0);
 });
 
+Deno.test("LogQueue: lines wait for the write delay and then go out in one write", async () => {
+  const w = slowWriter();
+  const q = new LogQueue({ write: w.write, delayMs: 1_000 });
+  q.push("a\n");
+  await tick();
+  q.push("b\n");
+  await tick();
+  assert.equal(w.chunks.length, 0, "nothing is written before the delay");
+  const done = q.flush(); // what shutdown does: no waiting for the delay
+  w.release();
+  await done;
+  assert.deepEqual(w.chunks, ["a\nb\n"]);
+});
+
 Deno.test("LogQueue: a full queue drops the oldest lines and says so once", async () => {
   const w = slowWriter();
-  const q = new LogQueue({ write: w.write, maxLines: 10, droppedLine: (n) => `dropped ${n}\n` });
+  const q = new LogQueue({
+    write: w.write,
+    maxLines: 10,
+    droppedLine: (n) => `dropped ${n}\n`,
+    delayMs: 0,
+  });
   q.push("first\n");
   await tick(); // "first" is being written (slowly)
   for (let i = 0; i < 1000; i++) q.push(`${i}\n`);

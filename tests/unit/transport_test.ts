@@ -526,6 +526,45 @@ Deno.test("every second in-order message is acknowledged at once (ackEvery)", ()
   t.close();
 });
 
+Deno.test("deferAck: the ackEvery acknowledgement waits for the receiver's work, once", () => {
+  const deferred: (() => void)[] = [];
+  const { t, out, clock } = rig({ deferAck: (ack) => deferred.push(ack) });
+  t.receive(peer(0, 0));
+  t.receive(peer(1, 0));
+  t.receive(peer(2, 0));
+  assert.equal(out.length, 0, "not before the receiver is done");
+  assert.equal(deferred.length, 1, "one callback for the pending acknowledgement");
+  deferred[0]();
+  assert.deepEqual(sent(out), [{ type: null, ns: 0, nr: 3, tunnelId: 7 }]);
+  clock.advance(200);
+  assert.equal(out.length, 1, "the delay timer was cleared by the acknowledgement");
+  t.close();
+});
+
+Deno.test("deferAck: a reply sent meanwhile carries the acknowledgement, no ZLB", () => {
+  const deferred: (() => void)[] = [];
+  const { t, out, clock } = rig({ deferAck: (ack) => deferred.push(ack) });
+  t.receive(peer(0, 0, MessageType.ICRQ));
+  t.receive(peer(1, 0, MessageType.ICRQ));
+  t.send({ type: MessageType.ICRP });
+  for (const ack of deferred) ack();
+  clock.advance(200);
+  assert.deepEqual(sent(out), [{ type: MessageType.ICRP, ns: 0, nr: 2, tunnelId: 7 }]);
+  assert.equal(t.stats.acksSent, 0);
+  t.close();
+});
+
+Deno.test("deferAck: a receiver that never finishes still acknowledges after ackDelay", () => {
+  const { t, out, clock } = rig({ deferAck: () => {} });
+  t.receive(peer(0, 0));
+  t.receive(peer(1, 0));
+  clock.advance(99);
+  assert.equal(out.length, 0);
+  clock.advance(1);
+  assert.deepEqual(sent(out), [{ type: null, ns: 0, nr: 2, tunnelId: 7 }]);
+  t.close();
+});
+
 // ---- keepalive and teardown ------------------------------------------------------------------
 
 Deno.test("HELLO after hello_timeout of silence from the peer", () => {
