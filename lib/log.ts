@@ -28,8 +28,9 @@
  * @module
  */
 
-import { configureSync, getLogger, type LogRecord, resetSync, type Sink } from "@logtape/logtape";
+import { configureSync, type LogRecord, resetSync, type Sink } from "@logtape/logtape";
 import { isoTime } from "./iso_time.ts";
+import { DirectLog, type DirectRecord, setDirectSink } from "./log_direct.ts";
 
 /**
  * The root logging category of the daemon.
@@ -237,6 +238,10 @@ export function setupLogging(options: LoggingOptions): void {
       },
     });
   }
+  // The daemon's loggers (getLog) hand records to the sink themselves; logtape serves loggers
+  // made with its own getLogger, and its meta warnings.
+  const out: (record: DirectRecord) => void = sink as (record: LogLine) => void;
+  setDirectSink(out, options.level);
   configureSync({
     reset: true,
     sinks: { out: sink },
@@ -258,6 +263,7 @@ export function setupLogging(options: LoggingOptions): void {
  * ```
  */
 export function resetLogging(): void {
+  setDirectSink(undefined, "info");
   resetSync();
 }
 
@@ -518,7 +524,9 @@ export class LogQueue implements Disposable {
 }
 
 /**
- * A logger under the `"l2tpd"` root whose records carry `context` as properties.
+ * A logger under the `"l2tpd"` root whose records carry `context` as properties. While
+ * {@linkcode setupLogging} is in force it writes to that sink directly; otherwise it is logtape's
+ * logger of the same category (lib/log_direct.ts).
  *
  * @param category Sub-category (or path of sub-categories) below `"l2tpd"`.
  * @param context Properties added to every record, such as `tunnel` and `session`.
@@ -535,9 +543,7 @@ export function getLog(
   context: LogContext = {},
 ): Log {
   const sub = typeof category === "string" ? [category] : category;
-  const logger = getLogger([ROOT_CATEGORY, ...sub]);
-  const props = Object.fromEntries(Object.entries(context).filter(([, v]) => v !== undefined));
-  return Object.keys(props).length > 0 ? logger.with(props) : logger;
+  return new DirectLog([ROOT_CATEGORY, ...sub], context);
 }
 
 /**

@@ -8,7 +8,14 @@ import { JobQueue } from "../../control/job_queue.ts";
 const bytes = (n: number): Uint8Array => new Uint8Array([n]);
 const turn = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
 
-function rig() {
+interface Rig {
+  clock: FakeClock;
+  queue: JobQueue;
+  sent: number[][];
+  held: HeldSends;
+}
+
+function rig(): Rig {
   const clock = new FakeClock();
   const queue = new JobQueue((e) => assert.fail(String(e)));
   const sent: number[][] = [];
