@@ -272,9 +272,9 @@ export class TunnelLink<S extends SessionParams = SessionParams> {
       version: ctx.version,
       encap: ctx.encap,
       ipPrefix: ctx.ipPrefix,
-      // With a batch socket, everything the tunnel sends while its jobs run goes out together.
+      // With a batch socket, everything the tunnel sends while its jobs run goes out together
+      // (one sendmmsg from HeldSends), so the transport needs no batching of its own.
       send: this.#held === undefined ? (p) => this.#sendNow(p) : (p) => this.#held?.put(p),
-      ...(this.#held !== undefined ? { sendBatch: (ps: Uint8Array[]) => this.#held?.put(ps) } : {}),
       // The acknowledgement due after ackEvery messages waits for the tunnel's jobs on them, so
       // that a reply (an ICRP to an ICRQ) carries it instead of a ZLB.
       deferAck: (ack) => ctx.queue.whenIdle(ack),

@@ -256,20 +256,7 @@ export class DirectLog {
       const base = getLogger(this.category);
       this.#logtape = Object.keys(this.#properties).length > 0 ? base.with(this.#properties) : base;
     }
-    const logger = this.#logtape;
-    switch (level) {
-      case "trace":
-        return logger.trace(message, properties);
-      case "debug":
-        return logger.debug(message, properties);
-      case "info":
-        return logger.info(message, properties);
-      case "warning":
-        return logger.warn(message, properties);
-      case "error":
-        return logger.error(message, properties);
-      case "fatal":
-        return logger.fatal(message, properties);
-    }
+    // logtape names the warning level's method `warn`.
+    this.#logtape[level === "warning" ? "warn" : level](message, properties);
   }
 }
