@@ -39,6 +39,7 @@ const benches: Bench[] = [
   { name: "reactor", script: "reactor_bench.ts", args: quick ? ["--quick"] : [] },
   { name: "transport", script: "transport_bench.ts", args: quick ? ["--quick"] : [] },
   { name: "control", script: "control_bench.ts", args: quick ? ["--quick"] : [] },
+  { name: "loss", script: "loss_bench.ts", args: quick ? ["--quick"] : [] },
   { name: "memory", script: "memory_bench.ts", args: quick ? ["--quick"] : [] },
   { name: "setup", script: "setup_bench.ts", args: quick ? ["--quick"] : [] },
   { name: "lac-lns", script: "lac_lns_bench.ts", args: quick ? ["--quick"] : [] },
